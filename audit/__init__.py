@@ -1,0 +1,97 @@
+"""The audit trail: every write path appends here, in the same transaction as its change.
+
+``record(action, actor=..., ...)`` is the one API. It takes the chain lock (PostgreSQL advisory
+transaction lock; on SQLite every transaction already begins IMMEDIATE), reads the chain head,
+and adds the next entry with its hash. Commit or roll back with the change it describes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+
+from audit.chain import GENESIS, entry_hash
+from audit.models import AuditEntry
+from edc.clock import utcnow
+
+# Key of the PostgreSQL advisory lock that serialises appends ("EDCAUDIT" as an int64).
+CHAIN_LOCK_KEY = 0x4544434155444954
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, from where: captured by the route, passed into services."""
+
+    user_id: int | None
+    username: str | None
+    role: str | None
+    source: str  # web | api | cli | system
+    request_id: str | None = None
+    ip: str | None = None
+
+    @classmethod
+    def system(cls, source: str = "system") -> Actor:
+        return cls(user_id=None, username="system", role=None, source=source)
+
+    @classmethod
+    def for_user(cls, user, *, source: str, request_id=None, ip=None) -> Actor:
+        role = user.role.value if user.role else None
+        return cls(user.id, user.username, role, source, request_id, ip)
+
+
+def _lock_chain(session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
+
+
+def chain_head(session) -> tuple[int, str]:
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+        .execution_options(all_sites=True)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def record(
+    session,
+    action: str,
+    *,
+    actor: Actor,
+    site=None,
+    subject=None,
+    details: dict | None = None,
+    **fields,
+) -> AuditEntry:
+    """Append one entry. ``fields`` are further AuditEntry columns (old_value, reason, …)."""
+    _lock_chain(session)
+    session.flush()
+    seq, prev = chain_head(session)
+    values = {
+        "seq": seq + 1,
+        "ts": utcnow(),
+        "action": action,
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "role": actor.role,
+        "source": actor.source,
+        "request_id": actor.request_id,
+        "ip": actor.ip,
+        "details": json.dumps(details, sort_keys=True, default=str) if details else None,
+    }
+    if subject is not None:
+        values["subject_id"] = subject.id
+        values["subject_key"] = subject.label
+        site = site or subject.site
+    if site is not None:
+        values["site_id"] = site.id
+        values["site_code"] = site.code
+    values.update(fields)
+    chained = {name: values.get(name) for name in AuditEntry.CHAINED}
+    entry = AuditEntry(prev_hash=prev, hash=entry_hash(prev, chained), **values)
+    session.add(entry)
+    session.flush()
+    return entry

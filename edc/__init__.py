@@ -1,0 +1,116 @@
+"""The CAR-T EDC Flask application."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+from flask import Flask, g, request
+
+from edc.config import REPO_ROOT, Config, from_env
+from edc.extensions import csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger("edc")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(REPO_ROOT / "instance"),
+        template_folder=str(REPO_ROOT / "templates"),
+        static_folder=str(REPO_ROOT / "static"),
+    )
+    app.config.from_object(Config)
+    instance = REPO_ROOT / "instance"
+    if config and config.get("SQLALCHEMY_DATABASE_URI") and config.get("SECRET_KEY"):
+        app.config.update(config)  # fully specified (tests): the environment is not read
+    else:
+        app.config.update(from_env(dict(os.environ), instance))
+        app.config.update(config or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        instance.mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_template_helpers(app)
+    from edc.errors import register_error_handlers
+
+    register_error_handlers(app)
+    from edc.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from edc.admin.routes import bp as admin_bp
+    from edc.auth.routes import bp as auth_bp
+    from edc.main.routes import bp as main_bp
+    from edc.subjects.routes import bp as subjects_bp
+
+    for bp in (main_bp, auth_bp, admin_bp, subjects_bp):
+        app.register_blueprint(bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from edc.auth.hooks import enforce_password_change, load_site_scope
+
+    @app.before_request
+    def _request_id():
+        g.request_id = str(uuid.uuid4())
+        g.site_scope = frozenset()
+
+    app.before_request(load_site_scope)
+    app.before_request(enforce_password_change)
+
+    @app.after_request
+    def _headers(response):
+        h = response.headers
+        h.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        )
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint != "static":
+            # Pages carry clinical data: never kept in a shared or browser cache.
+            h.setdefault("Cache-Control", "no-store")
+        h["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _log(exc):
+        if exc is not None:
+            log.error("request %s failed: %s", g.get("request_id"), type(exc).__name__)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_login import current_user
+
+    from edc import security
+    from edc.timefmt import local_time, utc_time
+
+    app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
+    app.jinja_env.filters["utc"] = utc_time
+    app.jinja_env.filters["local"] = local_time
+
+    @app.context_processor
+    def _helpers():
+        return {
+            "has_perm": lambda perm: security.has_perm(current_user, perm),
+            "study_name": app.config["EDC_STUDY_NAME"],
+        }

@@ -1,0 +1,253 @@
+"""Account, role and site administration. Every change is audited like a data change."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import available_timezones
+
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.auth.passwords import check_policy, temporary_password
+from edc.auth.services import end_user_sessions, set_password
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.models import RoleGrant, Site, User
+from edc.security import Role
+from edc.study import current_study
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SITE_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,7}$")
+
+
+class AdminError(ValueError):
+    """A refused administrative change; ``field`` names the form field it concerns."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _audit_user(action: str, user: User, *, actor: Actor, **fields) -> None:
+    audit.record(db.session, action, actor=actor, target_type="user", target_id=str(user.id),
+                 **fields)
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def list_sites(active_only: bool = False) -> list[Site]:
+    stmt = select(Site).order_by(Site.code)
+    if active_only:
+        stmt = stmt.where(Site.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def _sites_by_code(codes) -> list[Site]:
+    codes = sorted({c.strip().upper() for c in codes if c and c.strip()})
+    sites = {s.code: s for s in db.session.scalars(select(Site).where(Site.code.in_(codes)))}
+    missing = [c for c in codes if c not in sites]
+    if missing:
+        raise AdminError(f"Unknown site: {', '.join(missing)}.", "sites")
+    return [sites[c] for c in codes]
+
+
+def _check_grant(role: Role, sites: list[Site]) -> list[Site]:
+    if role.all_sites:
+        return []  # data managers, sponsors and admins see every site
+    if not sites:
+        raise AdminError(f"A {role.label} needs at least one site.", "sites")
+    return sites
+
+
+def _grant_text(role: Role | None, sites: list[Site]) -> str:
+    if role is None:
+        return "none"
+    where = "all sites" if role.all_sites else ",".join(s.code for s in sites)
+    return f"{role.value}@{where}"
+
+
+def create_user(*, username: str, full_name: str, email: str, role: Role, site_codes,
+                password: str | None, actor: Actor) -> tuple[User, str | None]:
+    """Create an account. Without ``password`` a temporary one is generated and returned;
+    the user must replace it at first sign-in."""
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise AdminError("Use 2–64 lower-case letters, digits, '.', '_' or '-'.", "username")
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AdminError(f"The username {username!r} is taken (usernames are never reused).",
+                         "username")
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise AdminError("The full printed name is required (it is shown on signatures).",
+                         "full_name")
+    email = _email(email)
+    sites = _check_grant(role, _sites_by_code(site_codes))
+
+    temporary = password is None
+    user = User(username=username, full_name=full_name, email=email,
+                password_hash="!")  # noqa: S106 - replaced by set_password below
+    if temporary:
+        password = temporary_password(user)
+    check_policy(user, password)
+    db.session.add(user)
+    db.session.flush()
+    set_password(user, password, temporary=temporary)
+    _write_grants(user, role, sites)
+    _audit_user("user.create", user, actor=actor, new_value=username,
+                details={"full_name": full_name, "email": email,
+                         "temporary_password": temporary})
+    _audit_user("user.role_change", user, actor=actor, old_value="none",
+                new_value=_grant_text(role, sites))
+    db.session.commit()
+    return user, (password if temporary else None)
+
+
+def _write_grants(user: User, role: Role, sites: list[Site]) -> None:
+    study = current_study()
+    for grant in list(user.grants):
+        db.session.delete(grant)
+    db.session.flush()
+    targets = sites or [None]
+    user.grants = [RoleGrant(user_id=user.id, study_id=study.id, role=role.value,
+                             site_id=s.id if s else None, site=s) for s in targets]
+    db.session.flush()
+
+
+def set_grants(user: User, role: Role, site_codes, *, actor: Actor, reason: str) -> None:
+    if user.id == actor.user_id:
+        raise AdminError("You cannot change your own role or sites.", "role")
+    sites = _check_grant(role, _sites_by_code(site_codes))
+    old = _grant_text(user.role, user.sites)
+    new = _grant_text(role, sites)
+    if old == new:
+        return
+    _write_grants(user, role, sites)
+    _audit_user("user.role_change", user, actor=actor, old_value=old, new_value=new,
+                reason=_reason(reason))
+    # A changed role takes effect at once: open sessions end.
+    end_user_sessions(user, "role changed")
+    db.session.commit()
+
+
+def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reason: str) -> None:
+    full_name = (full_name or "").strip()
+    email = _email(email)
+    if not full_name:
+        raise AdminError("The full printed name is required.", "full_name")
+    changes = {}
+    for field, value in (("full_name", full_name), ("email", email)):
+        if getattr(user, field) != value:
+            changes[field] = (getattr(user, field), value)
+            setattr(user, field, value)
+    for field, (old, new) in changes.items():
+        _audit_user("user.update", user, actor=actor, item_oid=field, old_value=old,
+                    new_value=new, reason=_reason(reason))
+    db.session.commit()
+
+
+def _email(email: str | None) -> str:
+    email = (email or "").strip()
+    if email and not EMAIL_RE.match(email):
+        raise AdminError("Enter a valid e-mail address, or leave it empty.", "email")
+    return email
+
+
+def _reason(reason: str | None) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise AdminError("Give a reason for this change.", "reason")
+    return reason[:500]
+
+
+def deactivate(user: User, *, actor: Actor, reason: str) -> None:
+    if user.id == actor.user_id:
+        raise AdminError("You cannot deactivate your own account.")
+    if not user.active:
+        raise AdminError("The account is already deactivated.")
+    user.active = False
+    user.deactivated_at = utcnow()
+    n = end_user_sessions(user, "deactivated")
+    _audit_user("user.deactivate", user, actor=actor, old_value="active",
+                new_value="deactivated", reason=_reason(reason),
+                details={"sessions_revoked": n})
+    db.session.commit()
+
+
+def reactivate(user: User, *, actor: Actor, reason: str) -> None:
+    if user.active:
+        raise AdminError("The account is active.")
+    user.active = True
+    user.deactivated_at = None
+    _audit_user("user.reactivate", user, actor=actor, old_value="deactivated",
+                new_value="active", reason=_reason(reason))
+    db.session.commit()
+
+
+def unlock(user: User, *, actor: Actor, reason: str) -> None:
+    if not user.locked:
+        raise AdminError("The account is not locked.")
+    user.locked = False
+    user.locked_at = None
+    user.failed_login_count = 0
+    _audit_user("user.unlock", user, actor=actor, old_value="locked", new_value="unlocked",
+                reason=_reason(reason))
+    db.session.commit()
+
+
+def reset_password(user: User, *, actor: Actor, reason: str) -> str:
+    """Give the user a temporary password (returned once) to replace at next sign-in."""
+    if user.id == actor.user_id:
+        raise AdminError("Change your own password from your account page.")
+    reason = _reason(reason)
+    password = temporary_password(user)
+    set_password(user, password, temporary=True)
+    n = end_user_sessions(user, "password reset")
+    _audit_user("user.password_reset", user, actor=actor, reason=reason,
+                details={"sessions_revoked": n})
+    db.session.commit()
+    return password
+
+
+def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:
+    code = (code or "").strip().upper()
+    if not SITE_CODE_RE.match(code):
+        raise AdminError("Use 2–8 capital letters or digits, starting with a letter.", "code")
+    if db.session.scalar(select(Site.id).where(Site.code == code)) is not None:
+        raise AdminError(f"Site code {code} exists.", "code")
+    name = (name or "").strip()
+    if not name:
+        raise AdminError("The site name is required.", "name")
+    if timezone not in available_timezones():
+        raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
+    site = Site(study_id=current_study().id, code=code, name=name, timezone=timezone)
+    db.session.add(site)
+    db.session.flush()
+    audit.record(db.session, "site.create", actor=actor, site=site, target_type="site",
+                 target_id=str(site.id), new_value=f"{code} {name} ({timezone})")
+    db.session.commit()
+    return site
+
+
+def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Actor,
+                reason: str) -> None:
+    name = (name or "").strip()
+    if not name:
+        raise AdminError("The site name is required.", "name")
+    if timezone not in available_timezones():
+        raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
+    changes = [(f, getattr(site, f), v) for f, v in
+               (("name", name), ("timezone", timezone), ("active", active))
+               if getattr(site, f) != v]
+    if not changes:
+        return
+    reason = _reason(reason)
+    for field, old, new in changes:
+        setattr(site, field, new)
+        audit.record(db.session, "site.update", actor=actor, site=site, target_type="site",
+                     target_id=str(site.id), item_oid=field, old_value=str(old),
+                     new_value=str(new), reason=reason)
+    db.session.commit()

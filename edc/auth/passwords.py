@@ -1,0 +1,85 @@
+"""Argon2id hashing and the password policy of spec/part11.md (Access)."""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+
+class PasswordPolicyError(ValueError):
+    pass
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    key = (cfg["EDC_ARGON2_TIME_COST"], cfg["EDC_ARGON2_MEMORY_COST"],
+           cfg["EDC_ARGON2_PARALLELISM"])
+    hasher = current_app.extensions.get("edc_argon2")
+    if hasher is None or hasher[0] != key:
+        hasher = (key, PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2]))
+        current_app.extensions["edc_argon2"] = hasher
+    return hasher[1]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)  # argon2-cffi hashes with Argon2id
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    try:
+        return _hasher().check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+_DUMMY: dict[str, str] = {}
+
+
+def burn_verify(password: str) -> None:
+    """Spend the time of one verification, so unknown usernames answer as slowly as known ones."""
+    dummy = _DUMMY.get("hash")
+    if dummy is None:
+        dummy = _DUMMY["hash"] = hash_password("not-a-real-password-0000")
+    verify_password(dummy, password)
+
+
+def check_policy(user, password: str) -> None:
+    """Raise PasswordPolicyError with a message for the form when ``password`` is refused."""
+    cfg = current_app.config
+    minimum = cfg["EDC_PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise PasswordPolicyError(f"The password must have at least {minimum} characters.")
+    if len(password) > 256:
+        raise PasswordPolicyError("The password must have at most 256 characters.")
+    if password.strip() != password:
+        raise PasswordPolicyError("The password must not start or end with a space.")
+    name = (getattr(user, "username", None) or "").lower()
+    if name and (name == password.lower() or (len(name) >= 4 and name in password.lower())):
+        raise PasswordPolicyError("The password must not contain the username.")
+    if user is not None:
+        recent = user.password_history[: cfg["EDC_PASSWORD_HISTORY"]]
+        if any(verify_password(h.password_hash, password) for h in recent):
+            raise PasswordPolicyError(
+                f"The password must differ from the last {cfg['EDC_PASSWORD_HISTORY']} passwords."
+            )
+
+
+def temporary_password(user) -> str:
+    """A random password that passes the policy, for a new account or a reset."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        try:
+            check_policy(user, candidate)
+        except PasswordPolicyError:
+            continue
+        return candidate

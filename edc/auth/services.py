@@ -1,0 +1,204 @@
+"""Authentication operations: log in, resume and end sessions, change passwords.
+
+Each operation writes its audit entries in its own transaction and commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+import audit
+from audit import Actor
+from edc.auth.passwords import (
+    burn_verify,
+    check_policy,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.models import AuthSession, PasswordHistory, User
+
+GENERIC_FAILURE = "Invalid username or password."
+LOCKED_MESSAGE = "This account is locked. Ask an administrator to unlock it."
+
+
+@dataclass
+class LoginResult:
+    user: User | None = None
+    token: str | None = None
+    error: str | None = None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
+    """Check credentials; on success open a server-side session and return its token."""
+    cfg = current_app.config
+    user = find_user(username)
+    attempted = normalise_username(username)[:64]
+
+    if user is None:
+        burn_verify(password)
+        audit.record(db.session, "auth.login_failed", actor=actor, username=attempted,
+                     details={"why": "unknown username"})
+        db.session.commit()
+        return LoginResult(error=GENERIC_FAILURE)
+
+    actor = Actor.for_user(user, source=actor.source, request_id=actor.request_id, ip=actor.ip)
+    if not user.active:
+        burn_verify(password)
+        audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
+                     target_id=str(user.id), details={"why": "account deactivated"})
+        db.session.commit()
+        return LoginResult(error=GENERIC_FAILURE)
+    if user.locked:
+        burn_verify(password)
+        audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
+                     target_id=str(user.id), details={"why": "account locked"})
+        db.session.commit()
+        return LoginResult(error=LOCKED_MESSAGE)
+
+    if not verify_password(user.password_hash, password):
+        user.failed_login_count += 1
+        audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
+                     target_id=str(user.id),
+                     details={"why": "wrong password", "consecutive": user.failed_login_count})
+        if user.failed_login_count >= cfg["EDC_MAX_FAILED_LOGINS"]:
+            user.locked = True
+            user.locked_at = utcnow()
+            end_user_sessions(user, "locked")
+            audit.record(db.session, "user.locked", actor=actor, target_type="user",
+                         target_id=str(user.id), old_value="unlocked", new_value="locked",
+                         reason=f"{user.failed_login_count} consecutive failed logins")
+            db.session.commit()
+            return LoginResult(error=LOCKED_MESSAGE)
+        db.session.commit()
+        return LoginResult(error=GENERIC_FAILURE)
+
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_login_count = 0
+    user.last_login_at = utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, ip=actor.ip))
+    audit.record(db.session, "auth.login", actor=actor, target_type="user", target_id=str(user.id))
+    db.session.commit()
+    return LoginResult(user=user, token=token)
+
+
+def resume_session(user_id: str, token: str | None) -> User | None:
+    """The user behind a session cookie, or None when the session is over.
+
+    Ends the session (audited) when it was idle too long or is past its absolute lifetime;
+    refuses it when it was revoked or the account is deactivated or locked.
+    """
+    if not token or not user_id or not user_id.isdigit():
+        return None
+    cfg = current_app.config
+    row = session_is_current(token)
+    if row is None or row.user_id != int(user_id) or row.ended_at is not None:
+        return None
+    user = row.user
+    now = utcnow()
+    why = None
+    if not user.is_active:
+        why = "account inactive"
+    elif now - row.created_at > cfg["PERMANENT_SESSION_LIFETIME"]:
+        why = "absolute lifetime"
+    elif now - row.last_seen_at > cfg["EDC_IDLE_TIMEOUT"]:
+        why = "idle timeout"
+    if why is not None:
+        row.ended_at = now
+        row.end_reason = why
+        actor = Actor.for_user(user, source="web", ip=row.ip)
+        audit.record(db.session, "auth.session_ended", actor=actor, target_type="user",
+                     target_id=str(user.id), reason=why)
+        db.session.commit()
+        return None
+    if now - row.last_seen_at >= cfg["EDC_SESSION_TOUCH_INTERVAL"]:
+        row.last_seen_at = now
+        db.session.commit()
+    return user
+
+
+def session_is_current(token: str | None) -> AuthSession | None:
+    if not token:
+        return None
+    stmt = select(AuthSession).where(AuthSession.token_hash == _token_hash(token))
+    return db.session.scalar(stmt)
+
+
+def logout(user: User, token: str | None, *, actor: Actor) -> None:
+    row = session_is_current(token)
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+        row.end_reason = "logout"
+    audit.record(db.session, "auth.logout", actor=actor, target_type="user", target_id=str(user.id))
+    db.session.commit()
+
+
+def end_user_sessions(user: User, reason: str, *, keep_token: str | None = None) -> int:
+    """Revoke every open session of ``user`` (but the one whose token is ``keep_token``)."""
+    stmt = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+    if keep_token:
+        stmt = stmt.where(AuthSession.token_hash != _token_hash(keep_token))
+    return db.session.execute(stmt).rowcount
+
+
+def set_password(user: User, password: str, *, temporary: bool = False) -> None:
+    """Store a new hash (policy already checked) and remember it in the history."""
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = temporary
+    db.session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
+
+
+def change_own_password(user: User, current: str, new: str, *, token: str | None,
+                        actor: Actor) -> None:
+    """Raise PasswordPolicyError (or ValueError for a wrong current password)."""
+    if not verify_password(user.password_hash, current):
+        audit.record(db.session, "auth.password_change_failed", actor=actor, target_type="user",
+                     target_id=str(user.id), details={"why": "wrong current password"})
+        db.session.commit()
+        raise ValueError("The current password is not correct.")
+    check_policy(user, new)
+    set_password(user, new)
+    revoked = end_user_sessions(user, "password changed", keep_token=token)
+    audit.record(db.session, "user.password_changed", actor=actor, target_type="user",
+                 target_id=str(user.id), details={"other_sessions_revoked": revoked})
+    db.session.commit()
+
+
+def password_expired(user: User) -> bool:
+    if user.must_change_password:
+        return True
+    max_age = current_app.config["EDC_PASSWORD_MAX_AGE"]
+    return max_age is not None and utcnow() - user.password_changed_at > max_age
+
+
+def open_session_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
+    )

@@ -1,0 +1,147 @@
+"""The ``edc`` command: a Flask CLI group (``flask --app wsgi …`` works the same)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from audit import Actor
+from edc.extensions import db
+
+
+def main() -> None:
+    from edc import create_app
+
+    FlaskGroup(create_app=create_app, help="CAR-T EDC administration.")(prog_name="edc")
+
+
+def cli_actor() -> Actor:
+    return Actor(user_id=None, username=f"cli:{getpass.getuser()}", role=None, source="cli")
+
+
+def init_database() -> None:
+    """Migrate to head and make sure the study record exists. Idempotent."""
+    from edc.study import ensure_study
+
+    upgrade()
+    ensure_study()
+    db.session.commit()
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Create or upgrade the schema and install the audit triggers (idempotent)."""
+    init_database()
+    click.echo("Database is at the newest schema.")
+
+
+DEMO_USERS = [
+    ("crc", "Li Na", "crc", "TJ"),
+    ("pi", "Dr. Wang Jian", "pi", "TJ"),
+    ("cra", "Zhang Wei", "cra", "TJ"),
+    ("dm", "Chen Jing", "dm", None),
+    ("sponsor", "Sponsor Reviewer", "sponsor", None),
+    ("admin", "System Administrator", "admin", None),
+]
+
+
+@click.command("demo")
+@click.option("--password", prompt=True, hide_input=True,
+              help="Password for every demo user (at least 12 characters).")
+@click.option("--subjects", default=12, show_default=True, type=click.IntRange(0, 500),
+              help="Number of synthetic subjects.")
+@with_appcontext
+def demo_command(password: str, subjects: int):
+    """Load the demo study: site TJ, one user per role, synthetic subjects."""
+    from edc.admin import services as admin
+    from edc.auth.passwords import PasswordPolicyError
+    from edc.models import Site, Subject, User
+    from edc.security import Role
+    from edc.study import current_study
+    from edc.subjects.services import create_subject
+
+    init_database()
+    study = current_study()
+    if study.is_demo:
+        click.echo("The demo study is already loaded; nothing to do.")
+        return
+    held = [db.session.scalar(select(func.count()).select_from(m)) for m in (User, Site, Subject)]
+    if any(held):
+        raise click.ClickException(
+            "This database holds study data that is not the demo's; `edc demo` refuses to "
+            "write into it. Point EDC_DATABASE_URL at an empty database."
+        )
+    actor = cli_actor()
+    study.is_demo = True
+    db.session.commit()
+    site = admin.create_site(code="TJ", name="Institute of Hematology & Blood Diseases "
+                             "Hospital, Tianjin", timezone="Asia/Shanghai", actor=actor)
+    users = {}
+    for username, full_name, role, site_code in DEMO_USERS:
+        try:
+            users[username], _ = admin.create_user(
+                username=username, full_name=full_name, email=f"{username}@demo.invalid",
+                role=Role(role), site_codes=[site_code] if site_code else [],
+                password=password, actor=actor)
+        except PasswordPolicyError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+    for _ in range(subjects):
+        create_subject(site, actor=actor, created_by_id=users["crc"].id)
+    click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects.")
+
+
+@click.group("user")
+def user_group():
+    """Manage user accounts."""
+
+
+@user_group.command("create")
+@click.option("--username", required=True)
+@click.option("--role", "role_name", required=True,
+              help="crc, pi, cra, dm, sponsor or admin (coordinator, investigator, monitor, "
+                   "data_manager are accepted too).")
+@click.option("--site", "sites", multiple=True,
+              help="Site code; repeat for several. Ignored for dm, sponsor and admin.")
+@click.option("--full-name", default=None, help="Full printed name (shown on signatures).")
+@click.option("--email", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_create_command(username, role_name, sites, full_name, email, password_stdin):
+    """Create a user; asks for the password."""
+    from edc.admin import services as admin
+    from edc.auth.passwords import PasswordPolicyError
+    from edc.security import Role
+
+    try:
+        role = Role.parse(role_name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from None
+    if role.all_sites and sites:
+        click.echo(f"Note: a {role.label} sees all sites; --site is ignored.", err=True)
+        sites = ()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, _ = admin.create_user(username=username, full_name=full_name or username,
+                                    email=email, role=role, site_codes=sites,
+                                    password=password, actor=cli_actor())
+    except (admin.AdminError, PasswordPolicyError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    where = "all sites" if role.all_sites else ", ".join(s.code for s in user.sites)
+    click.echo(f"Created user {user.username} (id {user.id}): {role.label}, {where}.")
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(init_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(user_group)

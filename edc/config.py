@@ -1,0 +1,99 @@
+"""Settings. The environment is read by :func:`from_env`, called inside ``create_app``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator gave."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Production defaults. Every value can be overridden by ``create_app(config=...)``."""
+
+    # Database
+    SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite file under instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+    # Sessions and cookies
+    SESSION_COOKIE_NAME = "edc_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)  # absolute lifetime of a login
+    EDC_IDLE_TIMEOUT = timedelta(minutes=15)
+    EDC_SESSION_TOUCH_INTERVAL = timedelta(seconds=30)
+
+    # Passwords (21 CFR 11.300, spec/part11.md "Access")
+    EDC_PASSWORD_MIN_LENGTH = 12
+    EDC_PASSWORD_HISTORY = 5
+    EDC_PASSWORD_MAX_AGE = timedelta(days=180)
+    EDC_MAX_FAILED_LOGINS = 5
+    # argon2-cffi defaults (RFC 9106 low-memory profile) unless overridden
+    EDC_ARGON2_TIME_COST = 3
+    EDC_ARGON2_MEMORY_COST = 65536
+    EDC_ARGON2_PARALLELISM = 4
+
+    # CSRF: one token valid for the whole login session
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Rate limits
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    EDC_LOGIN_RATE_LIMIT = "20 per minute"
+
+    # Uploads and bodies
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+    EDC_STUDY_NAME = "CAR-T in refractory autoimmune disease (NCT06941129)"
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def from_env(environ: dict[str, str], instance_path: Path) -> dict:
+    """Settings taken from the environment (see README, "Configuration")."""
+    values: dict = {}
+    url = environ.get("EDC_DATABASE_URL")
+    if url:
+        values["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(url)
+    else:
+        values["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'edc.sqlite'}"
+
+    key = environ.get("EDC_SECRET_KEY")
+    values["SECRET_KEY"] = key or _instance_secret(instance_path)
+
+    redis_url = environ.get("EDC_REDIS_URL")
+    if redis_url:
+        values["RATELIMIT_STORAGE_URI"] = redis_url
+    if "EDC_COOKIE_SECURE" in environ:
+        values["SESSION_COOKIE_SECURE"] = _bool(environ["EDC_COOKIE_SECURE"])
+    if "EDC_IDLE_TIMEOUT_MINUTES" in environ:
+        values["EDC_IDLE_TIMEOUT"] = timedelta(minutes=int(environ["EDC_IDLE_TIMEOUT_MINUTES"]))
+    if "EDC_PASSWORD_MAX_AGE_DAYS" in environ:
+        values["EDC_PASSWORD_MAX_AGE"] = timedelta(days=int(environ["EDC_PASSWORD_MAX_AGE_DAYS"]))
+    return values
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """The secret key generated into instance/ on first run (mode 0600)."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

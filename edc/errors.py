@@ -1,0 +1,57 @@
+"""Error pages and JSON errors: every failure answers with a clear 4xx, never a raw 500 page."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please sign in.",
+    403: "Your role does not allow this.",
+    404: "Not found.",
+    405: "This action is not available here.",
+    409: "The record changed or is locked.",
+    413: "The upload is too large.",
+    422: "Some values are not valid.",
+    429: "Too many attempts. Wait a minute and try again.",
+    500: "Something went wrong on the server. The error was logged; nothing was saved.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def render_error(status: int, message: str | None = None):
+    message = message or MESSAGES.get(status, "Error.")
+    if _wants_json():
+        return jsonify({"error": message, "status": status}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register_error_handlers(app) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render_error(400, "The form expired or was not sent from this site "
+                                 "(CSRF check failed). Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        message = None
+        if exc.code not in MESSAGES and exc.description:
+            message = exc.description
+        elif getattr(exc, "edc_message", None):
+            message = exc.edc_message
+        return render_error(exc.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        from edc.extensions import db
+
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return render_error(500)

@@ -1,0 +1,18 @@
+"""Tables only: no request, session or current_user in here."""
+
+from audit.models import AuditEntry
+from edc.models.study import Site, Study
+from edc.models.subject import Subject, SubjectStatus
+from edc.models.user import AuthSession, PasswordHistory, RoleGrant, User
+
+__all__ = [
+    "AuditEntry",
+    "AuthSession",
+    "PasswordHistory",
+    "RoleGrant",
+    "Site",
+    "Study",
+    "Subject",
+    "SubjectStatus",
+    "User",
+]

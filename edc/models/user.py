@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.security import ALL_SITES, Role
+
+
+class User(db.Model):
+    """A named person. Never deleted (deactivated instead); ids are never reused."""
+
+    __tablename__ = "user_account"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    grants: Mapped[list[RoleGrant]] = relationship(
+        back_populates="user", lazy="selectin", order_by="RoleGrant.id"
+    )
+    password_history: Mapped[list[PasswordHistory]] = relationship(
+        back_populates="user", order_by="PasswordHistory.id.desc()"
+    )
+
+    # Flask-Login protocol -------------------------------------------------------------------
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active and not self.locked
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    # Role and sites -------------------------------------------------------------------------
+    @property
+    def role(self) -> Role | None:
+        """The user's one role in the study (all grants share it)."""
+        return Role(self.grants[0].role) if self.grants else None
+
+    @property
+    def site_scope(self):
+        """``ALL_SITES`` for data managers, sponsors and admins, else the granted site ids."""
+        role = self.role
+        if role is None:
+            return frozenset()
+        if role.all_sites:
+            return ALL_SITES
+        return frozenset(g.site_id for g in self.grants if g.site_id is not None)
+
+    @property
+    def sites(self):
+        return [g.site for g in self.grants if g.site is not None]
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class PasswordHistory(db.Model):
+    """Every hash a user has had, newest first; the policy refuses the last N."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="password_history")
+
+
+class RoleGrant(db.Model):
+    """A user's role at a site. ``site_id`` is NULL for the all-site roles (DM, sponsor, admin)."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("user_id", "study_id", "site_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"))
+    granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="grants")
+    site = relationship("Site", lazy="selectin")
+
+
+class AuthSession(db.Model):
+    """A server-side login session: idle and absolute limits, and revocation, are decided here."""
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship()

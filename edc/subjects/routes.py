@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from edc.extensions import db
+from edc.models import Site
+from edc.requestctx import current_actor
+from edc.security import Perm, can, require
+from edc.subjects import services
+
+bp = Blueprint("subjects", __name__, url_prefix="/subjects")
+
+
+def _creatable_sites() -> list[Site]:
+    scope = current_user.site_scope
+    sites = db.session.scalars(select(Site).where(Site.active.is_(True)).order_by(Site.code))
+    return [s for s in sites if s.id in scope]
+
+
+@bp.route("/")
+@require(Perm.VIEW_SUBJECTS)
+def index():
+    sites = _creatable_sites() if can(current_user, Perm.CREATE_SUBJECT) else []
+    return render_template("subjects/index.html", subjects=services.list_subjects(), sites=sites)
+
+
+@bp.route("/new", methods=["POST"])
+@require(Perm.CREATE_SUBJECT)
+def create():
+    code = (request.form.get("site") or "").strip().upper()
+    site = next((s for s in _creatable_sites() if s.code == code), None)
+    if site is None:
+        flash("Choose one of your sites.", "error")
+        return redirect(url_for("subjects.index")), 303
+    try:
+        subject = services.create_subject(site, actor=current_actor(),
+                                          created_by_id=current_user.id)
+    except services.SubjectError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("subjects.index")), 303
+    flash(f"Subject {subject.screening_number} registered at {site.code}.", "success")
+    return redirect(url_for("subjects.detail", subject_id=subject.id))
+
+
+@bp.route("/<int:subject_id>")
+@require(Perm.VIEW_SUBJECTS)
+def detail(subject_id: int):
+    subject = services.get_subject(subject_id)
+    if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
+        abort(404)
+    return render_template("subjects/detail.html", subject=subject)

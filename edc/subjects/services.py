@@ -1,0 +1,51 @@
+"""Subject operations. Queries here run under the data-layer site scope."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+import audit
+from audit import Actor
+from edc.extensions import db
+from edc.models import Site, Subject, SubjectStatus
+
+
+class SubjectError(ValueError):
+    pass
+
+
+def list_subjects() -> list[Subject]:
+    return list(db.session.scalars(select(Subject).order_by(Subject.site_id, Subject.id)))
+
+
+def get_subject(subject_id: int) -> Subject | None:
+    """The subject if it exists *and* is in the caller's site scope."""
+    return db.session.get(Subject, subject_id)
+
+
+def subject_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Subject.status, func.count()).group_by(Subject.status))
+    return {status: n for status, n in rows}
+
+
+def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
+    """Register a screened person at ``site`` with the next screening number (never reused)."""
+    if not site.active:
+        raise SubjectError(f"Site {site.code} is not active.")
+    # Lock the site row: concurrent registrations at one site take numbers one after another.
+    locked = db.session.scalar(
+        select(Site).where(Site.id == site.id).with_for_update()
+    )
+    taken = db.session.scalar(
+        select(func.count()).select_from(Subject).where(Subject.site_id == locked.id)
+        .execution_options(all_sites=True)
+    )
+    number = f"{locked.code}-S{taken + 1:03d}"
+    subject = Subject(study_id=locked.study_id, site_id=locked.id, screening_number=number,
+                      status=SubjectStatus.SCREENING.value, created_by_id=created_by_id)
+    db.session.add(subject)
+    db.session.flush()
+    audit.record(db.session, "subject.create", actor=actor, subject=subject, site=locked,
+                 target_type="subject", target_id=str(subject.id), new_value=number)
+    db.session.commit()
+    return subject

@@ -1,0 +1,1 @@
+"""The study build (eCRF metadata) lives here."""

@@ -1,0 +1,3 @@
+from edc import create_app
+
+app = create_app()

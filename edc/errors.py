@@ -36,6 +36,7 @@ def render_error(status: int, message: str | None = None):
 def register_error_handlers(app) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc):
+        app.logger.warning("CSRF refused: %s", exc.description)
         return render_error(400, "The form expired or was not sent from this site "
                                  "(CSRF check failed). Reload the page and try again.")
 

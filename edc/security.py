@@ -18,8 +18,8 @@ from functools import wraps
 
 from flask import abort, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import event
-from sqlalchemy.orm import Session, with_loader_criteria
+from sqlalchemy import ForeignKey, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
 
 class Role(enum.StrEnum):
@@ -191,7 +191,7 @@ _system_scope: contextvars.ContextVar = contextvars.ContextVar("edc_site_scope",
 class SiteScoped:
     """Mixin for clinical tables: every row carries ``site_id``; queries see only the scope."""
 
-    __site_scoped__ = True
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
 
 
 def current_site_scope():

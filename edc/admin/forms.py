@@ -2,22 +2,25 @@ from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from edc.security import Role
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
 TIMEZONES = sorted(available_timezones())
 REASONS = [
-    ("", "— choose —"),
-    ("New staff member", "New staff member"),
-    ("Change of responsibilities", "Change of responsibilities"),
-    ("Left the study", "Left the study"),
-    ("Forgotten password", "Forgotten password"),
-    ("Identity confirmed by telephone", "Identity confirmed by telephone"),
-    ("Correction of an entry error", "Correction of an entry error"),
-    ("Other", "Other (explain)"),
+    SelectChoice("", "— choose —"),
+    *(SelectChoice(text, text) for text in (
+        "New staff member",
+        "Change of responsibilities",
+        "Left the study",
+        "Forgotten password",
+        "Identity confirmed by telephone",
+        "Correction of an entry error",
+    )),
+    SelectChoice("Other", "Other (explain)"),
 ]
 
 
@@ -63,12 +66,12 @@ class ReasonForm(ReasonMixin, FlaskForm):
 class SiteCreateForm(FlaskForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=8)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=[(t, t) for t in TIMEZONES],
+    timezone = SelectField("Time zone", choices=[SelectChoice(t, t) for t in TIMEZONES],
                            default="Asia/Shanghai")
 
 
 class SiteEditForm(ReasonMixin, FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=[(t, t) for t in TIMEZONES])
+    timezone = SelectField("Time zone", choices=[SelectChoice(t, t) for t in TIMEZONES])
     active = BooleanField("Active")
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from wtforms.fields.choices import SelectChoice
 
 from edc.admin import services
 from edc.admin.forms import (
@@ -20,7 +21,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _site_choices():
-    return [(s.code, f"{s.code} — {s.name}") for s in services.list_sites()]
+    return [SelectChoice(s.code, f"{s.code} — {s.name}") for s in services.list_sites()]
 
 
 def _user_or_404(user_id: int) -> User:

@@ -60,7 +60,7 @@ def login():
                   "warning")
             return redirect(url_for("auth.change_password"))
         return redirect(_safe_next(request.args.get("next")) or url_for("main.index"))
-    status = 400 if form.errors else 200
+    status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
 
@@ -90,5 +90,5 @@ def change_password():
             flash("Your password is changed. Your other sessions were signed out.", "success")
             return redirect(url_for("main.index"))
         return render_template("auth/change_password.html", form=form), 422
-    status = 400 if form.errors else 200
+    status = 422 if form.errors else 200
     return render_template("auth/change_password.html", form=form), status

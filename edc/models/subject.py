@@ -38,7 +38,6 @@ class Subject(SiteScoped, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id"))
-    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
     screening_number: Mapped[str] = mapped_column(String(32))
     subject_number: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=SubjectStatus.SCREENING.value)

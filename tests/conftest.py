@@ -1,0 +1,250 @@
+"""Fixtures. Every test that uses ``app`` runs twice: on SQLite and on PostgreSQL.
+
+The schema is built once per run and backend by the real migrations (``edc init``); each test
+then gets a fresh copy (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL).
+PostgreSQL comes from ``EDC_TEST_DATABASE_URL``; without it the PostgreSQL half is skipped,
+except in CI (``CI`` or ``EDC_REQUIRE_POSTGRES`` set), where a missing database is an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from edc import create_app
+from edc.config import normalise_database_url
+from edc.extensions import db
+
+PG_URL = os.environ.get("EDC_TEST_DATABASE_URL")
+REQUIRE_PG = bool(os.environ.get("EDC_REQUIRE_POSTGRES") or os.environ.get("CI"))
+PASSWORD = "correct-horse-battery"
+
+
+def base_config(url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SESSION_COOKIE_SECURE": False,
+        # cheap Argon2id parameters: the algorithm is the same, only slower in production
+        "EDC_ARGON2_TIME_COST": 1,
+        "EDC_ARGON2_MEMORY_COST": 1024,
+        "EDC_ARGON2_PARALLELISM": 1,
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+def _migrate(url: str) -> None:
+    from edc.cli import init_database
+
+    app = create_app(base_config(url))
+    with app.app_context():
+        init_database()
+        db.session.remove()
+        db.engine.dispose()
+
+
+class Backend:
+    name: str
+
+    def new_database(self) -> str: ...
+
+    def drop(self, url: str) -> None: ...
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, tmp_dir):
+        self.dir = tmp_dir
+        self.template = tmp_dir / "template.sqlite"
+        _migrate(f"sqlite:///{self.template}")
+        self.counter = itertools.count()
+
+    def new_database(self) -> str:
+        path = self.dir / f"t{next(self.counter)}.sqlite"
+        shutil.copyfile(self.template, path)
+        wal = self.template.with_name(self.template.name + "-wal")
+        if wal.exists():  # not checkpointed yet: the copy needs the log too
+            shutil.copyfile(wal, path.with_name(path.name + "-wal"))
+        return f"sqlite:///{path}"
+
+    def drop(self, url: str) -> None:
+        path = make_url(url).database
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+
+
+class PostgresBackend(Backend):
+    name = "postgresql"
+
+    def __init__(self, url: str):
+        self.admin_url = normalise_database_url(url)
+        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.prefix = f"edct_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.template = f"{self.prefix}_tpl"
+        self._exec(f'CREATE DATABASE "{self.template}"')
+        _migrate(self.url_for(self.template))
+        self.counter = itertools.count()
+
+    def _exec(self, sql: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def url_for(self, name: str) -> str:
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def new_database(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return self.url_for(name)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        assert re.fullmatch(r"edct_[0-9a-z_]+", name)
+        self._exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self._exec(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _backends(tmp_path_factory):
+    made: dict[str, Backend] = {}
+
+    def get(name: str) -> Backend:
+        if name not in made:
+            if name == "sqlite":
+                made[name] = SqliteBackend(tmp_path_factory.mktemp("sqlite"))
+            else:
+                made[name] = PostgresBackend(PG_URL)
+        return made[name]
+
+    yield get
+    for backend in made.values():
+        if isinstance(backend, PostgresBackend):
+            backend.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, _backends) -> Backend:
+    if request.param == "postgresql" and not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("EDC_TEST_DATABASE_URL is not set: the PostgreSQL run may not be "
+                        "skipped here")
+        pytest.skip("PostgreSQL: set EDC_TEST_DATABASE_URL to run this half")
+    return _backends(request.param)
+
+
+@pytest.fixture
+def database_url(backend):
+    url = backend.new_database()
+    yield url
+    backend.drop(url)
+
+
+@pytest.fixture
+def app(database_url):
+    """The application, with no app context pushed: each request gets its own ``g``.
+
+    Tests that touch the database directly use the ``ctx`` fixture or ``app.app_context()``.
+    """
+    app = create_app(base_config(database_url))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# Data --------------------------------------------------------------------------------------
+
+@dataclass
+class World:
+    """Two sites, one user of every role at TJ (all-site roles see both), one subject each.
+
+    Plain ids only: the ORM objects belong to the session that made them.
+    """
+
+    tj: int
+    bj: int
+    users: dict[str, int]
+    subject_tj: int
+    subject_bj: int
+
+
+@pytest.fixture
+def world(app) -> World:
+    with app.app_context():
+        made = _make_world()
+        db.session.remove()
+    return made
+
+
+def _make_world() -> World:
+    from edc.admin import services as admin
+    from edc.cli import cli_actor
+    from edc.security import Role
+    from edc.subjects.services import create_subject
+
+    actor = cli_actor()
+    tj = admin.create_site(code="TJ", name="Tianjin", timezone="Asia/Shanghai", actor=actor)
+    bj = admin.create_site(code="BJ", name="Beijing", timezone="Asia/Shanghai", actor=actor)
+    users = {}
+    for role in Role:
+        users[role.value], _ = admin.create_user(
+            username=role.value, full_name=f"Test {role.label}", email="",
+            role=role, site_codes=[] if role.all_sites else ["TJ"], password=PASSWORD,
+            actor=actor)
+    users["crc_bj"], _ = admin.create_user(
+        username="crc_bj", full_name="Beijing Coordinator", email="", role=Role.CRC,
+        site_codes=["BJ"], password=PASSWORD, actor=actor)
+    subject_tj = create_subject(tj, actor=actor, created_by_id=users["crc"].id)
+    subject_bj = create_subject(bj, actor=actor, created_by_id=users["crc_bj"].id)
+    return World(tj.id, bj.id, {k: u.id for k, u in users.items()}, subject_tj.id,
+                 subject_bj.id)
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token of the current session, read from a page's form."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+
+
+@pytest.fixture
+def login_as(client, world):
+    def _login(username: str):
+        response = login(client, username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return _login

@@ -1,0 +1,125 @@
+"""Every registered route × every role (and anonymous) × own site / other site.
+
+The expected decisions below are written from spec/roles.md, independently of edc/security.py.
+A route that is registered but missing here fails the suite, so a new route cannot ship
+without an access decision.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token, login
+
+VIEWERS = {"crc", "pi", "cra", "dm", "sponsor"}
+ANY = "any signed-in user"
+PUBLIC = "public"
+
+EXPECTED: dict[str, object] = {
+    "main.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "main.index": ANY,
+    "auth.logout": ANY,
+    "auth.change_password": ANY,
+    "subjects.index": VIEWERS,
+    "subjects.detail": VIEWERS,
+    "subjects.create": {"crc", "pi"},
+    "admin.users": {"admin"},
+    "admin.user_new": {"admin"},
+    "admin.user_detail": {"admin"},
+    "admin.user_profile": {"admin"},
+    "admin.user_grants": {"admin"},
+    "admin.user_deactivate": {"admin"},
+    "admin.user_reactivate": {"admin"},
+    "admin.user_unlock": {"admin"},
+    "admin.user_reset_password": {"admin"},
+    "admin.sites": {"admin"},
+    "admin.site_new": {"admin"},
+    "admin.site_edit": {"admin"},
+}
+# Roles restricted to their own sites: another site's subject answers 404.
+SITE_ROLES = {"crc", "pi", "cra"}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_has_an_access_decision(app):
+    """A 400 from an allowed request would mean the CSRF token was refused: not access."""
+    missing_table = []
+    missing_decorator = []
+    for rule, _method in _routes(app):
+        if rule.endpoint not in EXPECTED:
+            missing_table.append(rule.endpoint)
+        view = app.view_functions[rule.endpoint]
+        if not hasattr(view, "access"):
+            missing_decorator.append(rule.endpoint)
+    assert not missing_table, f"routes without an expected decision: {missing_table}"
+    assert not missing_decorator, f"views without @require/@login_only/@public: {missing_decorator}"
+    assert set(EXPECTED) == {r.endpoint for r, _ in _routes(app)}, "stale entries in EXPECTED"
+
+
+def _urls(rule, world):
+    """Concrete URLs for a rule: (url, which site the object belongs to)."""
+    args = rule.arguments
+    if "subject_id" in args:
+        yield rule.build({"subject_id": world.subject_tj})[1], "own"
+        yield rule.build({"subject_id": world.subject_bj})[1], "other"
+    elif "user_id" in args:
+        yield rule.build({"user_id": world.users["crc_bj"]})[1], None
+    elif "site_id" in args:
+        yield rule.build({"site_id": world.bj})[1], None
+    else:
+        yield rule.build({})[1], None
+
+
+def _allowed(endpoint: str, role: str | None) -> bool:
+    expected = EXPECTED[endpoint]
+    if expected == PUBLIC:
+        return True
+    if role is None:
+        return False
+    return expected == ANY or role in expected
+
+
+@pytest.mark.parametrize("role", ["crc", "pi", "cra", "dm", "sponsor", "admin", None])
+def test_route_role_site_matrix(app, world, role):
+    client = app.test_client()
+    if role is not None:
+        assert login(client, role).status_code == 302
+    token = csrf_token(client, "/account/password" if role else "/login")
+    failures = []
+    # logout last: it ends the session the other requests need
+    routes = sorted(_routes(app), key=lambda rm: rm[0].endpoint == "auth.logout")
+    for rule, method in routes:
+        for url, site in _urls(rule, world):
+            data = {"csrf_token": token} if method == "POST" else None
+            if rule.endpoint == "auth.login" and method == "POST":
+                continue  # signing in again is covered in test_auth
+            response = client.open(url, method=method, data=data)
+            status = response.status_code
+            location = response.headers.get("Location", "")
+            allowed = _allowed(rule.endpoint, role)
+            if status >= 500:
+                failures.append(f"{method} {url}: {status}")
+            elif not allowed and role is None:
+                if not (status == 302 and "/login" in location) and status != 401:
+                    failures.append(f"{method} {url} anonymous: {status} {location}")
+            elif not allowed:
+                if status != 403:
+                    failures.append(f"{method} {url} as {role}: {status}, expected 403")
+            elif site == "other" and role in SITE_ROLES:
+                if status != 404:
+                    failures.append(f"{method} {url} as {role} (other site): {status}, "
+                                    "expected 404")
+            elif rule.endpoint == "auth.logout":
+                if not (status == 302 and location.endswith("/login")):
+                    failures.append(f"logout as {role}: {status} {location}")
+            elif status in (400, 401, 403, 404) or "/login" in location:
+                failures.append(f"{method} {url} as {role}: {status} {location}, expected access")
+    assert not failures, "\n".join(failures)

@@ -60,7 +60,7 @@ DEMO_USERS = [
 def demo_command(password: str, subjects: int):
     """Load the demo study: site TJ, one user per role, synthetic subjects."""
     from edc.admin import services as admin
-    from edc.auth.passwords import PasswordPolicyError
+    from edc.auth.passwords import PasswordPolicyError, check_policy
     from edc.models import Site, Subject, User
     from edc.security import Role
     from edc.study import current_study
@@ -77,6 +77,11 @@ def demo_command(password: str, subjects: int):
             "This database holds study data that is not the demo's; `edc demo` refuses to "
             "write into it. Point EDC_DATABASE_URL at an empty database."
         )
+    try:  # refuse before anything is written
+        for username, *_ in DEMO_USERS:
+            check_policy(User(username=username), password)
+    except PasswordPolicyError as exc:
+        raise click.ClickException(str(exc)) from None
     actor = cli_actor()
     study.is_demo = True
     db.session.commit()
@@ -84,14 +89,10 @@ def demo_command(password: str, subjects: int):
                              "Hospital, Tianjin", timezone="Asia/Shanghai", actor=actor)
     users = {}
     for username, full_name, role, site_code in DEMO_USERS:
-        try:
-            users[username], _ = admin.create_user(
-                username=username, full_name=full_name, email=f"{username}@demo.invalid",
-                role=Role(role), site_codes=[site_code] if site_code else [],
-                password=password, actor=actor)
-        except PasswordPolicyError as exc:
-            db.session.rollback()
-            raise click.ClickException(str(exc)) from None
+        users[username], _ = admin.create_user(
+            username=username, full_name=full_name, email=f"{username}@demo.invalid",
+            role=Role(role), site_codes=[site_code] if site_code else [],
+            password=password, actor=actor)
     for _ in range(subjects):
         create_subject(site, actor=actor, created_by_id=users["crc"].id)
     click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects.")

@@ -1,0 +1,120 @@
+"""The migrations build exactly the models' schema; the `edc` commands of interfaces.md."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from edc.extensions import db
+from edc.models import AuditEntry, Site, Subject, User
+from tests.conftest import login
+
+DEMO_PW = "tianjin-demo-2026"
+
+
+def test_migrated_schema_matches_the_models(app):
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == []
+
+
+def test_init_is_idempotent(app):
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["init"])
+        assert result.exit_code == 0, result.output
+        assert "newest schema" in result.output
+
+
+def test_sqlite_runs_with_foreign_keys_and_wal(app):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_demo_loads_site_users_and_subjects_and_every_user_signs_in(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--password", DEMO_PW, "--subjects", "4"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        site = db.session.scalar(select(Site))
+        assert (site.code, site.timezone) == ("TJ", "Asia/Shanghai")
+        assert db.session.scalar(select(func.count()).select_from(Subject)) == 4
+        names = set(db.session.scalars(select(User.username)))
+    assert names == {"crc", "pi", "cra", "dm", "sponsor", "admin"}
+    expected_home = {"admin": "/admin/users"}
+    for name in names:
+        c = app.test_client()
+        r = login(c, name, DEMO_PW)
+        assert r.status_code == 302, name
+        home = c.get("/", follow_redirects=True)
+        assert home.status_code == 200
+        assert home.request.path == expected_home.get(name, "/")
+    again = runner.invoke(args=["demo", "--password", DEMO_PW])
+    assert again.exit_code == 0 and "already loaded" in again.output
+
+
+def test_demo_refuses_a_database_with_real_data(app, world):
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    result = app.test_cli_runner().invoke(args=["demo", "--password", DEMO_PW])
+    assert result.exit_code != 0
+    assert "refuses" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == before
+
+
+def test_demo_refuses_a_weak_password(app):
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "short"])
+    assert result.exit_code != 0
+    assert "at least 12 characters" in result.output
+    with app.app_context():  # nothing half-written: a later run with a good password works
+        assert db.session.scalar(select(func.count()).select_from(Site)) == 0
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    ok = app.test_cli_runner().invoke(args=["demo", "--password", DEMO_PW, "--subjects", "0"])
+    assert ok.exit_code == 0 and "Demo study loaded" in ok.output
+
+
+def test_user_create_reads_the_password_from_stdin(app, world):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["user", "create", "--username", "crc2", "--role", "coordinator", "--site", "BJ",
+              "--password-stdin"], input="a-good-long-password\n")
+    assert result.exit_code == 0, result.output
+    assert "Coordinator (CRC), BJ" in result.output
+    assert login(app.test_client(), "crc2", "a-good-long-password").status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.create")
+                                  .order_by(AuditEntry.seq.desc()))
+        assert entry.source == "cli" and entry.username.startswith("cli:")
+
+
+def test_user_create_refusals(app, world):
+    runner = app.test_cli_runner()
+    cases = [
+        (["--username", "x2", "--role", "wizard", "--site", "TJ"], "unknown role"),
+        (["--username", "x2", "--role", "crc", "--site", "ZZ"], "Unknown site: ZZ"),
+        (["--username", "x2", "--role", "crc"], "needs at least one site"),
+        (["--username", "crc", "--role", "crc", "--site", "TJ"], "is taken"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(args=["user", "create", *args, "--password-stdin"],
+                               input="a-good-long-password\n")
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+    weak = runner.invoke(args=["user", "create", "--username", "x3", "--role", "dm",
+                               "--password-stdin"], input="weak\n")
+    assert weak.exit_code != 0 and "at least 12" in weak.output
+
+
+def test_all_site_role_ignores_site_option(app, world):
+    result = app.test_cli_runner().invoke(
+        args=["user", "create", "--username", "dm2", "--role", "data_manager", "--site", "TJ",
+              "--password-stdin"], input="a-good-long-password\n")
+    assert result.exit_code == 0, result.output
+    assert "all sites" in result.output

@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make demo   run the EDC on SQLite with the demo study at http://127.0.0.1:5000
+#   make test   run the whole test suite (SQLite; PostgreSQL too when EDC_TEST_DATABASE_URL is set)
+# Both create .venv and install what they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_PASSWORD ?= tianjin-demo-2026
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/edc init
+	$(BIN)/edc demo --password "$(DEMO_PASSWORD)"
+	@echo
+	@echo "  CAR-T EDC demo: http://$(HOST):$(PORT)/"
+	@echo "  users: crc pi cra dm sponsor admin   password: $(DEMO_PASSWORD)"
+	@echo
+	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) \
+		--access-logfile - wsgi:app
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	@for b in bench/*.py; do [ -e "$$b" ] && $(BIN)/python "$$b"; done; true
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

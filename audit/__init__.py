@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, text
 
+from audit.actions import ACTIONS
 from audit.chain import GENESIS, entry_hash
 from audit.models import AuditEntry
 from edc.clock import utcnow
@@ -67,6 +68,8 @@ def record(
     **fields,
 ) -> AuditEntry:
     """Append one entry. ``fields`` are further AuditEntry columns (old_value, reason, …)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
     _lock_chain(session)
     session.flush()
     seq, prev = chain_head(session)

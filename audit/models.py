@@ -12,11 +12,12 @@ from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from edc.extensions import db
+from edc.security import SiteTagged
 
 SeqType = BigInteger().with_variant(Integer, "sqlite")
 
 
-class AuditEntry(db.Model):
+class AuditEntry(SiteTagged, db.Model):
     __tablename__ = "audit_entry"
     __table_args__ = (
         Index("ix_audit_entry_subject_seq", "subject_id", "seq"),
@@ -32,7 +33,6 @@ class AuditEntry(db.Model):
     username: Mapped[str | None] = mapped_column(String(64))
     role: Mapped[str | None] = mapped_column(String(16))
     # where
-    site_id: Mapped[int | None] = mapped_column(Integer, index=True)
     site_code: Mapped[str | None] = mapped_column(String(8))
     # what
     subject_id: Mapped[int | None] = mapped_column(Integer)
@@ -40,6 +40,7 @@ class AuditEntry(db.Model):
     event_oid: Mapped[str | None] = mapped_column(String(64))
     form_oid: Mapped[str | None] = mapped_column(String(64))
     item_oid: Mapped[str | None] = mapped_column(String(128))
+    event_repeat: Mapped[int | None] = mapped_column(Integer)
     repeat_key: Mapped[str | None] = mapped_column(String(16))
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
@@ -58,7 +59,8 @@ class AuditEntry(db.Model):
     #: the columns covered by the hash, in a fixed order
     CHAINED = (
         "seq", "ts", "action", "user_id", "username", "role", "site_id", "site_code",
-        "subject_id", "subject_key", "event_oid", "form_oid", "item_oid", "repeat_key",
+        "subject_id", "subject_key", "event_oid", "event_repeat", "form_oid", "item_oid",
+        "repeat_key",
         "target_type", "target_id", "old_value", "new_value", "reason", "details",
         "source", "request_id", "ip",
     )

@@ -25,11 +25,18 @@ def cli_actor() -> Actor:
 
 
 def init_database() -> None:
-    """Migrate to head and make sure the study record exists. Idempotent."""
+    """Migrate to head, (re)install the audit triggers, make sure the study record exists.
+    Idempotent."""
+    from audit import ddl
     from edc.study import ensure_study
 
     upgrade()
-    ensure_study()
+    with db.engine.begin() as conn:
+        ddl.install(conn)
+        missing = ddl.expected_triggers(conn.dialect.name) - ddl.installed(conn)
+    if missing:
+        raise click.ClickException(f"audit triggers missing after install: {sorted(missing)}")
+    ensure_study(cli_actor())
     db.session.commit()
 
 
@@ -63,7 +70,7 @@ def demo_command(password: str, subjects: int):
     from edc.auth.passwords import PasswordPolicyError, check_policy
     from edc.models import Site, Subject, User
     from edc.security import Role
-    from edc.study import current_study
+    from edc.study import current_study, mark_demo
     from edc.subjects.services import create_subject
 
     init_database()
@@ -83,7 +90,7 @@ def demo_command(password: str, subjects: int):
     except PasswordPolicyError as exc:
         raise click.ClickException(str(exc)) from None
     actor = cli_actor()
-    study.is_demo = True
+    mark_demo(study, actor)
     db.session.commit()
     site = admin.create_site(code="TJ", name="Institute of Hematology & Blood Diseases "
                              "Hospital, Tianjin", timezone="Asia/Shanghai", actor=actor)

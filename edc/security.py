@@ -18,7 +18,7 @@ from functools import wraps
 
 from flask import abort, g, has_request_context, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import ForeignKey, event
+from sqlalchemy import ForeignKey, Integer, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
 
@@ -194,6 +194,13 @@ class SiteScoped:
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
 
 
+class SiteTagged:
+    """Mixin for rows that may name a site (audit entries): in a scope, only that scope's rows;
+    rows without a site (sign-ins, account changes) only for all-site roles."""
+
+    site_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
 def current_site_scope():
     if has_request_context():
         return g.get("site_scope", NO_SITES)
@@ -234,5 +241,6 @@ def _apply_site_scope(state) -> None:
         return
     ids = tuple(sorted(scope))
     state.statement = state.statement.options(
-        with_loader_criteria(SiteScoped, lambda cls: cls.site_id.in_(ids), include_aliases=True)
+        with_loader_criteria(SiteScoped, lambda cls: cls.site_id.in_(ids), include_aliases=True),
+        with_loader_criteria(SiteTagged, lambda cls: cls.site_id.in_(ids), include_aliases=True),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+import audit
 from edc.extensions import db
 from edc.models import Study
 
@@ -18,10 +19,19 @@ def current_study() -> Study:
     return study
 
 
-def ensure_study() -> Study:
+def ensure_study(actor) -> Study:
     study = db.session.scalar(select(Study).order_by(Study.id).limit(1))
     if study is None:
         study = Study(oid=STUDY_OID, name=STUDY_NAME, is_demo=False)
         db.session.add(study)
         db.session.flush()
+        audit.record(db.session, "study.create", actor=actor, target_type="study",
+                     target_id=str(study.id), new_value=f"{STUDY_OID} {STUDY_NAME}")
     return study
+
+
+def mark_demo(study: Study, actor) -> None:
+    study.is_demo = True
+    audit.record(db.session, "study.update", actor=actor, target_type="study",
+                 target_id=str(study.id), item_oid="is_demo", old_value="False",
+                 new_value="True", reason="synthetic demo study loaded by `edc demo`")

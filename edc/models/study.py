@@ -5,11 +5,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from audit.guard import Audited
 from edc.clock import utcnow
 from edc.extensions import db
 
 
-class Study(db.Model):
+class Study(Audited, db.Model):
     __tablename__ = "study"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -22,8 +23,12 @@ class Study(db.Model):
 
     sites: Mapped[list[Site]] = relationship(back_populates="study", order_by="Site.code")
 
+    def audit_target(self) -> tuple[str, str]:
+        return ("study", str(self.id))
 
-class Site(db.Model):
+
+
+class Site(Audited, db.Model):
     __tablename__ = "site"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,3 +43,6 @@ class Site(db.Model):
 
     def __repr__(self) -> str:
         return f"<Site {self.code}>"
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("site", str(self.id))

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from audit.guard import Audited
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.security import SiteScoped
@@ -26,7 +27,7 @@ class SubjectStatus(enum.StrEnum):
         return self.value.replace("_", " ").replace("ltfu", "long-term follow-up").capitalize()
 
 
-class Subject(SiteScoped, db.Model):
+class Subject(Audited, SiteScoped, db.Model):
     """A screened person, known to the EDC only by numbers. Never deleted."""
 
     __tablename__ = "subject"
@@ -53,3 +54,6 @@ class Subject(SiteScoped, db.Model):
     @property
     def label(self) -> str:
         return self.subject_number or self.screening_number
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("subject", str(self.id))

@@ -12,12 +12,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from audit.guard import Audited
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.security import ALL_SITES, Role
 
 
-class User(db.Model):
+class User(Audited, db.Model):
     """A named person. Never deleted (deactivated instead); ids are never reused."""
 
     __tablename__ = "user_account"
@@ -84,8 +85,12 @@ class User(db.Model):
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
+    def audit_target(self) -> tuple[str, str]:
+        return ("user", str(self.id))
 
-class PasswordHistory(db.Model):
+
+
+class PasswordHistory(Audited, db.Model):
     """Every hash a user has had, newest first; the policy refuses the last N."""
 
     __tablename__ = "password_history"
@@ -97,8 +102,12 @@ class PasswordHistory(db.Model):
 
     user: Mapped[User] = relationship(back_populates="password_history")
 
+    def audit_target(self) -> tuple[str, str]:
+        return ("user", str(self.user_id))
 
-class RoleGrant(db.Model):
+
+
+class RoleGrant(Audited, db.Model):
     """A user's role at a site. ``site_id`` is NULL for the all-site roles (DM, sponsor, admin)."""
 
     __tablename__ = "role_grant"
@@ -113,6 +122,10 @@ class RoleGrant(db.Model):
 
     user: Mapped[User] = relationship(back_populates="grants")
     site = relationship("Site", lazy="selectin")
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("user", str(self.user_id))
+
 
 
 class AuthSession(db.Model):

@@ -1,0 +1,34 @@
+"""Every kind of audit entry the system writes. ``audit.record`` refuses any other action."""
+
+ACTIONS: dict[str, str] = {
+    # sign-in and sessions
+    "auth.login": "signed in",
+    "auth.logout": "signed out",
+    "auth.login_failed": "failed sign-in",
+    "auth.session_ended": "session ended by the system (idle, lifetime, revoked)",
+    "auth.password_change_failed": "password change refused (wrong current password)",
+    # accounts, roles, sites, study
+    "user.create": "account created",
+    "user.update": "account details changed",
+    "user.role_change": "role or sites changed",
+    "user.locked": "account locked",
+    "user.unlock": "account unlocked",
+    "user.deactivate": "account deactivated",
+    "user.reactivate": "account reactivated",
+    "user.password_reset": "password reset by an administrator",
+    "user.password_changed": "password changed by its owner",
+    "site.create": "site created",
+    "site.update": "site changed",
+    "study.create": "study record created",
+    "study.update": "study record changed",
+    # clinical data
+    "subject.create": "subject registered",
+    "subject.update": "subject changed",
+    "data.create": "value entered",
+    "data.update": "value changed",
+    "data.remove": "value removed",
+    # copies of the trail
+    "audit.view": "audit trail viewed",
+    "audit.export_csv": "audit trail exported as CSV",
+    "audit.export_pdf": "audit trail exported as PDF",
+}

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from audit.guard import Audited
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.security import SiteScoped
+
+
+class ItemData(SiteScoped, Audited, db.Model):
+    """One item value of one subject's form: the unit of entry, audit and replay.
+
+    Removal keeps the row (``removed``) and its history in the trail; nothing is deleted.
+    """
+
+    __tablename__ = "item_data"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "event_oid", "event_repeat", "form_oid", "form_repeat",
+                         "item_oid", name="uq_item_data_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    event_oid: Mapped[str] = mapped_column(String(64))
+    event_repeat: Mapped[int] = mapped_column(Integer, default=1)
+    form_oid: Mapped[str] = mapped_column(String(64))
+    form_repeat: Mapped[int] = mapped_column(Integer, default=1)
+    item_oid: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str | None] = mapped_column(Text)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("item_data", str(self.id))

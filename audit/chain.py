@@ -19,8 +19,12 @@ def _text(value) -> str | None:
 
 
 def canonical_bytes(fields: dict) -> bytes:
-    """Canonical JSON of an entry; every value passed as a string (or null)."""
-    return rfc8785.dumps({k: _text(v) for k, v in fields.items()})
+    """RFC 8785 canonical JSON of an entry's non-null fields, every value as a string.
+
+    Null fields are left out, so a nullable column added to the trail later does not change
+    the hash of any entry written before it existed.
+    """
+    return rfc8785.dumps({k: _text(v) for k, v in fields.items() if v is not None})
 
 
 def entry_hash(prev_hash: str, fields: dict) -> str:

@@ -150,6 +150,9 @@ def user_create_command(username, role_name, sites, full_name, email, password_s
 
 
 def register_commands(app) -> None:
+    from audit.cli import audit_group
+
+    app.cli.add_command(audit_group)
     app.cli.add_command(init_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)

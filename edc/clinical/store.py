@@ -1,0 +1,91 @@
+"""Item values of a subject: create, change, remove — each with its audit entry.
+
+This is the storage seam under the eCRF layer: the form services validate against the study
+build and then call :func:`write_items`. Values are stored as text (ODM style: dates ISO 8601,
+codes as their code, numbers as entered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.extensions import db
+from edc.models import ItemData, Subject
+
+
+class ReasonRequired(ValueError):
+    """A value that was saved before is changed or removed without a reason for change."""
+
+    def __init__(self, items: list[str]):
+        super().__init__("A reason for change is required for: " + ", ".join(items))
+        self.items = items
+
+
+@dataclass(frozen=True)
+class Change:
+    item_oid: str
+    action: str  # data.create | data.update | data.remove
+    old: str | None
+    new: str | None
+
+
+def read_items(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
+               form_repeat: int = 1) -> dict[str, str]:
+    rows = db.session.scalars(select(ItemData).where(
+        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
+        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
+        ItemData.form_repeat == form_repeat, ItemData.removed.is_(False)))
+    return {r.item_oid: r.value for r in rows}
+
+
+def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[str, str | None],
+                *, actor: Actor, reason: str | None = None, event_repeat: int = 1,
+                form_repeat: int = 1) -> list[Change]:
+    """Apply ``values`` (None or "" removes a value). Flushes, does not commit.
+
+    A change or removal of a value saved before needs ``reason`` (spec/part11.md, point 3);
+    without it nothing is written and :class:`ReasonRequired` names the items.
+    """
+    existing = {r.item_oid: r for r in db.session.scalars(select(ItemData).where(
+        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
+        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
+        ItemData.form_repeat == form_repeat))}
+    plan: list[tuple[str, ItemData | None, str | None]] = []
+    for item_oid, raw in values.items():
+        new = None if raw is None or raw == "" else str(raw)
+        row = existing.get(item_oid)
+        old = None if row is None or row.removed else row.value
+        if old != new:
+            plan.append((item_oid, row, new))
+    reason = (reason or "").strip() or None
+    needs_reason = [oid for oid, row, _ in plan if row is not None]
+    if needs_reason and not reason:
+        raise ReasonRequired(needs_reason)
+
+    changes = []
+    for item_oid, row, new in plan:
+        saved_before = row is not None
+        if row is None:
+            row = ItemData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
+                           event_repeat=event_repeat, form_oid=form_oid,
+                           form_repeat=form_repeat, item_oid=item_oid, value=new)
+            db.session.add(row)
+            old, action = None, "data.create"
+        else:
+            old = None if row.removed else row.value
+            action = "data.remove" if new is None else (
+                "data.create" if row.removed else "data.update")
+            row.value = new if new is not None else row.value
+            row.removed = new is None
+        db.session.flush()
+        audit.record(db.session, action, actor=actor, subject=subject, event_oid=event_oid,
+                     event_repeat=event_repeat, form_oid=form_oid, item_oid=item_oid,
+                     repeat_key=str(form_repeat), old_value=old, new_value=new,
+                     reason=reason if saved_before else None,
+                     target_type="item_data", target_id=str(row.id))
+        changes.append(Change(item_oid, action, old, new))
+    return changes

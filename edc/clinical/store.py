@@ -25,6 +25,25 @@ class ReasonRequired(ValueError):
         self.items = items
 
 
+class InvalidValue(ValueError):
+    """A value that cannot be stored as entered; ``errors`` maps item to message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+_CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"} | {127}
+
+
+def _check_text(item_oid: str, value: str) -> str | None:
+    if any(ord(ch) in _CONTROL for ch in value):
+        return "contains control characters that cannot be stored; retype the value"
+    if len(value) > 4000:
+        return "is longer than 4000 characters"
+    return None
+
+
 @dataclass(frozen=True)
 class Change:
     item_oid: str
@@ -54,6 +73,10 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
         ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
         ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
         ItemData.form_repeat == form_repeat))}
+    errors = {oid: msg for oid, raw in values.items()
+              if raw is not None and (msg := _check_text(oid, str(raw)))}
+    if errors:
+        raise InvalidValue(errors)
     plan: list[tuple[str, ItemData | None, str | None]] = []
     for item_oid, raw in values.items():
         new = None if raw is None or raw == "" else str(raw)

@@ -23,12 +23,10 @@ ACTIONS: dict[str, str] = {
     "study.update": "study record changed",
     # clinical data
     "subject.create": "subject registered",
-    "subject.update": "subject changed",
     "data.create": "value entered",
     "data.update": "value changed",
     "data.remove": "value removed",
     # copies of the trail
-    "audit.view": "audit trail viewed",
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",
 }

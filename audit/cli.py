@@ -68,3 +68,44 @@ def grant_app_role_command(role, print_only):
         for sql in statements:
             conn.execute(text(sql))
     click.echo(f"granted: {role} may read and append to audit_entry, never change it")
+
+
+@audit_group.command("pdf")
+@click.option("--subject", "subject", default=None, help="Screening or subject number.")
+@click.option("--all", "everything", is_flag=True, help="The whole study's trail.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False))
+@click.option("--include-identifying", is_flag=True,
+              help="Show identifying values (initials, birth date); withheld by default.")
+@with_appcontext
+def pdf_command(subject, everything, output, include_identifying):
+    """Write the audit-trail PDF (PDF/A-2b) of one subject or of the whole study."""
+    from edc.cli import cli_actor
+    from edc.trail.services import TrailFilter, export_pdf
+
+    if bool(subject) == everything:
+        raise click.UsageError("give exactly one of --subject NUMBER or --all")
+    f = TrailFilter(subject=subject) if subject else TrailFilter()
+    actor = cli_actor()
+    result = export_pdf(f, output, actor=actor, show_pii=include_identifying,
+                        generated_by=actor.username)
+    click.echo(f"wrote {output}: {result['entries']} entries, {result['pages']} pages, "
+               f"chain head {result['head_hash']} (seq {result['head_seq']}), "
+               f"verification {'intact' if result['verified'] else 'FAILED'}")
+
+
+@audit_group.command("csv")
+@click.option("--subject", "subject", default=None)
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False))
+@click.option("--include-identifying", is_flag=True)
+@with_appcontext
+def csv_command(subject, output, include_identifying):
+    """Write the audit trail (one subject, or all) as CSV."""
+    from edc.cli import cli_actor
+    from edc.trail.services import TrailFilter, count, csv_lines, record_export
+
+    f = TrailFilter(subject=subject)
+    record_export("csv", f, actor=cli_actor(), count=count(f))
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        for line in csv_lines(f, include_identifying):
+            fh.write(line)
+    click.echo(f"wrote {output}")

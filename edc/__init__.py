@@ -55,8 +55,9 @@ def _register_blueprints(app: Flask) -> None:
     from edc.auth.routes import bp as auth_bp
     from edc.main.routes import bp as main_bp
     from edc.subjects.routes import bp as subjects_bp
+    from edc.trail.routes import bp as trail_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, subjects_bp):
+    for bp in (main_bp, auth_bp, admin_bp, subjects_bp, trail_bp):
         app.register_blueprint(bp)
 
 

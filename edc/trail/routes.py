@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    render_template,
+    request,
+    stream_with_context,
+)
+from flask_login import current_user
+
+from edc.requestctx import current_actor
+from edc.security import Perm, has_perm, require
+from edc.trail import services
+from edc.trail.forms import TrailFilterForm
+
+bp = Blueprint("trail", __name__, url_prefix="/audit")
+PER_PAGE = 100
+
+
+def _filter_from_request():
+    form = TrailFilterForm(request.args)
+    ok = form.validate()
+    f = services.TrailFilter(**{k: form[k].data or None for k in
+                                ("subject", "form", "item", "user", "action", "since",
+                                 "until")}) if ok else None
+    return form, f
+
+
+def _show_pii() -> bool:
+    return has_perm(current_user, Perm.VIEW_PII)
+
+
+@bp.route("/")
+@require(Perm.VIEW_AUDIT)
+def index():
+    form, f = _filter_from_request()
+    if f is None:
+        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
+                               pages=1), 422
+    try:
+        number = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        number = 1
+    entries, total = services.page(f, number, PER_PAGE)
+    zones = services.site_zones()
+    rows = [services.present(e, zones, _show_pii()) for e in entries]
+    pages = max(1, -(-total // PER_PAGE))
+    return render_template("trail/index.html", form=form, rows=rows, total=total,
+                           page=number, pages=pages, filter=f)
+
+
+@bp.route("/export.csv")
+@require(Perm.VIEW_AUDIT)
+def export_csv():
+    form, f = _filter_from_request()
+    if f is None:
+        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
+                               pages=1), 422
+    services.record_export("csv", f, actor=current_actor(), count=services.count(f))
+    show = _show_pii()
+    response = Response(stream_with_context(services.csv_lines(f, show)),
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+    return response
+
+
+@bp.route("/export.pdf")
+@require(Perm.VIEW_AUDIT)
+def export_pdf():
+    form, f = _filter_from_request()
+    if f is None:
+        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
+                               pages=1), 422
+    user = current_user
+    sites = user.sites
+    note = "" if user.role.all_sites else "sites " + ", ".join(s.code for s in sites)
+    fd, path = tempfile.mkstemp(prefix="edc-audit-", suffix=".pdf")
+    os.close(fd)
+
+    @after_this_request
+    def _cleanup(response):
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        return response
+
+    services.export_pdf(f, path, actor=current_actor(), show_pii=_show_pii(),
+                        generated_by=f"{user.full_name} ({user.username}, {user.role.label})",
+                        scope_note=note, zone=sites[0].timezone if sites else None)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="audit-trail.pdf"'})

@@ -1,0 +1,188 @@
+"""Reading the audit trail: filters, pages, the presentation shared by screen, CSV and PDF."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+
+import audit
+from audit import Actor
+from audit.models import AuditEntry
+from edc.extensions import db
+from edc.models import Site
+from edc.timefmt import local_time, utc_time
+from forms.pii import WITHHELD, is_pii
+
+
+@dataclass(frozen=True)
+class TrailFilter:
+    subject: str | None = None
+    form: str | None = None
+    item: str | None = None
+    user: str | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None
+    upto_seq: int | None = None  # a copy covers the chain up to a fixed head
+
+    def describe(self) -> str:
+        parts = [f"{k} {v}" for k, v in asdict(self).items()
+                 if v not in (None, "") and k != "upto_seq"]
+        return ", ".join(parts) if parts else "whole study"
+
+    def as_details(self) -> dict:
+        return {k: str(v) for k, v in asdict(self).items()
+                if v not in (None, "") and k != "upto_seq"}
+
+
+def select_entries(f: TrailFilter):
+    """The filtered entries, oldest first. Site scope applies (data layer)."""
+    stmt = select(AuditEntry)
+    if f.subject:
+        stmt = stmt.where(AuditEntry.subject_key == f.subject.strip().upper())
+    if f.form:
+        stmt = stmt.where(AuditEntry.form_oid == f.form.strip().upper())
+    if f.item:
+        stmt = stmt.where(AuditEntry.item_oid == f.item.strip().upper())
+    if f.user:
+        stmt = stmt.where(AuditEntry.username == f.user.strip().lower())
+    if f.action:
+        stmt = stmt.where(AuditEntry.action == f.action)
+    if f.since:
+        stmt = stmt.where(AuditEntry.ts >= datetime.combine(f.since, time.min))
+    if f.until:
+        stmt = stmt.where(AuditEntry.ts < datetime.combine(f.until + timedelta(days=1), time.min))
+    if f.upto_seq:
+        stmt = stmt.where(AuditEntry.seq <= f.upto_seq)
+    return stmt.order_by(AuditEntry.seq)
+
+
+def page(f: TrailFilter, number: int, per_page: int = 100) -> tuple[list[AuditEntry], int]:
+    stmt = select_entries(f)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = db.session.scalars(stmt.offset((number - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def site_zones() -> dict[int, str]:
+    return {s.id: s.timezone for s in db.session.scalars(select(Site))}
+
+
+COLUMNS = [
+    ("seq", "Seq"), ("time_utc", "Time (UTC)"), ("time_local", "Time (site)"),
+    ("action", "Action"), ("user", "User"), ("role", "Role"), ("site", "Site"),
+    ("subject", "Subject"), ("event", "Event"), ("form", "Form"), ("repeat", "Repeat"),
+    ("item", "Item"), ("old_value", "Old value"), ("new_value", "New value"),
+    ("reason", "Reason"), ("target", "Target"), ("details", "Details"), ("source", "Source"),
+    ("request_id", "Request"), ("hash", "Hash"),
+]
+
+
+def present(e: AuditEntry, zones: dict[int, str], show_pii: bool) -> dict[str, str]:
+    """One entry as display strings; identifying values withheld unless ``show_pii``."""
+    hide = not show_pii and is_pii(e.item_oid)
+    zone = zones.get(e.site_id) if e.site_id else None
+    return {
+        "seq": str(e.seq),
+        "time_utc": utc_time(e.ts),
+        "time_local": local_time(e.ts, zone) if zone else "",
+        "action": e.action,
+        "user": e.username or "",
+        "role": e.role or "",
+        "site": e.site_code or "",
+        "subject": e.subject_key or "",
+        "event": (e.event_oid or "") + (f"[{e.event_repeat}]" if (e.event_repeat or 1) > 1 else ""),
+        "form": e.form_oid or "",
+        "repeat": e.repeat_key or "",
+        "item": e.item_oid or "",
+        "old_value": WITHHELD if hide and e.old_value is not None else (e.old_value or ""),
+        "new_value": WITHHELD if hide and e.new_value is not None else (e.new_value or ""),
+        "reason": e.reason or "",
+        "target": f"{e.target_type} {e.target_id}" if e.target_type else "",
+        "details": e.details or "",
+        "source": e.source,
+        "request_id": e.request_id or "",
+        "hash": e.hash,
+    }
+
+
+def iter_presented(f: TrailFilter, show_pii: bool, batch: int = 1000) -> Iterator[dict]:
+    zones = site_zones()
+    for e in db.session.scalars(select_entries(f).execution_options(yield_per=batch)):
+        yield present(e, zones, show_pii)
+
+
+def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=None) -> None:
+    """Audit an export before it is handed out (spec/part11.md point 6)."""
+    details = {"filter": f.as_details() or "whole study", "entries": count, **(extra or {})}
+    audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)
+    db.session.commit()
+
+
+def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_by: str,
+               scope_note: str = "", zone: str | None = None) -> dict:
+    """Write the PDF copy of the entries ``f`` selects. The export is audited first; the copy
+    then covers the chain up to and including that entry, and says so on every page."""
+    from dataclasses import replace
+
+    from audit import chain_head
+    from audit.pdf import Header, render_pdf
+    from audit.verify import verify_chain
+    from edc.clock import utcnow
+    from edc.study import current_study
+
+    record_export("pdf", f, actor=actor, count=count(f))
+    head_seq, head_hash = chain_head(db.session)
+    check = verify_chain(db.session)
+    pinned = replace(f, upto_seq=head_seq)
+    n = count(pinned)
+    now = utcnow()
+    when = utc_time(now) + (f" · {local_time(now, zone)}" if zone else "")
+    scope = f.describe() + (f" ({scope_note})" if scope_note else "")
+    if f.subject:
+        site = db.session.scalar(select(AuditEntry.site_code).where(
+            AuditEntry.subject_key == f.subject.strip().upper()).limit(1))
+        scope += f", site {site}" if site else ""
+    header = Header(
+        study=f"{current_study().name} ({current_study().oid})", scope=scope,
+        generated_by=generated_by, generated_at=when,
+        head_hash=head_hash, count=n,
+        verification=(f"chain intact, {check.count} entries, head seq {head_seq}" if check.ok
+                      else f"FAILED at seq {check.bad_seq}: {check.problem}"),
+    )
+    pages = render_pdf(iter_presented(pinned, show_pii), header, out)
+    return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
+            "verified": check.ok}
+
+
+def count(f: TrailFilter) -> int:
+    stmt = select_entries(f).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(stmt))
+
+
+def csv_lines(f: TrailFilter, show_pii: bool) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([label for _, label in COLUMNS])
+    yield buf.getvalue()
+    for row in iter_presented(f, show_pii):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([_no_formula(row[key]) for key, _ in COLUMNS])
+        yield buf.getvalue()
+
+
+def _no_formula(value: str) -> str:
+    """Keep spreadsheet programs from running an entered text as a formula (numbers such as
+    ``-5`` are left as they are)."""
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value

@@ -1,0 +1,164 @@
+"""Human-readable and electronic copies of the trail: viewer, CSV, PDF (part11.md point 7)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from edc.cli import cli_actor
+from edc.clinical.store import write_items
+from edc.extensions import db
+from edc.models import AuditEntry, Subject
+from tests.conftest import login
+
+
+def _entry_data(app, world):
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        write_items(subject, "SCREEN", "DM", {"INITIALS": "LXM", "SEX": "F"}, actor=cli_actor())
+        write_items(subject, "SCREEN", "LB", {"HGB": "112"}, actor=cli_actor())
+        db.session.commit()
+        write_items(subject, "SCREEN", "LB", {"HGB": "121"}, actor=cli_actor(),
+                    reason="transcription error")
+        db.session.commit()
+
+
+def test_viewer_filters_by_subject_item_and_shows_old_new_reason(app, world):
+    _entry_data(app, world)
+    c = app.test_client()
+    login(c, "crc")
+    html = c.get("/audit/?subject=tj-s001&item=HGB").get_data(as_text=True)
+    assert "2 entries" in html
+    assert '<span class="old">112</span> → <span class="new">121</span>' in html
+    assert "transcription error" in html
+    assert "CST (Asia/Shanghai)" in html and "UTC" in html
+
+
+def test_viewer_is_site_scoped(app, world):
+    c = app.test_client()
+    login(c, "crc_bj")
+    html = c.get("/audit/").get_data(as_text=True).split("<tbody>")[1]
+    assert "BJ-S001" in html and "TJ-S001" not in html
+    assert "auth.login" not in html  # sign-ins carry no site: all-site roles only
+
+
+def test_identifying_values_are_withheld_from_roles_without_pii(app, world):
+    _entry_data(app, world)
+    for role, visible in (("crc", True), ("cra", True), ("dm", False), ("sponsor", False),
+                          ("admin", False)):
+        c = app.test_client()
+        login(c, role)
+        html = c.get("/audit/?item=INITIALS").get_data(as_text=True)
+        assert ("LXM" in html) is visible, role
+        body = c.get("/audit/export.csv?item=INITIALS").get_data(as_text=True)
+        assert ("LXM" in body) is visible, role
+        assert ("[withheld: identifying]" in body) is not visible, role
+
+
+def test_bad_filter_is_refused_next_to_the_field(app, world):
+    c = app.test_client()
+    login(c, "dm")
+    r = c.get("/audit/?since=2026-13-01")
+    assert r.status_code == 422 and "Not a valid date value." in r.get_data(as_text=True)
+    r = c.get("/audit/?since=2026-11-02&until=2026-11-01")
+    assert r.status_code == 422 and "before the start date" in r.get_data(as_text=True)
+    assert c.get("/audit/export.pdf?action=nonsense").status_code == 422
+
+
+def test_viewer_pages(app, world):
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        write_items(subject, "SCREEN", "LB", {f"X{i}": str(i) for i in range(120)},
+                    actor=cli_actor())
+        db.session.commit()
+    c = app.test_client()
+    login(c, "dm")
+    first = c.get("/audit/?action=data.create").get_data(as_text=True)
+    assert "page 1 of 2" in first and ">#" not in first
+    second = c.get("/audit/?action=data.create&page=2").get_data(as_text=True)
+    assert "X119" in second and "X119" not in first
+
+
+def test_csv_export_is_complete_and_audited(app, world):
+    _entry_data(app, world)
+    c = app.test_client()
+    login(c, "dm")
+    r = c.get("/audit/export.csv?subject=TJ-S001")
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    with app.app_context():
+        expected = db.session.scalars(select(AuditEntry.seq).where(
+            AuditEntry.subject_key == "TJ-S001").order_by(AuditEntry.seq)).all()
+        export = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "audit.export_csv"))
+    assert [int(row["Seq"]) for row in rows] == expected
+    assert export.username == "dm" and '"subject": "TJ-S001"' in export.details
+
+
+def test_csv_neutralises_formulas_but_keeps_numbers(app, world):
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        write_items(subject, "SCREEN", "LB", {"A": "=HYPERLINK(\"x\")", "B": "-5"},
+                    actor=cli_actor())
+        db.session.commit()
+    c = app.test_client()
+    login(c, "crc")
+    body = c.get("/audit/export.csv?form=LB").get_data(as_text=True)
+    assert "'=HYPERLINK" in body and ",-5," in body
+
+
+def _pdf_text(data: bytes) -> str:
+    reader = PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_pdf_download_is_a_headed_pdfa_copy_and_audited(app, world):
+    import pikepdf
+
+    _entry_data(app, world)
+    c = app.test_client()
+    login(c, "cra")
+    r = c.get("/audit/export.pdf?subject=TJ-S001")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = _pdf_text(r.data)
+    assert "Page 1 of 1" in text
+    assert "Audit trail: subject TJ-S001" in text and "site TJ" in text
+    assert "Generated by Test Monitor (CRA) (cra, Monitor (CRA))" in text
+    assert "Verification: chain intact" in text
+    assert re.search(r"112\s+→\s+121", text) and "Reason: transcription error" in text
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "audit.export_pdf"))
+        head = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()))
+    assert entry.username == "cra"
+    assert head[:32] in text
+    pdf = pikepdf.open(io.BytesIO(r.data))
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
+    width, height = float(pdf.pages[0].mediabox[2]), float(pdf.pages[0].mediabox[3])
+    assert width > height  # landscape
+
+
+def test_pdf_command_for_many_entries_numbers_every_page(app, world, tmp_path):
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        for chunk in range(4):
+            write_items(subject, "SCREEN", f"F{chunk}", {f"I{i}": "v" * (i % 7 + 1)
+                                                         for i in range(200)},
+                        actor=cli_actor())
+        db.session.commit()
+    out = tmp_path / "all.pdf"
+    result = app.test_cli_runner().invoke(args=["audit", "pdf", "--all", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = _pdf_text(out.read_bytes())
+    pages = int(result.output.split(" pages")[0].rsplit(" ", 1)[1])
+    assert pages > 5
+    for n in (1, pages // 2, pages):
+        assert f"Page {n} of {pages}" in text
+    assert "F3 · I199" in text and text.count("Verification: chain intact") == pages
+    bad = app.test_cli_runner().invoke(args=["audit", "pdf", "-o", str(out)])
+    assert bad.exit_code != 0 and "exactly one of" in bad.output

@@ -1,0 +1,75 @@
+"""Every kind of audit entry in the registry is produced by a real path (part11.md point 6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import time_machine
+from sqlalchemy import select
+
+from audit.actions import ACTIONS
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.models import AuditEntry, Study, Subject
+from tests.conftest import PASSWORD, csrf_token, login
+
+
+def test_every_audited_event_type_is_produced(app, world):
+    from edc.cli import cli_actor
+    from edc.clinical.store import write_items
+    from edc.study import mark_demo
+
+    admin = app.test_client()
+    login(admin, "admin")
+    page = f"/admin/users/{world.users['crc_bj']}"
+    token = csrf_token(admin, page)
+    reason = {"a-csrf_token": token, "a-reason": "Other", "a-reason_text": "scenario"}
+    admin.post(f"{page}/profile", data={"p-csrf_token": token, "p-full_name": "Renamed",
+                                        "p-email": "", "p-reason": "Other",
+                                        "p-reason_text": "scenario"})
+    admin.post(f"{page}/reset-password", data=reason)
+    admin.post(f"{page}/deactivate", data=reason)
+    admin.post(f"{page}/reactivate", data=reason)
+    admin.post(f"{page}/grants", data={"g-csrf_token": token, "g-role": "cra", "g-sites": ["BJ"],
+                                       "g-reason": "Other", "g-reason_text": "scenario"})
+    admin.post("/admin/users/new", data={"csrf_token": token, "username": "newbie",
+                                         "full_name": "New Bie", "role": "dm"})
+    admin.post("/admin/sites/new", data={"csrf_token": token, "code": "SH",
+                                         "name": "Shanghai", "timezone": "Asia/Shanghai"})
+    with app.app_context():
+        sh = db.session.scalar(select(db.text("id")).select_from(db.text("site"))
+                               .where(db.text("code = 'SH'")))
+    admin.post(f"/admin/sites/{sh}", data={"csrf_token": token, "name": "Shanghai RJ",
+                                           "timezone": "Asia/Shanghai", "active": "y",
+                                           "reason": "Other", "reason_text": "scenario"})
+
+    crc = app.test_client()
+    for _ in range(5):
+        login(crc, "pi", "wrong-password-123")  # failures, then the lock
+    admin.post(f"/admin/users/{world.users['pi']}/unlock", data=reason)
+    with time_machine.travel(utcnow(), tick=True) as traveller:
+        login(crc, "crc")
+        traveller.shift(timedelta(minutes=16))
+        crc.get("/")  # idle: the session ends
+    login(crc, "crc")
+    t = csrf_token(crc, "/account/password")
+    crc.post("/account/password", data={"csrf_token": t, "current": "wrong-password-123",
+                                        "new": "x" * 14, "confirm": "x" * 14})
+    crc.post("/account/password", data={"csrf_token": t, "current": PASSWORD,
+                                        "new": "a-new-password-1", "confirm": "a-new-password-1"})
+    crc.post("/subjects/new", data={"csrf_token": t, "site": "TJ"})
+    crc.get("/audit/export.csv")
+    crc.get("/audit/export.pdf?subject=TJ-S001")
+    crc.post("/logout", data={"csrf_token": t})
+
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        write_items(subject, "SCREEN", "LB", {"HGB": "100", "ANC": "2.0"}, actor=cli_actor())
+        db.session.commit()
+        write_items(subject, "SCREEN", "LB", {"HGB": "101", "ANC": None}, actor=cli_actor(),
+                    reason="transcription error")
+        mark_demo(db.session.scalar(select(Study)), cli_actor())
+        db.session.commit()
+        produced = set(db.session.scalars(select(AuditEntry.action).distinct()))
+    assert set(ACTIONS) - produced == set(), "registered but never produced"
+    assert produced <= set(ACTIONS)

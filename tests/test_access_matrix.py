@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import csrf_token, login
 
 VIEWERS = {"crc", "pi", "cra", "dm", "sponsor"}
+AUDIT_VIEWERS = VIEWERS | {"admin"}
 ANY = "any signed-in user"
 PUBLIC = "public"
 
@@ -24,6 +25,10 @@ EXPECTED: dict[str, object] = {
     "subjects.index": VIEWERS,
     "subjects.detail": VIEWERS,
     "subjects.create": {"crc", "pi"},
+    # roles.md: every role views the audit trail (site roles their sites, sponsor de-identified)
+    "trail.index": AUDIT_VIEWERS,
+    "trail.export_csv": AUDIT_VIEWERS,
+    "trail.export_pdf": AUDIT_VIEWERS,
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},
     "admin.user_detail": {"admin"},

@@ -139,39 +139,48 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
                chunk_size: int = 300, workers: int | None = None) -> int:
-    """Write the trail PDF to ``out``; returns the number of pages."""
-    import pikepdf
+    """Write the trail PDF to ``out``; returns the number of pages.
 
+    One chunk (a subject's trail) is laid out in this process. More chunks go to worker
+    processes, so this process only reads rows, merges and stamps: its memory does not
+    depend on the size of the trail, nor does any worker's.
+    """
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
     with tempfile.TemporaryDirectory(prefix="edc-audit-pdf-") as tmp:
         jobs = ((batch, header, os.path.join(tmp, f"{i:06d}.pdf"))
                 for i, batch in enumerate(_chunks(rows, chunk_size)))
-        first = next(jobs, None)
-        if first is None:
-            first = ([], header, os.path.join(tmp, "000000.pdf"))
-        paths = [_render_chunk(first)]
-        remaining = list(islice(jobs, 1))
-        if remaining:  # more than one chunk: lay them out in parallel, in bounded flight
-            ctx = multiprocessing.get_context("spawn")  # never fork a process holding DB sockets
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                in_flight: deque = deque()
-                for job in _chain(remaining, jobs):
-                    in_flight.append(pool.submit(_render_chunk, job))
-                    if len(in_flight) >= 2 * workers:
-                        paths.append(in_flight.popleft().result())
-                paths.extend(f.result() for f in in_flight)
-        with pikepdf.open(paths[0]) as merged:
-            for path in paths[1:]:
-                with pikepdf.open(path) as part:
-                    merged.pages.extend(part.pages)
-            total = len(merged.pages)
-            overlay = pikepdf.open(io.BytesIO(_render_overlay(total)))
+        head = list(islice(jobs, 2))
+        if len(head) < 2:
+            paths = [_render_chunk(head[0] if head else
+                                   ([], header, os.path.join(tmp, "000000.pdf")))]
+            return _merge_and_stamp(paths, header, out, _render_overlay)
+        ctx = multiprocessing.get_context("spawn")  # never fork a process holding DB sockets
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            paths = []
+            in_flight: deque = deque()
+            for job in _chain(head, jobs):
+                in_flight.append(pool.submit(_render_chunk, job))
+                if len(in_flight) >= 2 * workers:
+                    paths.append(in_flight.popleft().result())
+            paths.extend(f.result() for f in in_flight)
+            return _merge_and_stamp(
+                paths, header, out, lambda total: pool.submit(_render_overlay, total).result())
+
+
+def _merge_and_stamp(paths: list[str], header: Header, out, overlay_for) -> int:
+    import pikepdf
+
+    with pikepdf.open(paths[0]) as merged:
+        for path in paths[1:]:
+            with pikepdf.open(path) as part:
+                merged.pages.extend(part.pages)
+        total = len(merged.pages)
+        with pikepdf.open(io.BytesIO(overlay_for(total))) as overlay:
             for page, stamp in zip(merged.pages, overlay.pages, strict=True):
                 page.add_overlay(stamp)
             with merged.open_metadata(set_pikepdf_as_editor=False) as meta:
                 meta["dc:title"] = f"Audit trail — {header.scope}"
             merged.save(out)
-            overlay.close()
     return total
 
 

@@ -62,7 +62,7 @@ def main() -> None:
     n = result.count
     print(f"Audit chain verification, {n} entries ({url.split(':')[0]}; built in {build:.1f} s)")
     for name, secs in (("verify (DB)", verify_s), ("in-memory", memory_s),
-                       ("RFC 8785 only", canon_s), ("hashlib only", hash_s)):
+                       ("canonical form", canon_s), ("hashlib only", hash_s)):
         print(f"{name:14} {secs:7.2f} s  {n / secs:>12,.0f} entries/s")
     print(f"verify is {verify_s / hash_s:.0f}x slower than bare SHA-256; canonical JSON takes "
           f"{canon_s / memory_s:.0%} of the in-memory check")

@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 	@echo "  CAR-T EDC demo: http://$(HOST):$(PORT)/"
 	@echo "  users: crc pi cra dm sponsor admin   password: $(DEMO_PASSWORD)"
 	@echo
-	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) \
+	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --timeout 180 --bind $(HOST):$(PORT) \
 		--access-logfile - wsgi:app
 
 test: $(VENV)/.installed

@@ -55,6 +55,9 @@ class Config:
     # Uploads and bodies
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 
+    # Worker processes for large audit-trail PDFs (None: one per core, at most 4)
+    EDC_PDF_WORKERS: int | None = None
+
     EDC_STUDY_NAME = "CAR-T in refractory autoimmune disease (NCT06941129)"
 
 
@@ -81,6 +84,8 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
         values["SESSION_COOKIE_SECURE"] = _bool(environ["EDC_COOKIE_SECURE"])
     if "EDC_IDLE_TIMEOUT_MINUTES" in environ:
         values["EDC_IDLE_TIMEOUT"] = timedelta(minutes=int(environ["EDC_IDLE_TIMEOUT_MINUTES"]))
+    if "EDC_PDF_WORKERS" in environ:
+        values["EDC_PDF_WORKERS"] = max(1, int(environ["EDC_PDF_WORKERS"]))
     if "EDC_PASSWORD_MAX_AGE_DAYS" in environ:
         values["EDC_PASSWORD_MAX_AGE"] = timedelta(days=int(environ["EDC_PASSWORD_MAX_AGE_DAYS"]))
     return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from edc.extensions import db
@@ -164,3 +165,21 @@ def test_sites_create_and_edit(app, world):
         "csrf_token": token, "name": "x", "timezone": "Mars/Olympus", "active": "y",
         "reason": "Other", "reason_text": "x"})
     assert r.status_code == 422 and "Not a valid choice" in r.get_data(as_text=True)
+
+
+def test_a_refused_account_change_leaves_nothing_changed_in_the_session(app, world):
+    from edc.admin import services
+    from edc.cli import cli_actor
+    from edc.security import Role
+
+    with app.app_context():
+        user = db.session.get(User, world.users["cra"])
+        for operation in (services.deactivate, services.reset_password):
+            with pytest.raises(services.AdminError) as err:
+                operation(user, actor=cli_actor(), reason="  ")
+            assert err.value.field == "reason"
+            assert not db.session.dirty and not db.session.new
+        with pytest.raises(services.AdminError) as err:
+            services.set_grants(user, Role.PI, ["TJ"], actor=cli_actor(), reason="")
+        assert err.value.field == "reason"
+        assert user.role == Role.CRA and not db.session.dirty

@@ -57,6 +57,10 @@ def test_demo_loads_site_users_and_subjects_and_every_user_signs_in(app):
         assert home.request.path == expected_home.get(name, "/")
     again = runner.invoke(args=["demo", "--password", DEMO_PW])
     assert again.exit_code == 0 and "already loaded" in again.output
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0 and "audit trail intact" in verified.output
+    replayed = runner.invoke(args=["audit", "replay"])
+    assert replayed.exit_code == 0 and "4 subjects" in replayed.output
 
 
 def test_demo_refuses_a_database_with_real_data(app, world):

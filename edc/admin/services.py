@@ -125,9 +125,10 @@ def set_grants(user: User, role: Role, site_codes, *, actor: Actor, reason: str)
     new = _grant_text(role, sites)
     if old == new:
         return
+    reason = _reason(reason)
     _write_grants(user, role, sites)
     _audit_user("user.role_change", user, actor=actor, old_value=old, new_value=new,
-                reason=_reason(reason))
+                reason=reason)
     # A changed role takes effect at once: open sessions end.
     end_user_sessions(user, "role changed")
     db.session.commit()
@@ -138,14 +139,16 @@ def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reas
     email = _email(email)
     if not full_name:
         raise AdminError("The full printed name is required.", "full_name")
-    changes = {}
-    for field, value in (("full_name", full_name), ("email", email)):
-        if getattr(user, field) != value:
-            changes[field] = (getattr(user, field), value)
-            setattr(user, field, value)
+    changes = {field: (getattr(user, field), value)
+               for field, value in (("full_name", full_name), ("email", email))
+               if getattr(user, field) != value}
+    if not changes:
+        return
+    reason = _reason(reason)
     for field, (old, new) in changes.items():
+        setattr(user, field, new)
         _audit_user("user.update", user, actor=actor, item_oid=field, old_value=old,
-                    new_value=new, reason=_reason(reason))
+                    new_value=new, reason=reason)
     db.session.commit()
 
 
@@ -168,11 +171,12 @@ def deactivate(user: User, *, actor: Actor, reason: str) -> None:
         raise AdminError("You cannot deactivate your own account.")
     if not user.active:
         raise AdminError("The account is already deactivated.")
+    reason = _reason(reason)
     user.active = False
     user.deactivated_at = utcnow()
     n = end_user_sessions(user, "deactivated")
     _audit_user("user.deactivate", user, actor=actor, old_value="active",
-                new_value="deactivated", reason=_reason(reason),
+                new_value="deactivated", reason=reason,
                 details={"sessions_revoked": n})
     db.session.commit()
 
@@ -180,21 +184,23 @@ def deactivate(user: User, *, actor: Actor, reason: str) -> None:
 def reactivate(user: User, *, actor: Actor, reason: str) -> None:
     if user.active:
         raise AdminError("The account is active.")
+    reason = _reason(reason)
     user.active = True
     user.deactivated_at = None
     _audit_user("user.reactivate", user, actor=actor, old_value="deactivated",
-                new_value="active", reason=_reason(reason))
+                new_value="active", reason=reason)
     db.session.commit()
 
 
 def unlock(user: User, *, actor: Actor, reason: str) -> None:
     if not user.locked:
         raise AdminError("The account is not locked.")
+    reason = _reason(reason)
     user.locked = False
     user.locked_at = None
     user.failed_login_count = 0
     _audit_user("user.unlock", user, actor=actor, old_value="locked", new_value="unlocked",
-                reason=_reason(reason))
+                reason=reason)
     db.session.commit()
 
 

@@ -155,7 +155,10 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
         verification=(f"chain intact, {check.count} entries, head seq {head_seq}" if check.ok
                       else f"FAILED at seq {check.bad_seq}: {check.problem}"),
     )
-    pages = render_pdf(iter_presented(pinned, show_pii), header, out)
+    from flask import current_app
+
+    pages = render_pdf(iter_presented(pinned, show_pii), header, out,
+                       workers=current_app.config.get("EDC_PDF_WORKERS"))
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
             "verified": check.ok}
 

@@ -1,0 +1,168 @@
+"""The study build as data: code lists, items, forms, events.
+
+One definition per form is the single source for validation, derivation, the web form, the
+data dictionary, ODM metadata and export columns (ARCHITECTURE.md). Identifiers follow ODM:
+``SE.<EVENT>``, ``F.<FORM>``, ``I.<FORM>.<ITEM>``, ``CL.<LIST>``; names follow CDASH where a
+CDASH variable exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+ITEM_TYPES = ("text", "integer", "float", "date", "time", "code")
+
+
+@dataclass(frozen=True)
+class CodeList:
+    oid: str
+    terms: tuple[tuple[str, str, str], ...]  # (code, English, Chinese)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(t[0] for t in self.terms)
+
+    def label(self, code: str) -> str:
+        return next((en for c, en, _ in self.terms if c == code), code)
+
+
+@dataclass(frozen=True)
+class Range:
+    low: Decimal | None = None
+    high: Decimal | None = None
+
+    @classmethod
+    def of(cls, low, high) -> Range:
+        return cls(None if low is None else Decimal(str(low)),
+                   None if high is None else Decimal(str(high)))
+
+    def contains(self, value: Decimal) -> bool:
+        return ((self.low is None or value >= self.low)
+                and (self.high is None or value <= self.high))
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"{self.low}–{self.high}"
+        return f"≥ {self.low}" if self.low is not None else f"≤ {self.high}"
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    label: str
+    label_zh: str = ""
+    type: str = "text"
+    unit: str | None = None
+    hard: Range | None = None   # outside: refused (implausible)
+    soft: Range | None = None   # outside: saved and flagged (abnormal)
+    # ranges that depend on a unit item of the same form: {unit code: (hard, soft)}
+    unit_item: str | None = None
+    unit_ranges: dict[str, tuple[Range | None, Range | None]] = field(default_factory=dict)
+    codelist: str | None = None
+    required: bool = False
+    required_if: tuple[str, str] | None = None  # (other item, value) makes this one required
+    pii: bool = False
+    max_length: int = 200
+    cdash: str | None = None
+    sdtm: str | None = None
+    derived: str | None = None  # name of the derivation that computes it (read-only)
+    no_future: bool = True  # dates: not after today
+
+    def __post_init__(self):
+        if self.type not in ITEM_TYPES:
+            raise ValueError(f"{self.name}: unknown type {self.type}")
+        if (self.type == "code") != (self.codelist is not None):
+            raise ValueError(f"{self.name}: code items, and only they, name a code list")
+
+    def oid(self, form: str) -> str:
+        return f"I.{form}.{self.name}"
+
+    def ranges_for(self, unit: str | None) -> tuple[Range | None, Range | None]:
+        if self.unit_item and unit in self.unit_ranges:
+            return self.unit_ranges[unit]
+        return self.hard, self.soft
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """``later`` may not be before ``earlier`` (both items of the same form)."""
+
+    earlier: str
+    later: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Form:
+    oid: str
+    name: str
+    name_zh: str
+    items: tuple[Item, ...]
+    repeating: bool = False   # a log form: rows added at any time after consent
+    date_item: str | None = None  # the visit/sample date used for windows and consent checks
+    procedure: bool = True  # its date_item is a study procedure: not before consent
+    date_orders: tuple[DateOrder, ...] = ()
+
+    def item(self, name: str) -> Item:
+        for it in self.items:
+            if it.name == name:
+                return it
+        raise KeyError(f"{self.oid} has no item {name}")
+
+    @property
+    def item_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self.items)
+
+
+@dataclass(frozen=True)
+class Event:
+    oid: str
+    name: str
+    forms: tuple[str, ...]
+    day: int | None = None          # target day relative to infusion (Day 0)
+    window: tuple[int, int] | None = None  # (days before, days after) the target
+    repeatable: bool = False
+
+
+@dataclass(frozen=True)
+class StudyBuild:
+    version: str
+    events: tuple[Event, ...]
+    forms: dict[str, Form]
+    codelists: dict[str, CodeList]
+
+    def event(self, oid: str) -> Event:
+        for e in self.events:
+            if e.oid == oid:
+                return e
+        raise KeyError(f"no event {oid}")
+
+    def form(self, oid: str) -> Form:
+        try:
+            return self.forms[oid]
+        except KeyError:
+            raise KeyError(f"no form {oid}") from None
+
+    def check(self) -> None:
+        """Consistency of the build itself (run by the tests)."""
+        for f in self.forms.values():
+            names = [i.name for i in f.items]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{f.oid}: duplicate item names")
+            for i in f.items:
+                if i.codelist and i.codelist not in self.codelists:
+                    raise ValueError(f"{f.oid}.{i.name}: unknown code list {i.codelist}")
+                for other in (i.unit_item, i.required_if[0] if i.required_if else None):
+                    if other and other not in names:
+                        raise ValueError(f"{f.oid}.{i.name}: refers to missing item {other}")
+            for order in f.date_orders:
+                for name in (order.earlier, order.later):
+                    if name not in names:
+                        raise ValueError(f"{f.oid}: date order names missing item {name}")
+            if f.date_item and f.date_item not in names:
+                raise ValueError(f"{f.oid}: date item {f.date_item} missing")
+        for e in self.events:
+            for oid in e.forms:
+                if oid not in self.forms:
+                    raise ValueError(f"{e.oid}: unknown form {oid}")

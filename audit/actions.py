@@ -26,6 +26,9 @@ ACTIONS: dict[str, str] = {
     "data.create": "value entered",
     "data.update": "value changed",
     "data.remove": "value removed",
+    "form.save": "form saved (new version)",
+    "check.soft": "edit check fired: value saved and flagged",
+    "check.hard": "edit check fired: value refused, nothing saved",
     # copies of the trail
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -70,6 +71,15 @@ def test_every_audited_event_type_is_produced(app, world):
                     reason="transcription error")
         mark_demo(db.session.scalar(select(Study)), cli_actor())
         db.session.commit()
+        from edc.crf.services import Invalid, save_form
+
+        save_form(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0,
+                  actor=cli_actor())  # form.save
+        save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "39.2"}, version=0,
+                  actor=cli_actor())  # check.soft
+        with pytest.raises(Invalid):  # check.hard
+            save_form(subject, "D2", "VS", {"VSDAT": "2026-11-20", "TEMP": "50"}, version=0,
+                      actor=cli_actor())
         produced = set(db.session.scalars(select(AuditEntry.action).distinct()))
     assert set(ACTIONS) - produced == set(), "registered but never produced"
     assert produced <= set(ACTIONS)

@@ -1,7 +1,7 @@
 """Tables only: no request, session or current_user in here."""
 
 from audit.models import AuditEntry
-from edc.models.clinical import ItemData
+from edc.models.clinical import FormData, ItemData
 from edc.models.study import Site, Study
 from edc.models.subject import Subject, SubjectStatus
 from edc.models.user import AuthSession, PasswordHistory, RoleGrant, User
@@ -9,6 +9,7 @@ from edc.models.user import AuthSession, PasswordHistory, RoleGrant, User
 __all__ = [
     "AuditEntry",
     "AuthSession",
+    "FormData",
     "ItemData",
     "PasswordHistory",
     "RoleGrant",

@@ -36,3 +36,30 @@ class ItemData(SiteScoped, Audited, db.Model):
 
     def audit_target(self) -> tuple[str, str]:
         return ("item_data", str(self.id))
+
+
+class FormData(SiteScoped, Audited, db.Model):
+    """One form instance of a subject: its version (optimistic concurrency), status, the
+    metadata version it was entered under, and whether a data manager locked it."""
+
+    __tablename__ = "form_data"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "event_oid", "event_repeat", "form_oid", "form_repeat",
+                         name="uq_form_data_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    event_oid: Mapped[str] = mapped_column(String(64))
+    event_repeat: Mapped[int] = mapped_column(Integer, default=1)
+    form_oid: Mapped[str] = mapped_column(String(64))
+    form_repeat: Mapped[int] = mapped_column(Integer, default=1)
+    metadata_version: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="incomplete")
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_saved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("form_data", str(self.id))

@@ -1,0 +1,214 @@
+"""Saving and reading eCRF forms: the one path for the web pages and the JSON API.
+
+``save_form`` validates against the study build, refuses stale versions and locked forms,
+asks for a reason once a form has been saved, writes the item values, re-derives computed
+items (audited as a system change) and records the form's new version — all in one
+transaction with its audit entries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.clinical.store import read_items, write_items
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.models import FormData, Subject
+from forms.derive import derive
+from forms.metadata import Event, Form
+from forms.study_build import BUILD, LOG_FORMS
+from forms.validate import Context, missing_required, validate_form
+
+
+class FormProblem(Exception):
+    """Base of the refusals; ``status`` is the HTTP status a route answers with."""
+
+    status = 422
+
+
+class UnknownForm(FormProblem):
+    status = 404
+
+
+class Invalid(FormProblem):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class StaleVersion(FormProblem):
+    status = 409
+
+    def __init__(self, current: FormState, sent: int | None):
+        super().__init__(f"The form was saved by someone else (version {current.version}; "
+                         f"you edited version {sent}). Review their values and save again.")
+        self.current = current
+
+
+class Locked(FormProblem):
+    status = 409
+
+    def __init__(self):
+        super().__init__("This form is locked by data management; it cannot be changed.")
+
+
+@dataclass
+class FormState:
+    subject_id: int
+    event: str
+    form: str
+    version: int
+    status: str
+    items: dict[str, str | None]
+    derived: dict[str, str | None]
+    warnings: dict[str, str] = field(default_factory=dict)
+    locked: bool = False
+    metadata_version: str = BUILD.version
+
+
+def resolve(event_oid: str, form_oid: str) -> tuple[Event, Form]:
+    """The event and form, or UnknownForm when the schedule does not have that pair."""
+    try:
+        event = BUILD.event(event_oid)
+        form = BUILD.form(form_oid)
+    except KeyError as exc:
+        raise UnknownForm(str(exc.args[0])) from None
+    if form_oid not in event.forms:
+        raise UnknownForm(f"event {event_oid} has no form {form_oid}")
+    return event, form
+
+
+def _row(subject: Subject, event: str, form: str, event_repeat: int, form_repeat: int,
+         *, lock: bool = False) -> FormData | None:
+    stmt = select(FormData).where(
+        FormData.subject_id == subject.id, FormData.event_oid == event,
+        FormData.event_repeat == event_repeat, FormData.form_oid == form,
+        FormData.form_repeat == form_repeat)
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def _split(form: Form, values: dict) -> tuple[dict, dict]:
+    derived = {i.name for i in form.items if i.derived}
+    return ({k: v for k, v in values.items() if k not in derived},
+            {k: values.get(k) for k in derived})
+
+
+def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
+              form_repeat: int = 1) -> FormState:
+    _, form = resolve(event_oid, form_oid)
+    row = _row(subject, event_oid, form_oid, event_repeat, form_repeat)
+    values = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
+                        form_repeat=form_repeat)
+    items, derived = _split(form, values)
+    return FormState(subject.id, event_oid, form_oid, row.version if row else 0,
+                     row.status if row else "not started", items, derived,
+                     locked=bool(row and row.locked),
+                     metadata_version=row.metadata_version if row else BUILD.version)
+
+
+def _context(subject: Subject, today: date) -> Context:
+    consent = read_items(subject, "SCREEN", "IC").get("RFICDAT")
+    return Context(today=today, consent_date=date.fromisoformat(consent) if consent else None)
+
+
+def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
+              version: int | None, actor: Actor, reason: str | None = None,
+              event_repeat: int = 1, form_repeat: int = 1,
+              today: date | None = None) -> FormState:
+    """Save entered values. Raises a FormProblem (nothing written but the audit of a hard
+    check) or returns the new state. Commits."""
+    _, form = resolve(event_oid, form_oid)
+    if not isinstance(entered, dict):
+        raise Invalid({"items": "must be an object of item names to values"})
+    today = today or utcnow().date()
+    row = _row(subject, event_oid, form_oid, event_repeat, form_repeat, lock=True)
+    if row is not None and row.locked:
+        raise Locked()
+    current = row.version if row else 0
+    if (version or 0) != current:
+        state = read_form(subject, event_oid, form_oid, event_repeat=event_repeat,
+                          form_repeat=form_repeat)
+        db.session.rollback()
+        raise StaleVersion(state, version)
+
+    outcome = validate_form(BUILD, form, entered, _context(subject, today))
+    if not outcome.ok:
+        db.session.rollback()
+        _audit_hard_checks(subject, event_oid, form_oid, entered, outcome.errors, actor)
+        raise Invalid(outcome.errors)
+    reason = (reason or "").strip() or None
+    if row is not None and not reason:
+        stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
+                            form_repeat=form_repeat)
+        if any(stored.get(k) != v for k, v in outcome.values.items()):
+            db.session.rollback()
+            raise Invalid({"reason": "The form was saved before: give a reason for change."})
+
+    write_items(subject, event_oid, form_oid, outcome.values, actor=actor, reason=reason,
+                event_repeat=event_repeat, form_repeat=form_repeat)
+    stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
+                        form_repeat=form_repeat)
+    derived, rules = derive(form_oid, stored, lambda f, i: read_items(subject, "SCREEN", f)
+                            .get(i))
+    if derived:
+        write_items(subject, event_oid, form_oid, derived,
+                    actor=Actor.system(), reason=f"derived ({rules})",
+                    event_repeat=event_repeat, form_repeat=form_repeat)
+        stored.update({k: v for k, v in derived.items()})
+        stored = {k: v for k, v in stored.items() if v is not None}
+
+    if row is None:
+        row = FormData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
+                       event_repeat=event_repeat, form_oid=form_oid, form_repeat=form_repeat,
+                       metadata_version=BUILD.version, version=0)
+        db.session.add(row)
+    missing = missing_required(form, stored)
+    row.version += 1
+    row.status = "incomplete" if missing else "complete"
+    db.session.flush()
+    for item, message in outcome.warnings.items():
+        audit.record(db.session, "check.soft", actor=actor, subject=subject,
+                     event_oid=event_oid, event_repeat=event_repeat, form_oid=form_oid,
+                     item_oid=item, repeat_key=str(form_repeat),
+                     new_value=outcome.values.get(item), details={"message": message},
+                     target_type="form_data", target_id=str(row.id))
+    audit.record(db.session, "form.save", actor=actor, subject=subject, event_oid=event_oid,
+                 event_repeat=event_repeat, form_oid=form_oid, repeat_key=str(form_repeat),
+                 new_value=f"version {row.version}", reason=reason,
+                 details={"status": row.status, "missing": missing,
+                          "metadata_version": row.metadata_version},
+                 target_type="form_data", target_id=str(row.id))
+    db.session.commit()
+    items, derived_now = _split(form, stored)
+    return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
+                     derived_now, warnings=outcome.warnings, locked=row.locked,
+                     metadata_version=row.metadata_version)
+
+
+def _audit_hard_checks(subject, event_oid, form_oid, entered, errors, actor) -> None:
+    """A refused save writes no data; the firing of each hard check is still recorded."""
+    for item, message in errors.items():
+        raw = entered.get(item) if isinstance(entered, dict) else None
+        audit.record(db.session, "check.hard", actor=actor, subject=subject,
+                     event_oid=event_oid, form_oid=form_oid, item_oid=item,
+                     new_value=None if raw is None else json.dumps(raw, default=str)[:200],
+                     details={"message": message})
+    db.session.commit()
+
+
+def next_log_row(subject: Subject, form_oid: str) -> int:
+    rows = db.session.scalars(select(FormData.form_repeat).where(
+        FormData.subject_id == subject.id, FormData.form_oid == form_oid)).all()
+    return max(rows, default=0) + 1
+
+
+def is_log(form_oid: str) -> bool:
+    return form_oid in LOG_FORMS

@@ -1,0 +1,137 @@
+"""Derived items: computed from the entered values with the functions of ``forms.scores``.
+
+``derive(form_oid, values, lookup)`` returns {item: text or None} for the form's derived
+items and the rule versions used. ``lookup(form_oid, item)`` reads another screening form
+(CrCl needs birth date, sex and creatinine). Missing inputs give None (nothing to show), never
+an error: validation has already spoken about the inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from forms import scores
+
+Lookup = Callable[[str, str], str | None]
+
+
+def _num(v):
+    return None if v is None else float(v)
+
+
+def _fmt(x, places=None) -> str | None:
+    if x is None:
+        return None
+    if isinstance(x, float) and places is not None:
+        return f"{x:.{places}f}"
+    return str(x)
+
+
+def _flags(values: dict, prefix: str, names) -> list[str]:
+    return [n for i, n in enumerate(names) if values.get(f"{prefix}{i + 1:02d}") == "Y"]
+
+
+def _crs(v: dict, _lookup) -> dict:
+    if v.get("FEVER") is None or v.get("HYPOTEN") is None or v.get("HYPOXIA") is None:
+        return {"CRSGR": None}
+    grade = scores.crs_grade(fever=v["FEVER"] == "Y", fever_other_cause=v.get("FEVOTH") == "Y",
+                             treated=v.get("TREATED") == "Y", hypotension=v["HYPOTEN"],
+                             hypoxia=v["HYPOXIA"])
+    return {"CRSGR": str(grade)}
+
+
+_ICE = {"ICEORI": "orientation", "ICENAME": "naming", "ICECMD": "commands",
+        "ICEWRITE": "writing", "ICECOUNT": "counting"}
+
+
+def _icans(v: dict, _lookup) -> dict:
+    unarousable = v.get("UNAROUS") == "Y"
+    ice = None
+    if not unarousable and all(v.get(k) is not None for k in _ICE):
+        ice = scores.ice_score(**{d: int(v[k]) for k, d in _ICE.items()})
+    if ice is None and not unarousable:
+        return {"ICE": None, "ICANSGR": None}
+    grade = scores.icans_grade(ice=ice, consciousness=v.get("CONSC") or "normal",
+                               seizure=v.get("SEIZURE") or "none",
+                               motor_weakness=v.get("MOTOR") == "Y", icp=v.get("ICP") or "none")
+    return {"ICE": _fmt(ice), "ICANSGR": str(grade)}
+
+
+def _da(v: dict, _lookup) -> dict:
+    out = {"SLEDAI": str(scores.sledai_2k(_flags(v, "SLEDAI", scores.SLEDAI_2K)))
+           if any(v.get(f"SLEDAI{i + 1:02d}") for i in range(len(scores.SLEDAI_2K))) else None}
+    sites = {s: v.get(f"MRSS{i + 1:02d}") for i, s in enumerate(scores.MRSS_SITES)}
+    out["MRSS"] = (str(scores.mrss({k: int(x) for k, x in sites.items()}))
+                   if all(x is not None for x in sites.values()) else None)
+    groups = {m: v.get(f"MMT{i + 1:02d}") for i, m in enumerate(scores.MMT8_ITEMS)}
+    out["MMT8"] = (str(scores.mmt8({k: int(x) for k, x in groups.items()}))
+                   if all(x is not None for x in groups.values()) else None)
+    bvas = {s: v.get(f"BVAS{s.upper()[:6]}") for s in scores.BVAS_MAX}
+    given = {s: int(x) for s, x in bvas.items() if x is not None}
+    out["BVAS"] = str(scores.bvas_v3(given)) if given else None
+    out["NIHACT"] = out["NIHCHR"] = None  # components are entered on the biopsy report form
+    return out
+
+
+def _age(birth: str | None, on: str | None) -> int | None:
+    if not birth or not on:
+        return None
+    b, d = date.fromisoformat(birth), date.fromisoformat(on)
+    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def _ld(v: dict, lookup: Lookup) -> dict:
+    height, weight = _num(v.get("HEIGHT")), _num(v.get("WEIGHT"))
+    bsa = scores.bsa_mosteller(height, weight) if height and weight else None
+    age = _age(lookup("DM", "BRTHDAT"), lookup("IC", "RFICDAT"))
+    sex, creat, unit = lookup("DM", "SEX"), lookup("LB", "CREAT"), lookup("LB", "CREATU")
+    crcl = None
+    if None not in (age, sex, creat, unit, weight):
+        crcl = scores.crcl_cockcroft_gault(age, weight, float(creat), unit, sex)
+    return {"BSA": _fmt(bsa, 3), "CRCL": _fmt(crcl, 1)}
+
+
+def _dx(v: dict, _lookup) -> dict:
+    cohort = v.get("COHORT")
+    if cohort == "SLE":
+        r = scores.sle_2019(v.get("ANA80") == "Y", _flags(v, "SLE", scores.SLE_2019))
+        return {"CLSCORE": str(r["score"]),
+                "CLRESULT": "classified" if r["classified"] else "not classified"}
+    if cohort == "SSC":
+        names = ("skin_proximal_to_mcp", "puffy_fingers", "sclerodactyly", "digital_tip_ulcers",
+                 "pitting_scars", "telangiectasia", "abnormal_nailfold", "pah", "ild", "raynaud",
+                 "anti_centromere", "anti_topoisomerase", "anti_rna_polymerase_iii")
+        r = scores.ssc_2013(_flags(v, "SSC", names))
+        return {"CLSCORE": str(r["score"]),
+                "CLRESULT": "classified" if r["classified"] else "not classified"}
+    if cohort == "IIM" and v.get("IIMAGE") is not None:
+        r = scores.iim_2017(float(v["IIMAGE"]), _flags(v, "IIM", scores.IIM_2017),
+                            biopsy=v.get("IIMBX") == "Y")
+        return {"CLSCORE": f"{r['score']:.1f}", "CLRESULT": r["band"]}
+    if cohort == "AAV":
+        names = sorted({i for w, _ in scores.AAV_2022.values() for i in w})
+        r = scores.aav_2022(_flags(v, "AAV", names))
+        best = max(r, key=lambda k: r[k]["score"])
+        classified = [k.upper() for k in r if r[k]["classified"]]
+        return {"CLSCORE": str(r[best]["score"]),
+                "CLRESULT": ", ".join(classified) if classified else "not classified"}
+    return {"CLSCORE": None, "CLRESULT": None}
+
+
+DERIVATIONS: dict[str, tuple[Callable[[dict, Lookup], dict], tuple[str, ...]]] = {
+    "CRS": (_crs, ("crs",)),
+    "ICANS": (_icans, ("ice", "icans")),
+    "DA": (_da, ("sledai2k", "mrss", "mmt8", "bvas3", "nih_ln")),
+    "LD": (_ld, ("bsa", "crcl")),
+    "DX": (_dx, ("sle2019", "ssc2013", "iim2017", "aav2022")),
+}
+
+
+def derive(form_oid: str, values: dict, lookup: Lookup) -> tuple[dict, str]:
+    """(derived values, rule versions as one text) for a form; empty for forms without."""
+    entry = DERIVATIONS.get(form_oid)
+    if entry is None:
+        return {}, ""
+    fn, rules = entry
+    return fn(values, lookup), ", ".join(f"{r} {scores.RULE_VERSIONS[r]}" for r in rules)

@@ -1,0 +1,151 @@
+"""Saving eCRF forms: versions, reasons, edit checks, derivations — on both databases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+import audit
+from audit.replay import differences, replay_from_database, snapshot
+from edc.crf import services as crf
+from edc.extensions import db
+from edc.models import AuditEntry, FormData, Subject
+
+TODAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def subject(app, world):
+    with app.app_context():
+        yield db.session.get(Subject, world.subject_tj)
+
+
+@pytest.fixture
+def crc(world):
+    return audit.Actor(world.users["crc"], "crc", "crc", "web")
+
+
+def save(subject, event, form, items, *, version, actor, reason=None, **kw):
+    return crf.save_form(subject, event, form, items, version=version, actor=actor,
+                         reason=reason, today=TODAY, **kw)
+
+
+def actions(**where):
+    stmt = select(AuditEntry).order_by(AuditEntry.seq)
+    for k, v in where.items():
+        stmt = stmt.where(getattr(AuditEntry, k) == v)
+    return db.session.scalars(stmt).all()
+
+
+def test_first_save_then_change_needs_a_reason(subject, crc):
+    state = save(subject, "SCREEN", "IC", {"RFICDAT": "2026-11-02", "ICFVER": "v2.1",
+                                           "COMPLY": "Y", "CONTRAC": "Y"}, version=0, actor=crc)
+    assert (state.version, state.status) == (1, "complete")
+    with pytest.raises(crf.Invalid) as err:
+        save(subject, "SCREEN", "IC", {"ICFVER": "v2.2"}, version=1, actor=crc)
+    assert "reason for change" in err.value.errors["reason"]
+    state = save(subject, "SCREEN", "IC", {"ICFVER": "v2.2"}, version=1, actor=crc,
+                 reason="transcription error")
+    assert state.version == 2 and state.items["ICFVER"] == "v2.2"
+    change = actions(action="data.update", item_oid="ICFVER")[0]
+    assert (change.old_value, change.new_value, change.reason) == (
+        "v2.1", "v2.2", "transcription error")
+    # saving the same values again changes nothing and needs no reason
+    assert save(subject, "SCREEN", "IC", {"ICFVER": "v2.2"}, version=2, actor=crc).version == 3
+
+
+def test_stale_version_is_refused_and_shows_the_current_values(subject, crc):
+    save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0, actor=crc)
+    with pytest.raises(crf.StaleVersion) as err:  # a second user still on version 0
+        save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "0"}, version=0,
+             actor=crc)
+    assert err.value.status == 409
+    assert err.value.current.items["ECOG"] == "1" and err.value.current.version == 1
+    assert crf.read_form(subject, "SCREEN", "EC").items["ECOG"] == "1"
+
+
+def test_hard_check_refuses_everything_and_is_audited(subject, crc):
+    with pytest.raises(crf.Invalid) as err:
+        save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-20", "HGB": "300", "ANC": "1.2"},
+             version=0, actor=crc)
+    assert "plausible range 30–250 g/L" in err.value.errors["HGB"]
+    assert crf.read_form(subject, "SCREEN", "LB").items == {}
+    assert db.session.scalar(select(FormData)) is None
+    fired = actions(action="check.hard")
+    assert [(e.item_oid, e.new_value) for e in fired] == [("HGB", '"300"')]
+
+
+def test_soft_check_saves_flags_and_is_audited(subject, crc):
+    state = save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-20", "HGB": "100",
+                                           "CREAT": "1.1", "CREATU": "mg/dL"},
+                 version=0, actor=crc)
+    assert state.items["HGB"] == "100" and "normal range" in state.warnings["HGB"]
+    fired = actions(action="check.soft")
+    assert [e.item_oid for e in fired] == ["HGB"]
+
+
+def test_procedure_before_consent_is_refused(subject, crc):
+    save(subject, "SCREEN", "IC", {"RFICDAT": "2026-11-10", "ICFVER": "v2", "COMPLY": "Y",
+                                   "CONTRAC": "Y"}, version=0, actor=crc)
+    with pytest.raises(crf.Invalid) as err:
+        save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-09"}, version=0, actor=crc)
+    assert "before informed consent (2026-11-10)" in err.value.errors["LBDAT"]
+
+
+def test_crs_grade_is_derived_and_rederived_as_a_system_change(subject, crc):
+    state = save(subject, "D1", "CRS", {"CRSDAT": "2026-11-20", "FEVER": "Y",
+                                        "HYPOTEN": "one_vasopressor", "HYPOXIA": "low_flow"},
+                 version=0, actor=crc)
+    assert state.derived == {"CRSGR": "3"}
+    state = save(subject, "D1", "CRS", {"HYPOTEN": "multiple_vasopressors"}, version=1,
+                 actor=crc, reason="updated source document")
+    assert state.derived == {"CRSGR": "4"}
+    rederived = actions(action="data.update", item_oid="CRSGR")[0]
+    assert rederived.username == "system" and rederived.source == "system"
+    assert (rederived.old_value, rederived.new_value) == ("3", "4")
+    assert "crs astct-2019/1" in rederived.reason
+    with pytest.raises(crf.Invalid) as err:
+        save(subject, "D1", "CRS", {"CRSGR": "1"}, version=2, actor=crc, reason="x")
+    assert "computed by the system" in err.value.errors["CRSGR"]
+
+
+def test_lymphodepletion_bsa_and_crcl_from_screening_forms(subject, crc):
+    save(subject, "SCREEN", "IC", {"RFICDAT": "2026-11-02", "ICFVER": "v2", "COMPLY": "Y",
+                                   "CONTRAC": "Y"}, version=0, actor=crc)
+    save(subject, "SCREEN", "DM", {"BRTHDAT": "1966-11-01", "SEX": "M", "HEIGHT": "175",
+                                   "WEIGHT": "70"}, version=0, actor=crc)
+    save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-03", "CREAT": "1.0", "CREATU": "mg/dL"},
+         version=0, actor=crc)
+    state = save(subject, "LD", "LD", {"HEIGHT": "175", "WEIGHT": "70",
+                                       "LDSTDAT": "2026-11-20"}, version=0, actor=crc)
+    assert state.derived == {"BSA": "1.845", "CRCL": "77.8"}  # 60 y, 70 kg, 1.0 mg/dL
+
+
+def test_locked_form_refuses_changes(subject, crc):
+    save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0, actor=crc)
+    row = db.session.scalar(select(FormData))
+    row.locked = True
+    audit.record(db.session, "form.save", actor=audit.Actor.system(), target_type="form_data",
+                 target_id=str(row.id), details={"locked": True})
+    db.session.commit()
+    with pytest.raises(crf.Locked) as err:
+        save(subject, "SCREEN", "EC", {"ECOG": "0"}, version=1, actor=crc, reason="x")
+    assert err.value.status == 409 and "locked" in str(err.value)
+
+
+def test_unknown_event_or_form(subject, crc):
+    for event, form in (("SCREEN", "CRS"), ("NOPE", "LB"), ("SCREEN", "NOPE")):
+        with pytest.raises(crf.UnknownForm):
+            save(subject, event, form, {}, version=0, actor=crc)
+
+
+def test_log_rows_and_replay_after_saves(subject, crc):
+    for n in (1, 2):
+        save(subject, "LOG", "AE", {"AETERM": f"Event {n}", "AESTDAT": "2026-11-20",
+                                    "AETOXGR": "2", "AESER": "N", "AERELCT": "POSSIBLE"},
+             version=0, actor=crc, form_repeat=crf.next_log_row(subject, "AE"))
+    assert crf.next_log_row(subject, "AE") == 3
+    assert crf.read_form(subject, "LOG", "AE", form_repeat=2).items["AETERM"] == "Event 2"
+    assert differences(replay_from_database(db.session), snapshot(db.session)) == []

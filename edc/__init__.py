@@ -53,11 +53,12 @@ def create_app(config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from edc.admin.routes import bp as admin_bp
     from edc.auth.routes import bp as auth_bp
+    from edc.crf.routes import bp as crf_bp
     from edc.main.routes import bp as main_bp
     from edc.subjects.routes import bp as subjects_bp
     from edc.trail.routes import bp as trail_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, subjects_bp, trail_bp):
+    for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp):
         app.register_blueprint(bp)
 
 
@@ -95,7 +96,7 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def _log(exc):
-        if exc is not None:
+        if exc is not None and not isinstance(exc, GeneratorExit):
             log.error("request %s failed: %s", g.get("request_id"), type(exc).__name__)
 
 

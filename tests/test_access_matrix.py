@@ -25,6 +25,9 @@ EXPECTED: dict[str, object] = {
     "subjects.index": VIEWERS,
     "subjects.detail": VIEWERS,
     "subjects.create": {"crc", "pi"},
+    "crf.view": VIEWERS,
+    "crf.save": {"crc", "pi"},
+    "crf.new_log_row": {"crc", "pi"},
     # roles.md: every role views the audit trail (site roles their sites, sponsor de-identified)
     "trail.index": AUDIT_VIEWERS,
     "trail.export_csv": AUDIT_VIEWERS,
@@ -72,9 +75,14 @@ def test_every_route_has_an_access_decision(app):
 def _urls(rule, world):
     """Concrete URLs for a rule: (url, which site the object belongs to)."""
     args = rule.arguments
+    extra = {k: v for k, v in {"event_oid": "SCREEN", "form_oid": "EC"}.items() if k in args}
+    if "repeat" in args:  # a row of a log form
+        extra.update(event_oid="LOG", form_oid="AE", repeat=2)
+    if rule.endpoint == "crf.new_log_row":
+        extra["form_oid"] = "AE"
     if "subject_id" in args:
-        yield rule.build({"subject_id": world.subject_tj})[1], "own"
-        yield rule.build({"subject_id": world.subject_bj})[1], "other"
+        yield rule.build({"subject_id": world.subject_tj, **extra})[1], "own"
+        yield rule.build({"subject_id": world.subject_bj, **extra})[1], "other"
     elif "user_id" in args:
         yield rule.build({"user_id": world.users["crc_bj"]})[1], None
     elif "site_id" in args:

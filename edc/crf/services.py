@@ -212,3 +212,10 @@ def next_log_row(subject: Subject, form_oid: str) -> int:
 
 def is_log(form_oid: str) -> bool:
     return form_oid in LOG_FORMS
+
+
+def casebook(subject: Subject) -> dict[tuple[str, int, str, int], FormData]:
+    """Every saved form of a subject, keyed (event, event repeat, form, form repeat): one query
+    whatever the number of events, forms or audit entries."""
+    rows = db.session.scalars(select(FormData).where(FormData.subject_id == subject.id))
+    return {(r.event_oid, r.event_repeat, r.form_oid, r.form_repeat): r for r in rows}

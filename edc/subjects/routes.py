@@ -50,4 +50,10 @@ def detail(subject_id: int):
     subject = services.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
-    return render_template("subjects/detail.html", subject=subject)
+    from edc.crf.services import casebook
+    from forms.study_build import BUILD, LOG_FORMS
+
+    return render_template("subjects/detail.html", subject=subject, saved=casebook(subject),
+                           events=[e for e in BUILD.events if e.oid != "LOG"],
+                           log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
+                           may_edit=can(current_user, Perm.ENTER_DATA, subject))

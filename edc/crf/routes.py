@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from edc.crf import services
+from edc.requestctx import current_actor
+from edc.security import Perm, can, has_perm, require
+from edc.subjects.services import get_subject
+from forms.builder import form_class
+from forms.pii import WITHHELD
+from forms.study_build import BUILD
+
+bp = Blueprint("crf", __name__, url_prefix="/subjects/<int:subject_id>")
+
+
+def _subject(subject_id: int):
+    subject = get_subject(subject_id)
+    if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
+        abort(404)
+    return subject
+
+
+def _resolve(event: str, form: str):
+    try:
+        return services.resolve(event, form)
+    except services.UnknownForm:
+        abort(404)
+
+
+def _reason(wtf) -> str | None:
+    pick, text = (wtf.reason.data or "").strip(), (wtf.reason_text.data or "").strip()
+    if pick == "Other":
+        return text or None
+    return f"{pick}: {text}" if pick and text else (pick or None)
+
+
+def _render(subject, event, form, state, wtf, status=200, stale=None):
+    show_pii = has_perm(current_user, Perm.VIEW_PII)
+    shown = {}
+    for item in form.items:
+        value = (state.derived if item.derived else state.items).get(item.name)
+        shown[item.name] = WITHHELD if (item.pii and value and not show_pii) else value
+    return render_template("crf/form.html", subject=subject, event=event, form=form,
+                           state=state, wtf=wtf, shown=shown, stale=stale,
+                           may_edit=can(current_user, Perm.ENTER_DATA, subject),
+                           build=BUILD), status
+
+
+def _page(subject_id: int, event_oid: str, form_oid: str, repeat: int):
+    subject = _subject(subject_id)
+    event, form = _resolve(event_oid, form_oid)
+    if repeat < 1 or (repeat > 1 and not form.repeating):
+        abort(404)
+    return subject, event, form
+
+
+@bp.route("/forms/<event_oid>/<form_oid>", defaults={"repeat": 1})
+@bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>")
+@require(Perm.VIEW_SUBJECTS)
+def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
+    subject, event, form = _page(subject_id, event_oid, form_oid, repeat)
+    state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+    wtf = form_class(form, BUILD)(data={**state.items, "version": state.version})
+    if not has_perm(current_user, Perm.VIEW_PII):
+        for item in form.items:
+            if item.pii and not item.derived:
+                getattr(wtf, item.name).data = WITHHELD if state.items.get(item.name) else ""
+    return _render(subject, event, form, state, wtf)
+
+
+@bp.route("/forms/<event_oid>/<form_oid>", methods=["POST"], defaults={"repeat": 1})
+@bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>", methods=["POST"])
+@require(Perm.ENTER_DATA)
+def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
+    subject, event, form = _page(subject_id, event_oid, form_oid, repeat)
+    wtf = form_class(form, BUILD)()
+    if not wtf.validate_on_submit():  # only the CSRF token can fail here
+        abort(400)
+    entered = {i.name: getattr(wtf, i.name).data for i in form.items if not i.derived}
+    try:
+        version = int(wtf.version.data or 0)
+    except ValueError:
+        version = -1
+    try:
+        state = services.save_form(subject, event_oid, form_oid, entered, version=version,
+                                   actor=current_actor(), reason=_reason(wtf),
+                                   form_repeat=repeat)
+    except services.StaleVersion as exc:
+        return _render(subject, event, form, exc.current, wtf, 409, stale=exc)
+    except services.Locked as exc:
+        flash(str(exc), "error")
+        state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+        return _render(subject, event, form, state, wtf, 409)
+    except services.Invalid as exc:
+        for name, message in exc.errors.items():
+            target = getattr(wtf, name, None) if name != "reason" else wtf.reason
+            if target is not None:
+                target.errors = [message]
+        state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+        return _render(subject, event, form, state, wtf, 422)
+    flash(f"{form.name} saved (version {state.version}, {state.status})."
+          + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
+             if state.warnings else ""), "success")
+    return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
+                            form_oid=form_oid, repeat=repeat))
+
+
+@bp.route("/logs/<form_oid>/new")
+@require(Perm.ENTER_DATA)
+def new_log_row(subject_id: int, form_oid: str):
+    """Open the next free row of a log form (nothing is written until it is saved)."""
+    subject = _subject(subject_id)
+    _resolve("LOG", form_oid)
+    return redirect(url_for("crf.view", subject_id=subject.id, event_oid="LOG",
+                            form_oid=form_oid, repeat=services.next_log_row(subject, form_oid)))

@@ -1,0 +1,141 @@
+"""The form page and the casebook, through the browser-facing routes."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event
+
+import audit
+from edc.crf.services import save_form
+from edc.extensions import db
+from edc.models import Subject
+from tests.conftest import csrf_token, login
+
+EC = "/subjects/{}/forms/SCREEN/EC"
+
+
+def post(client, url, data):
+    return client.post(url, data={"csrf_token": csrf_token(client, url), **data})
+
+
+def test_enter_read_back_and_correct_with_a_reason(app, world):
+    c = app.test_client()
+    login(c, "crc")
+    url = EC.format(world.subject_tj)
+    page = c.get(url).get_data(as_text=True)
+    assert 'name="ECOG"' in page and "ECOG performance status" in page
+    r = post(c, url, {"version": "0", "ECDAT": "2026-11-20", "ECOG": "1"})
+    assert r.status_code == 302
+    page = c.get(url).get_data(as_text=True)
+    assert "Version 1 · complete" in page and '<option selected value="1">' in page
+    assert "Reason for change" in page
+    r = post(c, url, {"version": "1", "ECDAT": "2026-11-20", "ECOG": "0"})
+    assert r.status_code == 422
+    assert "give a reason for change" in r.get_data(as_text=True)
+    r = post(c, url, {"version": "1", "ECDAT": "2026-11-20", "ECOG": "0",
+                      "reason": "Transcription error", "reason_text": "source says 0"})
+    assert r.status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(db.select(audit.AuditEntry).where(
+            audit.AuditEntry.item_oid == "ECOG", audit.AuditEntry.action == "data.update"))
+        assert entry.reason == "Transcription error: source says 0"
+
+
+def test_bad_value_is_shown_next_to_the_field_and_nothing_saved(app, world):
+    c = app.test_client()
+    login(c, "pi")
+    url = f"/subjects/{world.subject_tj}/forms/SCREEN/LB"
+    r = post(c, url, {"version": "0", "LBDAT": "2026-11-20", "HGB": "500", "ANC": "abc"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert re.search(r'name="HGB"[^>]*>\s*<small[^>]*>g/L, normal 115–175</small>\s*'
+                     r'<p class="error" role="alert">500 g/L is outside the plausible range', html)
+    assert "enter a number (use . for decimals)" in html
+    assert "Version 0 · not started" in html
+
+
+def test_someone_else_saved_first_answers_409_with_the_differences(app, world):
+    first, second = app.test_client(), app.test_client()
+    login(first, "crc")
+    login(second, "pi")
+    url = EC.format(world.subject_tj)
+    token2 = csrf_token(second, url)  # the investigator opened the form at version 0
+    assert post(first, url, {"version": "0", "ECDAT": "2026-11-20", "ECOG": "1"}
+                ).status_code == 302
+    r = second.post(url, data={"csrf_token": token2, "version": "0", "ECDAT": "2026-11-20",
+                               "ECOG": "2"})
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    assert "Someone else saved this form first" in html
+    assert re.search(r"<td>ECOG</td><td>1</td><td>2</td>", html)
+
+
+def test_roles_without_pii_see_the_form_read_only_and_withheld(app, world):
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        save_form(subject, "SCREEN", "DM", {"INITIALS": "LXM", "BRTHDAT": "1980-01-02",
+                                            "SEX": "F", "HEIGHT": "160", "WEIGHT": "55"},
+                  version=0, actor=audit.Actor.system())
+    url = f"/subjects/{world.subject_tj}/forms/SCREEN/DM"
+    for role, sees in (("crc", True), ("cra", True), ("dm", False), ("sponsor", False)):
+        c = app.test_client()
+        login(c, role)
+        html = c.get(url).get_data(as_text=True)
+        assert ("LXM" in html) is sees, role
+        assert ("1980-01-02" in html) is sees, role
+        assert ('<button type="submit">Save</button>' in html) is (role == "crc"), role
+
+
+def test_casebook_shows_form_statuses_with_constant_queries(app, world):
+    c = app.test_client()
+    login(c, "crc")
+    url = f"/subjects/{world.subject_tj}"
+
+    def statements() -> int:
+        count = 0
+
+        def bump(*_a, **_k):
+            nonlocal count
+            count += 1
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", bump)
+        try:
+            assert c.get(url).status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", bump)
+        return count
+
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "37"}, version=0,
+                  actor=audit.Actor.system())
+    one = statements()
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        for d in range(2, 15):
+            for form in ("VS", "CRS", "LB"):
+                items = {"VS": {"VSDAT": "2026-11-20", "TEMP": "37"},
+                         "CRS": {"CRSDAT": "2026-11-20", "FEVER": "N", "HYPOTEN": "none",
+                                 "HYPOXIA": "none"},
+                         "LB": {"LBDAT": "2026-11-20", "HGB": "120"}}[form]
+                save_form(subject, f"D{d}", form, items, version=0, actor=audit.Actor.system())
+    many = statements()
+    assert many == one, (one, many)
+    html = c.get(url).get_data(as_text=True)
+    assert html.count('class="st st-complete"') + html.count('class="st st-incomplete"') == 40
+
+
+def test_log_rows_from_the_subject_page(app, world):
+    c = app.test_client()
+    login(c, "crc")
+    r = c.get(f"/subjects/{world.subject_tj}/logs/AE/new")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/forms/LOG/AE")
+    r = post(c, r.headers["Location"], {"version": "0", "AETERM": "Fever", "AESTDAT": "2026-11-20",
+                                        "AETOXGR": "1", "AESER": "N", "AERELCT": "RELATED"})
+    assert r.status_code == 302
+    assert c.get(f"/subjects/{world.subject_tj}/logs/AE/new").headers["Location"].endswith(
+        "/forms/LOG/AE/2")
+    assert c.get(f"/subjects/{world.subject_tj}/forms/SCREEN/EC/2").status_code == 404

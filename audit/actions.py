@@ -17,6 +17,8 @@ ACTIONS: dict[str, str] = {
     "user.reactivate": "account reactivated",
     "user.password_reset": "password reset by an administrator",
     "user.password_changed": "password changed by its owner",
+    "token.create": "API token issued",
+    "token.revoke": "API token revoked",
     "site.create": "site created",
     "site.update": "site changed",
     "study.create": "study record created",

@@ -149,7 +149,53 @@ def user_create_command(username, role_name, sites, full_name, email, password_s
     click.echo(f"Created user {user.username} (id {user.id}): {role.label}, {where}.")
 
 
+@click.group("token")
+def token_group():
+    """API bearer tokens."""
+
+
+@token_group.command("create")
+@click.option("--username", required=True)
+@click.option("--label", default="", help="What the token is for (shown in the audit trail).")
+@with_appcontext
+def token_create_command(username, label):
+    """Print a new API token for USERNAME (shown once; audited; revocable)."""
+    from edc.auth.services import find_user
+    from edc.auth.tokens import issue
+
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        row, token = issue(user, label=label, actor=cli_actor())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
+    click.echo(f"token {row.id} for {user.username}; store it now, it is not shown again",
+               err=True)
+
+
+@token_group.command("revoke")
+@click.option("--id", "token_id", required=True, type=int)
+@click.option("--reason", required=True)
+@with_appcontext
+def token_revoke_command(token_id, reason):
+    """Revoke an API token."""
+    from edc.auth.tokens import revoke
+    from edc.models import ApiToken
+
+    row = db.session.get(ApiToken, token_id)
+    if row is None:
+        raise click.ClickException(f"no token {token_id}")
+    try:
+        revoke(row, actor=cli_actor(), reason=reason)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id} revoked")
+
+
 def register_commands(app) -> None:
+    app.cli.add_command(token_group)
     from audit.cli import audit_group
 
     app.cli.add_command(audit_group)

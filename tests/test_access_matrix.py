@@ -32,6 +32,17 @@ EXPECTED: dict[str, object] = {
     "trail.index": AUDIT_VIEWERS,
     "trail.export_csv": AUDIT_VIEWERS,
     "trail.export_pdf": AUDIT_VIEWERS,
+    "api.openapi": PUBLIC,
+    "api.study": VIEWERS,
+    "api.subject_list": VIEWERS,
+    "api.subject_create": {"crc", "pi"},
+    "api.subject_detail": VIEWERS,
+    "api.form_get": VIEWERS,
+    "api.form_put": {"crc", "pi"},
+    "api.log_list": VIEWERS,
+    "api.log_add": {"crc", "pi"},
+    "api.log_put": {"crc", "pi"},
+    "api.audit_entries": AUDIT_VIEWERS,
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},
     "admin.user_detail": {"admin"},
@@ -78,8 +89,10 @@ def _urls(rule, world):
     extra = {k: v for k, v in {"event_oid": "SCREEN", "form_oid": "EC"}.items() if k in args}
     if "repeat" in args:  # a row of a log form
         extra.update(event_oid="LOG", form_oid="AE", repeat=2)
-    if rule.endpoint == "crf.new_log_row":
+    if rule.endpoint in ("crf.new_log_row", "api.log_list", "api.log_add", "api.log_put"):
         extra["form_oid"] = "AE"
+    if "seq" in args:
+        extra["seq"] = 1
     if "subject_id" in args:
         yield rule.build({"subject_id": world.subject_tj, **extra})[1], "own"
         yield rule.build({"subject_id": world.subject_bj, **extra})[1], "other"
@@ -106,22 +119,40 @@ def test_route_role_site_matrix(app, world, role):
     if role is not None:
         assert login(client, role).status_code == 302
     token = csrf_token(client, "/account/password" if role else "/login")
+    api = app.test_client()  # no cookies: the API takes bearer tokens only
+    headers = {}
+    if role is not None:
+        from edc.auth.tokens import issue
+        from edc.cli import cli_actor
+        from edc.extensions import db
+        from edc.models import User
+
+        with app.app_context():
+            _, bearer = issue(db.session.get(User, world.users[role]), label="matrix",
+                              actor=cli_actor())
+        headers = {"Authorization": f"Bearer {bearer}"}
     failures = []
     # logout last: it ends the session the other requests need
     routes = sorted(_routes(app), key=lambda rm: rm[0].endpoint == "auth.logout")
     for rule, method in routes:
         for url, site in _urls(rule, world):
-            data = {"csrf_token": token} if method == "POST" else None
             if rule.endpoint == "auth.login" and method == "POST":
                 continue  # signing in again is covered in test_auth
-            response = client.open(url, method=method, data=data)
+            if rule.endpoint.startswith("api."):
+                response = api.open(url, method=method, headers=headers,
+                                    json={} if method in ("POST", "PUT") else None)
+            else:
+                data = {"csrf_token": token} if method == "POST" else None
+                response = client.open(url, method=method, data=data)
             status = response.status_code
             location = response.headers.get("Location", "")
             allowed = _allowed(rule.endpoint, role)
             if status >= 500:
                 failures.append(f"{method} {url}: {status}")
             elif not allowed and role is None:
-                if not (status == 302 and "/login" in location) and status != 401:
+                if rule.endpoint.startswith("api.") and status != 401:
+                    failures.append(f"{method} {url} anonymous: {status}, expected 401")
+                elif not (status == 302 and "/login" in location) and status != 401:
                     failures.append(f"{method} {url} anonymous: {status} {location}")
             elif not allowed:
                 if status != 403:

@@ -77,6 +77,11 @@ def test_every_audited_event_type_is_produced(app, world):
                   actor=cli_actor())  # form.save
         save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "39.2"}, version=0,
                   actor=cli_actor())  # check.soft
+        from edc.auth.tokens import issue, revoke
+        from edc.models import User
+
+        row, _ = issue(db.session.get(User, world.users["cra"]), label="x", actor=cli_actor())
+        revoke(row, actor=cli_actor(), reason="scenario")
         with pytest.raises(Invalid):  # check.hard
             save_form(subject, "D2", "VS", {"VSDAT": "2026-11-20", "TEMP": "50"}, version=0,
                       actor=cli_actor())

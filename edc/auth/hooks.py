@@ -20,9 +20,19 @@ login_manager.login_message_category = "info"
 
 
 def load_site_scope():
-    """Set the data-layer site scope for this request from the signed-in user."""
+    """Who is asking, and the data-layer site scope that follows from it.
+
+    The JSON API authenticates by bearer token only: a session cookie is ignored there (the
+    API is exempt from CSRF, so a cookie must not be able to drive it).
+    """
     if request.endpoint == "static":
         return None
+    if request.blueprint == "api":
+        from edc.auth.tokens import user_for
+
+        g._login_user = user_for(request.headers.get("Authorization"))
+        if g._login_user is None:
+            g._login_user = login_manager.anonymous_user()
     if current_user.is_authenticated:
         g.site_scope = current_user.site_scope
     return None
@@ -34,6 +44,7 @@ _ALLOWED_WHILE_EXPIRED = {"auth.change_password", "auth.logout", "static", "main
 def enforce_password_change():
     if (
         current_user.is_authenticated
+        and request.blueprint != "api"
         and request.endpoint not in _ALLOWED_WHILE_EXPIRED
         and password_expired(current_user)
     ):

@@ -4,9 +4,10 @@ from audit.models import AuditEntry
 from edc.models.clinical import FormData, ItemData
 from edc.models.study import Site, Study
 from edc.models.subject import Subject, SubjectStatus
-from edc.models.user import AuthSession, PasswordHistory, RoleGrant, User
+from edc.models.user import ApiToken, AuthSession, PasswordHistory, RoleGrant, User
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "AuthSession",
     "FormData",

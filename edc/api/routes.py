@@ -1,0 +1,236 @@
+"""The JSON API of shared/spec/interfaces.md (``/api/v1``). Same services as the pages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, jsonify, make_response, request
+from flask_login import current_user
+
+from edc.crf import services as crf
+from edc.extensions import csrf, db
+from edc.models import Site
+from edc.requestctx import current_actor
+from edc.security import Perm, can, has_perm, require
+from edc.subjects import services as subjects
+from edc.trail.services import TrailFilter, iter_presented
+from forms.pii import WITHHELD
+from forms.study_build import BUILD, LOG_FORMS
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens only (see edc/auth/hooks.py): no cookie reaches these views
+
+
+def _error(status: int, message: str, errors: dict | None = None):
+    body = {"error": message, "status": status}
+    if errors is not None:
+        body["errors"] = errors
+    return jsonify(body), status
+
+
+def _fail(status: int, message: str, errors: dict | None = None):
+    """Stop the request with a JSON error."""
+    body, code = _error(status, message, errors)
+    abort(make_response(body, code))
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        _fail(400, "send a JSON object (Content-Type: application/json)")
+    return data
+
+
+def _subject(subject_id: int):
+    subject = subjects.get_subject(subject_id)
+    if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
+        _fail(404, "no such subject")
+    return subject
+
+
+def _withhold(form_oid: str, items: dict) -> dict:
+    if has_perm(current_user, Perm.VIEW_PII):
+        return items
+    form = BUILD.form(form_oid)
+    pii = {i.name for i in form.items if i.pii}
+    return {k: (WITHHELD if k in pii and v is not None else v) for k, v in items.items()}
+
+
+def _state(state: crf.FormState, form_oid: str) -> dict:
+    return {"items": _withhold(form_oid, state.items), "derived": state.derived,
+            "version": state.version, "status": state.status,
+            "metadata_version": state.metadata_version, "locked": state.locked,
+            "warnings": state.warnings}
+
+
+@bp.route("/study")
+@require(Perm.VIEW_SUBJECTS)
+def study():
+    def item(i):
+        return {"name": i.name, "oid": None, "label": i.label, "label_zh": i.label_zh,
+                "type": i.type, "unit": i.unit, "codelist": i.codelist,
+                "hard_range": str(i.hard) if i.hard else None,
+                "soft_range": str(i.soft) if i.soft else None, "required": i.required,
+                "required_if": list(i.required_if) if i.required_if else None, "pii": i.pii,
+                "derived": i.derived, "cdash": i.cdash, "sdtm": i.sdtm}
+
+    forms = {oid: {"name": f.name, "name_zh": f.name_zh, "repeating": f.repeating,
+                   "items": [{**item(i), "oid": i.oid(oid)} for i in f.items]}
+             for oid, f in BUILD.forms.items()}
+    events = [{"oid": e.oid, "name": e.name, "day": e.day,
+               "window": list(e.window) if e.window else None, "repeatable": e.repeatable,
+               "forms": list(e.forms)} for e in BUILD.events]
+    codelists = {oid: [{"code": c, "en": en, "zh": zh} for c, en, zh in cl.terms]
+                 for oid, cl in BUILD.codelists.items()}
+    return jsonify({"metadata_version": BUILD.version, "events": events, "forms": forms,
+                    "codelists": codelists})
+
+
+def _subject_json(s) -> dict:
+    return {"id": s.id, "screening_number": s.screening_number,
+            "subject_number": s.subject_number, "site": s.site.code, "status": s.status}
+
+
+@bp.route("/subjects")
+@require(Perm.VIEW_SUBJECTS)
+def subject_list():
+    return jsonify({"subjects": [_subject_json(s) for s in subjects.list_subjects()]})
+
+
+@bp.route("/subjects", methods=["POST"])
+@require(Perm.CREATE_SUBJECT)
+def subject_create():
+    data = _json_body()
+    code = data.get("site")
+    if not isinstance(code, str) or not code.strip():
+        return _error(422, "site is required", {"site": "give the site code, e.g. TJ"})
+    site = db.session.scalar(db.select(Site).where(Site.code == code.strip().upper()))
+    if site is None or site.id not in current_user.site_scope:
+        return _error(422, "unknown site", {"site": "not one of your sites"})
+    try:
+        subject = subjects.create_subject(site, actor=current_actor("api"),
+                                          created_by_id=current_user.id)
+    except subjects.SubjectError as exc:
+        return _error(422, str(exc), {"site": str(exc)})
+    return jsonify({"id": subject.id, "screening_number": subject.screening_number}), 201
+
+
+@bp.route("/subjects/<int:subject_id>")
+@require(Perm.VIEW_SUBJECTS)
+def subject_detail(subject_id: int):
+    subject = _subject(subject_id)
+    saved = crf.casebook(subject)
+    events = []
+    for e in BUILD.events:
+        forms = []
+        for f in e.forms:
+            rows = [r for key, r in saved.items() if key[0] == e.oid and key[2] == f]
+            forms.append({"form": f, "rows": [
+                {"repeat": r.form_repeat, "status": r.status, "version": r.version}
+                for r in sorted(rows, key=lambda r: r.form_repeat)]})
+        events.append({"event": e.oid, "name": e.name, "day": e.day,
+                       "window": list(e.window) if e.window else None, "forms": forms})
+    return jsonify({**_subject_json(subject), "events": events})
+
+
+def _resolve(event: str, form: str):
+    try:
+        return crf.resolve(event, form)
+    except crf.UnknownForm as exc:
+        _fail(404, str(exc))
+
+
+@bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>")
+@require(Perm.VIEW_SUBJECTS)
+def form_get(subject_id: int, event_oid: str, form_oid: str):
+    subject = _subject(subject_id)
+    _resolve(event_oid, form_oid)
+    return jsonify(_state(crf.read_form(subject, event_oid, form_oid), form_oid))
+
+
+def _put(subject, event_oid: str, form_oid: str, repeat: int):
+    data = _json_body()
+    items, version = data.get("items"), data.get("version")
+    if not isinstance(items, dict):
+        return _error(422, "items must be an object", {"items": "an object of item: value"})
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        return _error(422, "version must be a whole number", {"version": "a whole number"})
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        return _error(422, "reason must be text", {"reason": "text"})
+    try:
+        state = crf.save_form(subject, event_oid, form_oid, items, version=version,
+                              actor=current_actor("api"), reason=reason, form_repeat=repeat,
+                              today=date.today())
+    except crf.StaleVersion as exc:
+        body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
+        return jsonify(body), 409
+    except crf.Locked as exc:
+        return _error(409, str(exc))
+    except crf.Invalid as exc:
+        return _error(422, "some values are not valid", exc.errors)
+    return jsonify(_state(state, form_oid))
+
+
+@bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>", methods=["PUT"])
+@require(Perm.ENTER_DATA)
+def form_put(subject_id: int, event_oid: str, form_oid: str):
+    subject = _subject(subject_id)
+    _resolve(event_oid, form_oid)
+    return _put(subject, event_oid, form_oid, 1)
+
+
+def _log_form(form_oid: str):
+    if form_oid not in LOG_FORMS:
+        _fail(404, f"{form_oid} is not a log form")
+
+
+@bp.route("/subjects/<int:subject_id>/logs/<form_oid>")
+@require(Perm.VIEW_SUBJECTS)
+def log_list(subject_id: int, form_oid: str):
+    subject = _subject(subject_id)
+    _log_form(form_oid)
+    rows = sorted(k[3] for k in crf.casebook(subject) if k[0] == "LOG" and k[2] == form_oid)
+    return jsonify({"rows": [{"seq": n, **_state(crf.read_form(subject, "LOG", form_oid,
+                                                                form_repeat=n), form_oid)}
+                             for n in rows]})
+
+
+@bp.route("/subjects/<int:subject_id>/logs/<form_oid>", methods=["POST"])
+@require(Perm.ENTER_DATA)
+def log_add(subject_id: int, form_oid: str):
+    subject = _subject(subject_id)
+    _log_form(form_oid)
+    seq = crf.next_log_row(subject, form_oid)
+    response = _put(subject, "LOG", form_oid, seq)
+    if isinstance(response, tuple):
+        return response
+    body = response.get_json()
+    return jsonify({"seq": seq, **body}), 201
+
+
+@bp.route("/subjects/<int:subject_id>/logs/<form_oid>/<int:seq>", methods=["PUT"])
+@require(Perm.ENTER_DATA)
+def log_put(subject_id: int, form_oid: str, seq: int):
+    subject = _subject(subject_id)
+    _log_form(form_oid)
+    if seq < 1:
+        return _error(404, "no such row")
+    return _put(subject, "LOG", form_oid, seq)
+
+
+@bp.route("/audit")
+@require(Perm.VIEW_AUDIT)
+def audit_entries():
+    try:
+        since = date.fromisoformat(request.args["since"]) if request.args.get("since") else None
+        limit = min(max(int(request.args.get("limit", 1000)), 1), 10000)
+    except ValueError:
+        return _error(422, "bad query", {"since": "YYYY-MM-DD", "limit": "1 to 10000"})
+    f = TrailFilter(subject=request.args.get("subject") or None, since=since)
+    rows = []
+    for row in iter_presented(f, has_perm(current_user, Perm.VIEW_PII)):
+        rows.append(row)
+        if len(rows) >= limit:
+            break
+    return jsonify({"entries": rows, "count": len(rows)})

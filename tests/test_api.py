@@ -1,0 +1,191 @@
+"""The JSON API of interfaces.md: bearer tokens, the same rules as the pages."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from edc.extensions import db
+from edc.models import AuditEntry, User
+from tests.conftest import csrf_token, login
+
+
+@pytest.fixture
+def token(app, world):
+    from edc.auth.tokens import issue
+    from edc.cli import cli_actor
+
+    def make(role: str) -> dict:
+        with app.app_context():
+            _, bearer = issue(db.session.get(User, world.users[role]), label="test",
+                              actor=cli_actor())
+        return {"Authorization": f"Bearer {bearer}"}
+
+    return make
+
+
+def test_bearer_token_is_required_and_cookies_are_ignored(app, world, token):
+    api = app.test_client()
+    r = api.get("/api/v1/subjects")
+    assert r.status_code == 401 and r.json["status"] == 401
+    assert api.get("/api/v1/subjects", headers={"Authorization": "Bearer edc_nope"}
+                   ).status_code == 401
+    browser = app.test_client()
+    login(browser, "crc")
+    assert browser.get("/api/v1/subjects").status_code == 401  # a session cookie is not enough
+    r = browser.post("/api/v1/subjects", json={"site": "TJ"})  # no CSRF token, no bearer
+    assert r.status_code == 401
+    assert api.get("/api/v1/subjects", headers=token("crc")).status_code == 200
+
+
+def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
+    from edc.admin.services import deactivate
+    from edc.auth.tokens import revoke
+    from edc.cli import cli_actor
+    from edc.models import ApiToken
+
+    crc, pi = token("crc"), token("pi")
+    with app.app_context():
+        row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.users["crc"]))
+        revoke(row, actor=cli_actor(), reason="Left the study")
+        deactivate(db.session.get(User, world.users["pi"]), actor=cli_actor(), reason="gone")
+    api = app.test_client()
+    assert api.get("/api/v1/subjects", headers=crc).status_code == 401
+    assert api.get("/api/v1/subjects", headers=pi).status_code == 401
+
+
+def test_study_dictionary(app, world, token):
+    r = app.test_client().get("/api/v1/study", headers=token("cra"))
+    body = r.json
+    assert body["metadata_version"] == "1.0"
+    lb = {i["name"]: i for i in body["forms"]["LB"]["items"]}
+    assert lb["HGB"]["unit"] == "g/L" and lb["HGB"]["hard_range"] == "30–250"
+    assert lb["HGB"]["oid"] == "I.LB.HGB"
+    assert {"SCREEN", "D28", "Y15"} <= {e["oid"] for e in body["events"]}
+
+
+def test_subjects_are_site_scoped_and_created(app, world, token):
+    api, crc = app.test_client(), token("crc")
+    listed = api.get("/api/v1/subjects", headers=crc).json["subjects"]
+    assert [s["screening_number"] for s in listed] == ["TJ-S001"]
+    r = api.post("/api/v1/subjects", json={"site": "TJ"}, headers=crc)
+    assert r.status_code == 201 and r.json["screening_number"] == "TJ-S002"
+    r = api.post("/api/v1/subjects", json={"site": "BJ"}, headers=crc)
+    assert r.status_code == 422 and r.json["errors"] == {"site": "not one of your sites"}
+    r = api.post("/api/v1/subjects", data="not json", headers=crc)
+    assert r.status_code == 400
+    assert api.get(f"/api/v1/subjects/{world.subject_bj}", headers=crc).status_code == 404
+    dm = api.get("/api/v1/subjects", headers=token("dm")).json["subjects"]
+    assert len(dm) == 3
+
+
+def test_form_save_versions_reasons_and_errors(app, world, token):
+    api, crc = app.test_client(), token("crc")
+    url = f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/LB"
+    r = api.put(url, json={"items": {"LBDAT": "2026-11-20", "HGB": 112, "CREAT": "80",
+                                     "CREATU": "umol/L"}, "version": 0}, headers=crc)
+    assert r.status_code == 200, r.json
+    assert r.json["version"] == 1 and r.json["items"]["HGB"] == "112"
+    assert r.json["status"] == "complete"
+    r = api.put(url, json={"items": {"HGB": 113}, "version": 1}, headers=crc)
+    assert r.status_code == 422 and "reason" in r.json["errors"]
+    r = api.put(url, json={"items": {"HGB": 113}, "version": 0, "reason": "x"}, headers=crc)
+    assert r.status_code == 409 and r.json["current"]["items"]["HGB"] == "112"
+    r = api.put(url, json={"items": {"HGB": "x", "NOPE": 1}, "version": 1, "reason": "y"},
+                headers=crc)
+    assert r.status_code == 422
+    assert r.json["errors"] == {"NOPE": "LB has no item NOPE",
+                                "HGB": "enter a number (use . for decimals)"}
+    for body in ({"items": []}, {"items": {}, "version": "1"}, {"items": {}, "reason": 5}):
+        assert api.put(url, json=body, headers=crc).status_code == 422
+    r = api.put(url, json={"items": {"HGB": 113}, "version": 1,
+                           "reason": "transcription error"}, headers=crc)
+    assert r.status_code == 200 and r.json["version"] == 2
+    got = api.get(url, headers=token("cra")).json
+    assert got["items"]["HGB"] == "113" and got["version"] == 2
+    assert api.put(url, json={"items": {}}, headers=token("cra")).status_code == 403
+    assert api.get(f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/CRS",
+                   headers=crc).status_code == 404
+
+
+def test_the_same_rule_holds_on_the_page_and_the_api(app, world, token):
+    web = app.test_client()
+    login(web, "crc")
+    url = f"/subjects/{world.subject_tj}/forms/SCREEN/LB"
+    page = web.post(url, data={"csrf_token": csrf_token(web, url), "version": "0",
+                               "LBDAT": "2026-11-20", "HGB": "500"})
+    api = app.test_client().put(f"/api/v1{url}", headers=token("crc"), json={
+        "items": {"LBDAT": "2026-11-20", "HGB": 500}, "version": 0})
+    message = api.json["errors"]["HGB"]
+    assert page.status_code == api.status_code == 422
+    assert message == "500 g/L is outside the plausible range 30–250 g/L"
+    assert message in page.get_data(as_text=True)
+    with app.app_context():
+        fired = db.session.scalars(select(AuditEntry.source).where(
+            AuditEntry.action == "check.hard")).all()
+    assert sorted(fired) == ["api", "web"]
+
+
+def test_identifying_items_are_withheld_from_roles_without_pii(app, world, token):
+    api = app.test_client()
+    url = f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/DM"
+    api.put(url, json={"items": {"INITIALS": "LXM", "SEX": "M"}, "version": 0},
+            headers=token("crc"))
+    assert api.get(url, headers=token("cra")).json["items"]["INITIALS"] == "LXM"
+    assert api.get(url, headers=token("sponsor")).json["items"]["INITIALS"] == \
+        "[withheld: identifying]"
+
+
+def test_log_rows(app, world, token):
+    api, crc = app.test_client(), token("crc")
+    base = f"/api/v1/subjects/{world.subject_tj}/logs/AE"
+    row = {"AETERM": "Headache", "AESTDAT": "2026-11-20", "AETOXGR": "1", "AESER": "N",
+           "AERELCT": "POSSIBLE"}
+    first = api.post(base, json={"items": row}, headers=crc)
+    second = api.post(base, json={"items": {**row, "AETERM": "Fever"}}, headers=crc)
+    assert (first.status_code, first.json["seq"], second.json["seq"]) == (201, 1, 2)
+    r = api.put(f"{base}/1", json={"items": {"AEENDAT": "2026-11-22"}, "version": 1,
+                                   "reason": "resolved"}, headers=crc)
+    assert r.status_code == 200 and r.json["items"]["AEENDAT"] == "2026-11-22"
+    rows = api.get(base, headers=crc).json["rows"]
+    assert [(x["seq"], x["items"]["AETERM"]) for x in rows] == [(1, "Headache"), (2, "Fever")]
+    assert api.get(f"/api/v1/subjects/{world.subject_tj}/logs/LB",
+                   headers=crc).status_code == 404
+    bad = api.post(base, json={"items": {**row, "AEENDAT": "2026-11-19"}}, headers=crc)
+    assert bad.status_code == 422 and "onset" in bad.json["errors"]["AEENDAT"]
+
+
+def test_audit_endpoint(app, world, token):
+    r = app.test_client().get("/api/v1/audit?subject=TJ-S001&limit=5", headers=token("dm"))
+    assert r.status_code == 200
+    assert [e["action"] for e in r.json["entries"]] == ["subject.create"]
+    assert app.test_client().get("/api/v1/audit?since=yesterday",
+                                 headers=token("dm")).status_code == 422
+
+
+def test_openapi_document_is_valid_and_public(app):
+    from openapi_spec_validator import validate
+
+    r = app.test_client().get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    validate(r.json)
+    assert "/subjects/{id}/forms/{event}/{form}" in r.json["paths"]
+
+
+def test_token_commands_are_audited(app, world):
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["token", "create", "--username", "cra", "--label", "SDV tool"])
+    assert made.exit_code == 0 and made.stdout.strip().startswith("edc_")
+    with app.app_context():
+        from edc.models import ApiToken
+
+        row = db.session.scalar(select(ApiToken))
+        assert row.token_hash != made.stdout.strip()  # only the digest is stored
+    revoked = runner.invoke(args=["token", "revoke", "--id", str(row.id), "--reason", "lost"])
+    assert revoked.exit_code == 0
+    again = runner.invoke(args=["token", "revoke", "--id", str(row.id), "--reason", "lost"])
+    assert again.exit_code != 0 and "already revoked" in again.output
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.action.like("token.%"))).all()
+    assert actions == ["token.create", "token.revoke"]

@@ -120,8 +120,10 @@ def subject_create():
 def subject_detail(subject_id: int):
     subject = _subject(subject_id)
     saved = crf.casebook(subject)
+    visits = {v.event: v for v in crf.visit_schedule(subject)}
     events = []
     for e in BUILD.events:
+        v = visits.get(e.oid)
         forms = []
         for f in e.forms:
             rows = [r for key, r in saved.items() if key[0] == e.oid and key[2] == f]
@@ -129,8 +131,17 @@ def subject_detail(subject_id: int):
                 {"repeat": r.form_repeat, "status": r.status, "version": r.version}
                 for r in sorted(rows, key=lambda r: r.form_repeat)]})
         events.append({"event": e.oid, "name": e.name, "day": e.day,
-                       "window": list(e.window) if e.window else None, "forms": forms})
+                       "window": list(e.window) if e.window else None,
+                       "target_date": _iso(v.target if v else None),
+                       "earliest": _iso(v.earliest if v else None),
+                       "latest": _iso(v.latest if v else None),
+                       "visit_date": _iso(v.actual if v else None),
+                       "status": v.status if v else None, "forms": forms})
     return jsonify({**_subject_json(subject), "events": events})
+
+
+def _iso(d) -> str | None:
+    return d.isoformat() if d else None
 
 
 def _resolve(event: str, form: str):

@@ -22,6 +22,7 @@ from edc.extensions import db
 from edc.models import FormData, Subject
 from forms.derive import derive
 from forms.metadata import Event, Form
+from forms.schedule import out_of_window, schedule
 from forms.study_build import BUILD, LOG_FORMS
 from forms.validate import Context, missing_required, validate_form
 
@@ -140,6 +141,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         raise StaleVersion(state, version)
 
     outcome = validate_form(BUILD, form, entered, _context(subject, today))
+    _cross_form_checks(subject, event_oid, form, outcome)
     if not outcome.ok:
         db.session.rollback()
         _audit_hard_checks(subject, event_oid, form_oid, entered, outcome.errors, actor)
@@ -191,6 +193,62 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
                      derived_now, warnings=outcome.warnings, locked=row.locked,
                      metadata_version=row.metadata_version)
+
+
+def infusion_date(subject: Subject) -> date | None:
+    value = read_items(subject, "INF", "IF").get("IFDAT")
+    return date.fromisoformat(value) if value else None
+
+
+def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> None:
+    """Checks that read other forms: lots, the lymphodepletion plan, visit windows."""
+    values = outcome.values
+    if form.oid == "IF":
+        lot = values.get("LOTNO")
+        apheresis = read_items(subject, "APHER", "AP").get("LOTNO")
+        if lot and apheresis and lot != apheresis and "LOTNO" not in outcome.errors:
+            outcome.errors["LOTNO"] = (f"does not match the apheresis product lot "
+                                       f"({apheresis})")
+        day = values.get("IFDAT")
+        ld_start = read_items(subject, "LD", "LD").get("LDSTDAT")
+        if day and ld_start and "IFDAT" not in outcome.errors:
+            gap = (date.fromisoformat(day) - date.fromisoformat(ld_start)).days
+            if gap < 3:
+                outcome.errors["IFDAT"] = (f"is before lymphodepletion ended (started "
+                                           f"{ld_start}; infusion is planned on day 5 after)")
+            elif not 4 <= gap <= 6:
+                outcome.warnings["IFDAT"] = (f"is {gap} days after the start of "
+                                             f"lymphodepletion ({ld_start}); the plan is 5 ± 1")
+    date_item = form.date_item
+    if date_item and values.get(date_item) and date_item not in outcome.errors \
+            and not form.repeating:
+        message = out_of_window(BUILD.event(event_oid), infusion_date(subject),
+                                date.fromisoformat(values[date_item]))
+        if message:
+            outcome.warnings[date_item] = message
+
+
+def visit_schedule(subject: Subject, today: date | None = None) -> list:
+    """The subject's visits with target dates, windows and statuses (one query for data)."""
+    from edc.models import ItemData
+
+    today = today or utcnow().date()
+    saved = casebook(subject)
+    dated_items = {(f.oid, f.date_item) for f in BUILD.forms.values() if f.date_item}
+    rows = db.session.execute(select(ItemData.event_oid, ItemData.form_oid, ItemData.item_oid,
+                                     ItemData.value).where(
+        ItemData.subject_id == subject.id, ItemData.removed.is_(False),
+        ItemData.event_repeat == 1))
+    first_date: dict[str, date] = {}
+    infusion = None
+    for event_oid, form_oid, item_oid, value in rows:
+        if (form_oid, item_oid) in dated_items and value:
+            d = date.fromisoformat(value)
+            first_date[event_oid] = min(d, first_date.get(event_oid, d))
+            if (event_oid, form_oid, item_oid) == ("INF", "IF", "IFDAT"):
+                infusion = d
+    actual = {key[0]: first_date.get(key[0]) for key in saved}
+    return schedule(BUILD.events, infusion, actual, today)
 
 
 def _audit_hard_checks(subject, event_oid, form_oid, entered, errors, actor) -> None:

@@ -50,10 +50,12 @@ def detail(subject_id: int):
     subject = services.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
-    from edc.crf.services import casebook
+    from edc.crf.services import casebook, visit_schedule
     from forms.study_build import BUILD, LOG_FORMS
 
+    visits = {v.event: v for v in visit_schedule(subject)}
     return render_template("subjects/detail.html", subject=subject, saved=casebook(subject),
+                           visits=visits,
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject))

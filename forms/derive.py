@@ -16,6 +16,18 @@ from forms import scores
 Lookup = Callable[[str, str], str | None]
 
 
+class _Forms:
+    """Late access to the study build (which imports this module's score tables)."""
+
+    def __getitem__(self, oid):
+        from forms.study_build import FORMS
+
+        return FORMS[oid]
+
+
+BUILD_FORMS = _Forms()
+
+
 def _num(v):
     return None if v is None else float(v)
 
@@ -88,7 +100,10 @@ def _ld(v: dict, lookup: Lookup) -> dict:
     sex, creat, unit = lookup("DM", "SEX"), lookup("LB", "CREAT"), lookup("LB", "CREATU")
     crcl = None
     if None not in (age, sex, creat, unit, weight):
-        crcl = scores.crcl_cockcroft_gault(age, weight, float(creat), unit, sex)
+        try:
+            crcl = scores.crcl_cockcroft_gault(age, weight, float(creat), unit, sex)
+        except ValueError:
+            crcl = None  # e.g. a birth date after consent: no age, so no CrCl
     return {"BSA": _fmt(bsa, 3), "CRCL": _fmt(crcl, 1)}
 
 
@@ -134,4 +149,10 @@ def derive(form_oid: str, values: dict, lookup: Lookup) -> tuple[dict, str]:
     if entry is None:
         return {}, ""
     fn, rules = entry
-    return fn(values, lookup), ", ".join(f"{r} {scores.RULE_VERSIONS[r]}" for r in rules)
+    try:
+        derived = fn(values, lookup)
+    except (ValueError, ArithmeticError):
+        # inputs out of a rule's domain (e.g. a birth date after consent): nothing to show;
+        # the entered values themselves have been checked by validation
+        derived = {i.name: None for i in BUILD_FORMS[form_oid].items if i.derived}
+    return derived, ", ".join(f"{r} {scores.RULE_VERSIONS[r]}" for r in rules)

@@ -149,3 +149,23 @@ def test_log_rows_and_replay_after_saves(subject, crc):
     assert crf.next_log_row(subject, "AE") == 3
     assert crf.read_form(subject, "LOG", "AE", form_repeat=2).items["AETERM"] == "Event 2"
     assert differences(replay_from_database(db.session), snapshot(db.session)) == []
+
+
+def test_inputs_outside_a_rules_domain_give_no_derived_value(subject, crc):
+    save(subject, "SCREEN", "DM", {"BRTHDAT": "2026-11-20", "SEX": "M", "HEIGHT": "175",
+                                   "WEIGHT": "70"}, version=0, actor=crc)
+    save(subject, "SCREEN", "IC", {"RFICDAT": "2026-11-02", "ICFVER": "v2", "COMPLY": "Y",
+                                   "CONTRAC": "Y"}, version=0, actor=crc)  # now born after it
+    save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-03", "CREAT": "1.0", "CREATU": "mg/dL"},
+         version=0, actor=crc)
+    state = save(subject, "LD", "LD", {"HEIGHT": "175", "WEIGHT": "70",
+                                       "LDSTDAT": "2026-11-20"}, version=0, actor=crc)
+    assert state.derived == {"BSA": "1.845", "CRCL": None}
+
+
+def test_birth_date_must_precede_consent(subject, crc):
+    save(subject, "SCREEN", "IC", {"RFICDAT": "2026-11-02", "ICFVER": "v2", "COMPLY": "Y",
+                                   "CONTRAC": "Y"}, version=0, actor=crc)
+    with pytest.raises(crf.Invalid) as err:
+        save(subject, "SCREEN", "DM", {"BRTHDAT": "2026-11-02"}, version=0, actor=crc)
+    assert err.value.errors == {"BRTHDAT": "is not before informed consent (2026-11-02)"}

@@ -203,6 +203,10 @@ def infusion_date(subject: Subject) -> date | None:
 def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> None:
     """Checks that read other forms: lots, the lymphodepletion plan, visit windows."""
     values = outcome.values
+    if form.oid == "DM" and values.get("BRTHDAT") and "BRTHDAT" not in outcome.errors:
+        consent = read_items(subject, "SCREEN", "IC").get("RFICDAT")
+        if consent and values["BRTHDAT"] >= consent:
+            outcome.errors["BRTHDAT"] = f"is not before informed consent ({consent})"
     if form.oid == "IF":
         lot = values.get("LOTNO")
         apheresis = read_items(subject, "APHER", "AP").get("LOTNO")

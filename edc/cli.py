@@ -100,9 +100,23 @@ def demo_command(password: str, subjects: int):
             username=username, full_name=full_name, email=f"{username}@demo.invalid",
             role=Role(role), site_codes=[site_code] if site_code else [],
             password=password, actor=actor)
-    for _ in range(subjects):
-        create_subject(site, actor=actor, created_by_id=users["crc"].id)
-    click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects.")
+    from edc.clock import utcnow
+    from edc.demo import fill_subject
+
+    crc = Actor.for_user(users["crc"], source="cli")
+    stages = []
+    try:
+        for rank in range(subjects):
+            subject = create_subject(site, actor=actor, created_by_id=users["crc"].id)
+            stages.append(fill_subject(subject, rank, actor=crc, today=utcnow().date()))
+    except Exception as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            f"the demo subjects could not be loaded ({exc}); the demo database is "
+            "incomplete: delete it and run `edc demo` again") from exc
+    spread = ", ".join(dict.fromkeys(stages))
+    click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects"
+               + (f" ({spread})." if stages else "."))
 
 
 @click.group("user")

@@ -55,12 +55,14 @@ def _register_blueprints(app: Flask) -> None:
     from edc.api import openapi  # noqa: F401 - registers /api/v1/openapi.json
     from edc.api.routes import bp as api_bp
     from edc.auth.routes import bp as auth_bp
+    from edc.build.routes import bp as build_bp
     from edc.crf.routes import bp as crf_bp
     from edc.main.routes import bp as main_bp
     from edc.subjects.routes import bp as subjects_bp
     from edc.trail.routes import bp as trail_bp
 
-    for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp):
+    for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp,
+               build_bp):
         app.register_blueprint(bp)
 
 

@@ -20,6 +20,7 @@ EXPECTED: dict[str, object] = {
     "main.healthz": PUBLIC,
     "auth.login": PUBLIC,
     "main.index": ANY,
+    "build.dictionary": ANY,
     "auth.logout": ANY,
     "auth.change_password": ANY,
     "subjects.index": VIEWERS,

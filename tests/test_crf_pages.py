@@ -139,3 +139,23 @@ def test_log_rows_from_the_subject_page(app, world):
     assert c.get(f"/subjects/{world.subject_tj}/logs/AE/new").headers["Location"].endswith(
         "/forms/LOG/AE/2")
     assert c.get(f"/subjects/{world.subject_tj}/forms/SCREEN/EC/2").status_code == 404
+
+
+def test_data_dictionary_lists_every_item_with_its_metadata(app, world):
+    from forms.study_build import BUILD
+
+    c = app.test_client()
+    login(c, "sponsor")
+    html = c.get("/study/dictionary").get_data(as_text=True)
+    for form in BUILD.forms.values():
+        for item in form.items:
+            assert f"<td>{item.oid(form.oid)}</td>" in html
+    assert "umol/L: 10–2500" in html and "if SEX = F" in html and "LBORRES:HGB" in html
+
+
+def test_form_pages_load_the_unsaved_changes_warning(app, world):
+    c = app.test_client()
+    login(c, "crc")
+    html = c.get(EC.format(world.subject_tj)).get_data(as_text=True)
+    assert '<script src="/static/edc.js" defer></script>' in html and 'class="card crf"' in html
+    assert "beforeunload" in c.get("/static/edc.js").get_data(as_text=True)

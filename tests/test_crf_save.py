@@ -169,3 +169,32 @@ def test_birth_date_must_precede_consent(subject, crc):
     with pytest.raises(crf.Invalid) as err:
         save(subject, "SCREEN", "DM", {"BRTHDAT": "2026-11-02"}, version=0, actor=crc)
     assert err.value.errors == {"BRTHDAT": "is not before informed consent (2026-11-02)"}
+
+
+def test_save_statement_count_does_not_grow_with_the_casebook(app, subject, crc):
+    from sqlalchemy import event as sa_event
+
+    def statements_for_one_save(day: int) -> int:
+        count = 0
+
+        def bump(*_a, **_k):
+            nonlocal count
+            count += 1
+
+        sa_event.listen(db.engine, "before_cursor_execute", bump)
+        try:
+            save(subject, f"D{day}", "ICANS", {"ICDAT": "2026-11-20", "ICEORI": "4",
+                                               "ICENAME": "3", "ICECMD": "1", "ICEWRITE": "1",
+                                               "ICECOUNT": "1"}, version=0, actor=crc)
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", bump)
+        return count
+
+    first = statements_for_one_save(1)
+    for d in range(2, 14):
+        for form, items in (("VS", {"VSDAT": "2026-11-20", "TEMP": "37"}),
+                            ("LB", {"LBDAT": "2026-11-20", "HGB": "120", "ANC": "2.0"}),
+                            ("CRS", {"CRSDAT": "2026-11-20", "FEVER": "N",
+                                     "HYPOTEN": "none", "HYPOXIA": "none"})):
+            save(subject, f"D{d}", form, items, version=0, actor=crc)
+    assert statements_for_one_save(14) == first

@@ -34,4 +34,5 @@ ACTIONS: dict[str, str] = {
     # copies of the trail
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",
+    "build.acrf_pdf": "blank annotated CRF generated",
 }

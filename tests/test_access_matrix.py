@@ -21,6 +21,7 @@ EXPECTED: dict[str, object] = {
     "auth.login": PUBLIC,
     "main.index": ANY,
     "build.dictionary": ANY,
+    "build.acrf": ANY,
     "auth.logout": ANY,
     "auth.change_password": ANY,
     "subjects.index": VIEWERS,

@@ -61,6 +61,7 @@ def test_every_audited_event_type_is_produced(app, world):
     crc.post("/subjects/new", data={"csrf_token": t, "site": "TJ"})
     crc.get("/audit/export.csv")
     crc.get("/audit/export.pdf?subject=TJ-S001")
+    crc.get("/study/acrf.pdf")
     crc.post("/logout", data={"csrf_token": t})
 
     with app.app_context():

@@ -159,3 +159,23 @@ def test_form_pages_load_the_unsaved_changes_warning(app, world):
     html = c.get(EC.format(world.subject_tj)).get_data(as_text=True)
     assert '<script src="/static/edc.js" defer></script>' in html and 'class="card crf"' in html
     assert "beforeunload" in c.get("/static/edc.js").get_data(as_text=True)
+
+
+def test_blank_annotated_crf_pdf(app, world):
+    import io
+
+    import pikepdf
+    from pypdf import PdfReader
+
+    c = app.test_client()
+    login(c, "dm")
+    r = c.get("/study/acrf.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    # pypdf reads the two-byte codes of a large WeasyPrint font subset with a NUL high byte
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
+    text = text.replace("\x00", "")
+    for needle in ("I.LB.HGB", "SDTM LBORRES:HGB", "plausible 30", "F.AE (repeating)",
+                   "PII: withheld from sponsor exports", "derived: crs", "SE.Y15"):
+        assert needle in text, needle
+    with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
+        assert meta["pdfaid:part"] == "2"

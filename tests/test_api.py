@@ -89,6 +89,8 @@ def test_form_save_versions_reasons_and_errors(app, world, token):
     assert r.json["status"] == "complete"
     r = api.put(url, json={"items": {"HGB": 113}, "version": 1}, headers=crc)
     assert r.status_code == 422 and "reason" in r.json["errors"]
+    r = api.put(url, json={"items": {"HGB": 113}, "reason": "x"}, headers=crc)
+    assert r.status_code == 422 and "version 1" in r.json["errors"]["version"]
     r = api.put(url, json={"items": {"HGB": 113}, "version": 0, "reason": "x"}, headers=crc)
     assert r.status_code == 409 and r.json["current"]["items"]["HGB"] == "112"
     r = api.put(url, json={"items": {"HGB": "x", "NOPE": 1}, "version": 1, "reason": "y"},

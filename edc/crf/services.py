@@ -134,6 +134,10 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     if row is not None and row.locked:
         raise Locked()
     current = row.version if row else 0
+    if version is None and current:
+        db.session.rollback()
+        raise Invalid({"version": f"required: send the version you read (the form is at "
+                                  f"version {current})"})
     if (version or 0) != current:
         state = read_form(subject, event_oid, form_oid, event_repeat=event_repeat,
                           form_repeat=form_repeat)

@@ -143,6 +143,27 @@ DERIVATIONS: dict[str, tuple[Callable[[dict, Lookup], dict], tuple[str, ...]]] =
 }
 
 
+ITEM_RULES = {"CRSGR": "crs", "ICE": "ice", "ICANSGR": "icans", "SLEDAI": "sledai2k",
+              "MRSS": "mrss", "MMT8": "mmt8", "BVAS": "bvas3", "NIHACT": "nih_ln",
+              "NIHCHR": "nih_ln", "BSA": "bsa", "CRCL": "crcl"}
+
+
+COHORT_RULES = {"SLE": "sle2019", "SSC": "ssc2013", "IIM": "iim2017", "AAV": "aav2022"}
+
+
+def item_rule_versions(form_oid: str, derived: dict, *, cohort: str | None = None
+                       ) -> dict[str, str]:
+    """The rule version behind each derived item (classification items: the cohort's)."""
+    out = {}
+    for item in derived:
+        rule = ITEM_RULES.get(item)
+        if form_oid == "DX" and item in ("CLSCORE", "CLRESULT"):
+            rule = COHORT_RULES.get(cohort or "")
+        if rule:
+            out[item] = f"{rule} {scores.RULE_VERSIONS[rule]}"
+    return out
+
+
 def derive(form_oid: str, values: dict, lookup: Lookup) -> tuple[dict, str]:
     """(derived values, rule versions as one text) for a form; empty for forms without."""
     entry = DERIVATIONS.get(form_oid)

@@ -99,6 +99,7 @@ def test_crs_grade_is_derived_and_rederived_as_a_system_change(subject, crc):
                                         "HYPOTEN": "one_vasopressor", "HYPOXIA": "low_flow"},
                  version=0, actor=crc)
     assert state.derived == {"CRSGR": "3"}
+    assert state.rules == {"CRSGR": "crs astct-2019/1"}
     state = save(subject, "D1", "CRS", {"HYPOTEN": "multiple_vasopressors"}, version=1,
                  actor=crc, reason="updated source document")
     assert state.derived == {"CRSGR": "4"}
@@ -198,3 +199,11 @@ def test_save_statement_count_does_not_grow_with_the_casebook(app, subject, crc)
                                      "HYPOTEN": "none", "HYPOXIA": "none"})):
             save(subject, f"D{d}", form, items, version=0, actor=crc)
     assert statements_for_one_save(14) == first
+
+
+def test_classification_score_is_stored_with_the_cohorts_rule(subject, crc):
+    state = save(subject, "SCREEN", "DX", {"COHORT": "SSC", "DXDAT": "2025-01-01",
+                                           "SSC01": "Y"}, version=0, actor=crc)
+    assert state.derived == {"CLSCORE": "9", "CLRESULT": "classified"}
+    assert state.rules == {"CLSCORE": "ssc2013 acr-eular-2013/1",
+                           "CLRESULT": "ssc2013 acr-eular-2013/1"}

@@ -58,6 +58,7 @@ def _withhold(form_oid: str, items: dict) -> dict:
 
 def _state(state: crf.FormState, form_oid: str) -> dict:
     return {"items": _withhold(form_oid, state.items), "derived": state.derived,
+            "derived_rules": state.rules,
             "version": state.version, "status": state.status,
             "metadata_version": state.metadata_version, "locked": state.locked,
             "warnings": state.warnings}

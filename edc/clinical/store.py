@@ -63,7 +63,8 @@ def read_items(subject: Subject, event_oid: str, form_oid: str, *, event_repeat:
 
 def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[str, str | None],
                 *, actor: Actor, reason: str | None = None, event_repeat: int = 1,
-                form_repeat: int = 1) -> list[Change]:
+                form_repeat: int = 1, rule_versions: dict[str, str] | None = None
+                ) -> list[Change]:
     """Apply ``values`` (None or "" removes a value). Flushes, does not commit.
 
     A change or removal of a value saved before needs ``reason`` (spec/part11.md, point 3);
@@ -92,10 +93,12 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
     changes = []
     for item_oid, row, new in plan:
         saved_before = row is not None
+        rule = (rule_versions or {}).get(item_oid)
         if row is None:
             row = ItemData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
                            event_repeat=event_repeat, form_oid=form_oid,
-                           form_repeat=form_repeat, item_oid=item_oid, value=new)
+                           form_repeat=form_repeat, item_oid=item_oid, value=new,
+                           rule_version=rule)
             db.session.add(row)
             old, action = None, "data.create"
         else:
@@ -104,6 +107,7 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
                 "data.create" if row.removed else "data.update")
             row.value = new if new is not None else row.value
             row.removed = new is None
+            row.rule_version = rule
         db.session.flush()
         audit.record(db.session, action, actor=actor, subject=subject, event_oid=event_oid,
                      event_repeat=event_repeat, form_oid=form_oid, item_oid=item_oid,
@@ -112,3 +116,14 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
                      target_type="item_data", target_id=str(row.id))
         changes.append(Change(item_oid, action, old, new))
     return changes
+
+
+def rule_versions(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
+                  form_repeat: int = 1) -> dict[str, str]:
+    """The rule versions stored beside a form's derived values."""
+    rows = db.session.execute(select(ItemData.item_oid, ItemData.rule_version).where(
+        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
+        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
+        ItemData.form_repeat == form_repeat, ItemData.removed.is_(False),
+        ItemData.rule_version.is_not(None)))
+    return dict(rows.all())

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
-from edc.clinical.store import read_items, write_items
+from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import FormData, Subject
-from forms.derive import derive
+from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form
 from forms.schedule import out_of_window, schedule
 from forms.study_build import BUILD, LOG_FORMS
@@ -70,6 +70,7 @@ class FormState:
     derived: dict[str, str | None]
     warnings: dict[str, str] = field(default_factory=dict)
     locked: bool = False
+    rules: dict[str, str] = field(default_factory=dict)
     metadata_version: str = BUILD.version
 
 
@@ -112,7 +113,9 @@ def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: 
     return FormState(subject.id, event_oid, form_oid, row.version if row else 0,
                      row.status if row else "not started", items, derived,
                      locked=bool(row and row.locked),
-                     metadata_version=row.metadata_version if row else BUILD.version)
+                     metadata_version=row.metadata_version if row else BUILD.version,
+                     rules=rule_versions(subject, event_oid, form_oid,
+                                         event_repeat=event_repeat, form_repeat=form_repeat))
 
 
 def _context(subject: Subject, today: date) -> Context:
@@ -165,9 +168,11 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     derived, rules = derive(form_oid, stored, lambda f, i: read_items(subject, "SCREEN", f)
                             .get(i))
     if derived:
+        versions = item_rule_versions(form_oid, derived, cohort=stored.get("COHORT"))
         write_items(subject, event_oid, form_oid, derived,
                     actor=Actor.system(), reason=f"derived ({rules})",
-                    event_repeat=event_repeat, form_repeat=form_repeat)
+                    event_repeat=event_repeat, form_repeat=form_repeat,
+                    rule_versions=versions)
         stored.update({k: v for k, v in derived.items()})
         stored = {k: v for k, v in stored.items() if v is not None}
 
@@ -196,7 +201,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     items, derived_now = _split(form, stored)
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
                      derived_now, warnings=outcome.warnings, locked=row.locked,
-                     metadata_version=row.metadata_version)
+                     metadata_version=row.metadata_version,
+                     rules=rule_versions(subject, event_oid, form_oid,
+                                         event_repeat=event_repeat, form_repeat=form_repeat))
 
 
 def infusion_date(subject: Subject) -> date | None:

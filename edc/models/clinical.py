@@ -32,6 +32,8 @@ class ItemData(SiteScoped, Audited, db.Model):
     item_oid: Mapped[str] = mapped_column(String(128))
     value: Mapped[str | None] = mapped_column(Text)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # for derived items: the rule (and its version) that computed the value
+    rule_version: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     def audit_target(self) -> tuple[str, str]:

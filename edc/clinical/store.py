@@ -55,9 +55,8 @@ class Change:
 def read_items(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
                form_repeat: int = 1) -> dict[str, str]:
     rows = db.session.scalars(select(ItemData).where(
-        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
-        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
-        ItemData.form_repeat == form_repeat, ItemData.removed.is_(False)))
+        *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat),
+        ItemData.removed.is_(False)))
     return {r.item_oid: r.value for r in rows}
 
 
@@ -71,9 +70,7 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
     without it nothing is written and :class:`ReasonRequired` names the items.
     """
     existing = {r.item_oid: r for r in db.session.scalars(select(ItemData).where(
-        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
-        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
-        ItemData.form_repeat == form_repeat))}
+        *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat)))}
     errors = {oid: msg for oid, raw in values.items()
               if raw is not None and (msg := _check_text(oid, str(raw)))}
     if errors:
@@ -122,8 +119,6 @@ def rule_versions(subject: Subject, event_oid: str, form_oid: str, *, event_repe
                   form_repeat: int = 1) -> dict[str, str]:
     """The rule versions stored beside a form's derived values."""
     rows = db.session.execute(select(ItemData.item_oid, ItemData.rule_version).where(
-        ItemData.subject_id == subject.id, ItemData.event_oid == event_oid,
-        ItemData.event_repeat == event_repeat, ItemData.form_oid == form_oid,
-        ItemData.form_repeat == form_repeat, ItemData.removed.is_(False),
-        ItemData.rule_version.is_not(None)))
+        *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat),
+        ItemData.removed.is_(False), ItemData.rule_version.is_not(None)))
     return dict(rows.all())

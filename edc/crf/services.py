@@ -89,9 +89,7 @@ def resolve(event_oid: str, form_oid: str) -> tuple[Event, Form]:
 def _row(subject: Subject, event: str, form: str, event_repeat: int, form_repeat: int,
          *, lock: bool = False) -> FormData | None:
     stmt = select(FormData).where(
-        FormData.subject_id == subject.id, FormData.event_oid == event,
-        FormData.event_repeat == event_repeat, FormData.form_oid == form,
-        FormData.form_repeat == form_repeat)
+        *FormData.of(subject.id, event, form, event_repeat, form_repeat))
     if lock:
         stmt = stmt.with_for_update()
     return db.session.scalar(stmt)

@@ -11,7 +11,25 @@ from edc.extensions import db
 from edc.security import SiteScoped
 
 
-class ItemData(SiteScoped, Audited, db.Model):
+class FormInstance:
+    """The key of one form instance: subject, event (and its repeat), form (and its row)."""
+
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    event_oid: Mapped[str] = mapped_column(String(64))
+    event_repeat: Mapped[int] = mapped_column(Integer, default=1)
+    form_oid: Mapped[str] = mapped_column(String(64))
+    form_repeat: Mapped[int] = mapped_column(Integer, default=1)
+
+    @classmethod
+    def of(cls, subject_id: int, event_oid: str, form_oid: str, event_repeat: int = 1,
+           form_repeat: int = 1) -> tuple:
+        """WHERE criteria selecting one form instance."""
+        return (cls.subject_id == subject_id, cls.event_oid == event_oid,
+                cls.event_repeat == event_repeat, cls.form_oid == form_oid,
+                cls.form_repeat == form_repeat)
+
+
+class ItemData(FormInstance, SiteScoped, Audited, db.Model):
     """One item value of one subject's form: the unit of entry, audit and replay.
 
     Removal keeps the row (``removed``) and its history in the trail; nothing is deleted.
@@ -24,11 +42,6 @@ class ItemData(SiteScoped, Audited, db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    event_oid: Mapped[str] = mapped_column(String(64))
-    event_repeat: Mapped[int] = mapped_column(Integer, default=1)
-    form_oid: Mapped[str] = mapped_column(String(64))
-    form_repeat: Mapped[int] = mapped_column(Integer, default=1)
     item_oid: Mapped[str] = mapped_column(String(128))
     value: Mapped[str | None] = mapped_column(Text)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -40,7 +53,7 @@ class ItemData(SiteScoped, Audited, db.Model):
         return ("item_data", str(self.id))
 
 
-class FormData(SiteScoped, Audited, db.Model):
+class FormData(FormInstance, SiteScoped, Audited, db.Model):
     """One form instance of a subject: its version (optimistic concurrency), status, the
     metadata version it was entered under, and whether a data manager locked it."""
 
@@ -51,11 +64,6 @@ class FormData(SiteScoped, Audited, db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    event_oid: Mapped[str] = mapped_column(String(64))
-    event_repeat: Mapped[int] = mapped_column(Integer, default=1)
-    form_oid: Mapped[str] = mapped_column(String(64))
-    form_repeat: Mapped[int] = mapped_column(Integer, default=1)
     metadata_version: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="incomplete")

@@ -32,6 +32,12 @@ def _filter_from_request():
     return form, f
 
 
+def _refused(form):
+    """The page again, with each bad filter's message next to its field."""
+    return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
+                           pages=1), 422
+
+
 def _show_pii() -> bool:
     return has_perm(current_user, Perm.VIEW_PII)
 
@@ -41,8 +47,7 @@ def _show_pii() -> bool:
 def index():
     form, f = _filter_from_request()
     if f is None:
-        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
-                               pages=1), 422
+        return _refused(form)
     try:
         number = max(1, int(request.args.get("page", 1)))
     except ValueError:
@@ -60,8 +65,7 @@ def index():
 def export_csv():
     form, f = _filter_from_request()
     if f is None:
-        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
-                               pages=1), 422
+        return _refused(form)
     services.record_export("csv", f, actor=current_actor(), count=services.count(f))
     show = _show_pii()
     response = Response(stream_with_context(services.csv_lines(f, show)),
@@ -75,8 +79,7 @@ def export_csv():
 def export_pdf():
     form, f = _filter_from_request()
     if f is None:
-        return render_template("trail/index.html", form=form, rows=[], total=0, page=1,
-                               pages=1), 422
+        return _refused(form)
     user = current_user
     sites = user.sites
     note = "" if user.role.all_sites else "sites " + ", ".join(s.code for s in sites)

@@ -19,7 +19,8 @@ def _field(item: Item, build: StudyBuild):
         hint.append(item.unit)
     if item.soft:
         hint.append(f"normal {item.soft}")
-    kw = {"label": item.label + (" *" if item.required else ""), "description": ", ".join(hint)}
+    label = item.label + (f" · {item.label_zh}" if item.label_zh else "")
+    kw = {"label": label + (" *" if item.required else ""), "description": ", ".join(hint)}
     if item.type == "code":
         choices = [SelectChoice("", "—")] + [SelectChoice(c, f"{en} ({c})") for c, en, _ in
                                               build.codelists[item.codelist].terms]

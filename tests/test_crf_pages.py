@@ -52,6 +52,7 @@ def test_bad_value_is_shown_next_to_the_field_and_nothing_saved(app, world):
     assert re.search(r'name="HGB"[^>]*>\s*<small[^>]*>g/L, normal 115–175</small>\s*'
                      r'<p class="error" role="alert">500 g/L is outside the plausible range', html)
     assert "enter a number (use . for decimals)" in html
+    assert "Haemoglobin · 血红蛋白" in html  # both labels of the metadata
     assert "Version 0 · not started" in html
 
 

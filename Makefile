@@ -10,7 +10,7 @@ DEMO_PASSWORD ?= tianjin-demo-2026
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,15 @@ demo: $(VENV)/.installed
 	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --timeout 180 --bind $(HOST):$(PORT) \
 		--access-logfile - wsgi:app
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
 bench: $(VENV)/.installed
 	@for b in bench/[a-z]*.py; do $(BIN)/python "$$b" || exit 1; done

@@ -1,0 +1,75 @@
+"""In a real browser (Debian's Chromium driven by Playwright): inline errors and the
+unsaved-changes warning, which is JavaScript."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD, REQUIRE_PG
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    if not os.path.exists(CHROMIUM):
+        if REQUIRE_PG:  # CI: the test command installs Debian's chromium
+            pytest.fail("Debian's chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def live_url(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_coordinator_sees_errors_at_the_field_and_is_warned_before_losing_input(
+        live_url, world, browser_page):
+    page = browser_page
+    page.goto(f"{live_url}/login")
+    page.fill("#username", "crc")
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url == f"{live_url}/"
+    form_url = f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/LB"
+    page.goto(form_url)
+    page.fill("input[name=LBDAT]", "2026-11-20")
+    page.click("input[name=HGB]")
+    page.keyboard.type("500")
+    with page.expect_navigation():
+        page.click("form.crf button[type=submit]")
+    error = page.locator(".field.has-error", has=page.locator("input[name=HGB]"))
+    assert "outside the plausible range 30–250 g/L" in error.inner_text()
+
+    page.click("input[name=ANC]")
+    page.keyboard.type("1.5")  # unsaved
+    dialogs = []
+
+    def on_dialog(dialog):
+        dialogs.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", on_dialog)
+    page.evaluate("document.querySelector('a.brand').click()")
+    page.wait_for_timeout(500)
+    assert dialogs == ["beforeunload"]
+    assert page.url == form_url

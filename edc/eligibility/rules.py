@@ -1,0 +1,338 @@
+"""Eligibility criteria of shared/spec/eligibility.md as pure functions over entered data.
+
+Each criterion evaluates to met / not_met / missing / not_applicable with the evidence it
+used. Settings (windows, washout half-lives, clarifications) are data with a version
+(``Settings``); the rule version is stored with every evaluation.
+
+This module covers the common inclusion criteria IN-01…IN-06 and the exclusions
+EX-01…EX-13. The cohort-specific criteria follow the same shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from forms import scores
+
+RULES_VERSION = "eligibility-1"
+
+MET, NOT_MET, MISSING, NA = "met", "not_met", "missing", "not_applicable"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Study settings the rules read (versioned data; changes are audited elsewhere)."""
+
+    version: str = "settings-1"
+    screening_window_days: int = 28
+    hcg_window_days: int = 7
+    malignancy_years: int = 5
+    other_trial_months: int = 3
+    # agent (lower case) -> half-life in hours (5 half-lives, rounded up to whole days)
+    half_life_hours: Mapping[str, float] = field(default_factory=lambda: {
+        "rituximab": 22 * 24, "belimumab": 19.4 * 24, "tocilizumab": 13 * 24,
+        "cyclophosphamide": 8, "mycophenolate mofetil": 18, "tacrolimus": 36,
+        "ciclosporin": 19, "azathioprine": 5, "methotrexate": 15, "leflunomide": 18 * 24,
+        "teriflunomide": 18 * 24, "hydroxychloroquine": 40 * 24})
+    antimalarials_count_for_washout: bool = False  # clarification C-2
+    antimalarials: frozenset[str] = frozenset({"hydroxychloroquine", "chloroquine"})
+
+
+@dataclass
+class Result:
+    id: str
+    result: str
+    evidence: dict = field(default_factory=dict)
+    missing: str | None = None  # for `missing`: exactly what is absent or out of window
+
+
+Getter = Callable[[str, str], str | None]  # (form, item) -> value of the screening event
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _f(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+def age_years(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier, clamped to the month's end."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, min(day.day, (following - timedelta(days=1)).day))
+
+
+def five_half_lives_days(hours: float) -> int:
+    return math.ceil(5 * hours / 24)
+
+
+class Evaluation:
+    """Evaluates the criteria for one subject at a reference date."""
+
+    def __init__(self, get: Getter, prior_treatments: list[dict], reference: date,
+                 settings: Settings | None = None):
+        self.get = get
+        self.pt = prior_treatments
+        self.ref = reference
+        self.s = settings or Settings()
+
+    # helpers ---------------------------------------------------------------------------
+    def _lab_window(self, form: str, date_item: str) -> tuple[date | None, str | None]:
+        """The sample date if inside the screening window, else why it is missing."""
+        day = _d(self.get(form, date_item))
+        if day is None:
+            return None, f"{form}.{date_item} is not entered"
+        earliest = self.ref - timedelta(days=self.s.screening_window_days)
+        if day < earliest or day > self.ref:
+            return None, (f"{form}.{date_item} {day.isoformat()} is outside the screening "
+                          f"window ({earliest.isoformat()} to {self.ref.isoformat()})")
+        return day, None
+
+    def _need(self, rid: str, *items: tuple[str, str]) -> Result | None:
+        absent = [f"{f}.{i}" for f, i in items if self.get(f, i) in (None, "")]
+        if absent:
+            return Result(rid, MISSING, missing=", ".join(absent) + " not entered")
+        return None
+
+    def _x_uln(self, rid: str, value_item: str, uln_item: str, limit: float,
+               exempt: bool = False, note: str = "") -> Result:
+        day, why = self._lab_window("LB", "LBDAT")
+        if why:
+            return Result(rid, MISSING, missing=why)
+        if (r := self._need(rid, ("LB", value_item), ("LB", uln_item))):
+            return r
+        value, uln = _f(self.get("LB", value_item)), _f(self.get("LB", uln_item))
+        ratio = value / uln
+        evidence = {"value": value, "uln": uln, "x_uln": round(ratio, 2), "limit_x_uln": limit,
+                    "sample_date": day.isoformat()}
+        if ratio <= limit:
+            return Result(rid, MET, evidence)
+        if exempt:
+            evidence["exemption"] = note
+            return Result(rid, MET, evidence)
+        return Result(rid, NOT_MET, evidence)
+
+    # inclusion ---------------------------------------------------------------------------
+    def in01(self) -> Result:
+        if (r := self._need("IN-01", ("DM", "BRTHDAT"), ("IC", "RFICDAT"))):
+            return r
+        age = age_years(_d(self.get("DM", "BRTHDAT")), _d(self.get("IC", "RFICDAT")))
+        return Result("IN-01", MET if age >= 18 else NOT_MET, {"age": age})
+
+    def in02(self) -> Result:
+        day, why = self._lab_window("FC", "FCDAT")
+        if why:
+            return Result("IN-02", MISSING, missing=why)
+        if (r := self._need("IN-02", ("FC", "CD19POS"))):
+            return r
+        positive = self.get("FC", "CD19POS") == "Y"
+        return Result("IN-02", MET if positive else NOT_MET,
+                      {"CD19POS": self.get("FC", "CD19POS"), "sample_date": day.isoformat()})
+
+    def in03a(self) -> Result:
+        day, why = self._lab_window("LB", "LBDAT")
+        if why:
+            return Result("IN-03a", MISSING, missing=why)
+        if (r := self._need("IN-03a", ("LB", "ANC"), ("LB", "CSF14D"))):
+            return r
+        anc, csf = _f(self.get("LB", "ANC")), self.get("LB", "CSF14D") == "Y"
+        ok = anc >= 1.0 and not csf
+        return Result("IN-03a", MET if ok else NOT_MET,
+                      {"ANC": anc, "unit": "10^9/L", "CSF_in_14_days": csf,
+                       "sample_date": day.isoformat()})
+
+    def in03b(self) -> Result:
+        day, why = self._lab_window("LB", "LBDAT")
+        if why:
+            return Result("IN-03b", MISSING, missing=why)
+        if (r := self._need("IN-03b", ("LB", "HGB"))):
+            return r
+        hgb = _f(self.get("LB", "HGB"))
+        return Result("IN-03b", MET if hgb >= 60 else NOT_MET,
+                      {"HGB": hgb, "unit": "g/L", "sample_date": day.isoformat()})
+
+    def _myo_exempt(self) -> bool:
+        return self.get("DX", "COHORT") == "IIM" and self.get("LB", "TXMYO") == "Y"
+
+    def in03c(self) -> Result:
+        return self._x_uln("IN-03c", "ALT", "ALTULN", 3, self._myo_exempt(),
+                           "rise attributed to myositis (IIM)")
+
+    def in03d(self) -> Result:
+        return self._x_uln("IN-03d", "AST", "ASTULN", 3, self._myo_exempt(),
+                           "rise attributed to myositis (IIM)")
+
+    def in03e(self) -> Result:
+        gilbert = self.get("DX", "GILBERT") == "Y"
+        return self._x_uln("IN-03e", "BILI", "BILIULN", 3.0 if gilbert else 1.5)
+
+    def in03f(self) -> Result:
+        day, why = self._lab_window("LB", "LBDAT")
+        if why:
+            return Result("IN-03f", MISSING, missing=why)
+        if (r := self._need("IN-03f", ("LB", "CREAT"), ("LB", "CREATU"), ("DM", "BRTHDAT"),
+                            ("IC", "RFICDAT"), ("DM", "SEX"), ("DM", "WEIGHT"))):
+            return r
+        age = age_years(_d(self.get("DM", "BRTHDAT")), _d(self.get("IC", "RFICDAT")))
+        crcl = scores.crcl_cockcroft_gault(age, _f(self.get("DM", "WEIGHT")),
+                                           _f(self.get("LB", "CREAT")), self.get("LB", "CREATU"),
+                                           self.get("DM", "SEX"))
+        evidence = {"CrCl": round(crcl, 1), "unit": "mL/min", "age": age,
+                    "creatinine": f"{self.get('LB', 'CREAT')} {self.get('LB', 'CREATU')}",
+                    "rule": scores.RULE_VERSIONS["crcl"], "sample_date": day.isoformat()}
+        if crcl >= 30:
+            return Result("IN-03f", MET, evidence)
+        acute = self.get("LB", "CRCLACUT") == "Y"
+        if acute and self.get("DX", "COHORT") != "SLE":
+            evidence["exemption"] = "acute fall attributed to the target disease"
+            return Result("IN-03f", MET, evidence)
+        return Result("IN-03f", NOT_MET, evidence)
+
+    def in04(self) -> Result:
+        day, why = self._lab_window("EC", "ECDAT")
+        if why:
+            return Result("IN-04", MISSING, missing=why)
+        if (r := self._need("IN-04", ("EC", "ECOG"))):
+            return r
+        ecog = int(self.get("EC", "ECOG"))
+        return Result("IN-04", MET if ecog <= 1 else NOT_MET,
+                      {"ECOG": ecog, "date": day.isoformat()})
+
+    def in05(self) -> Result:
+        if (r := self._need("IN-05", ("DM", "SEX"))):
+            return r
+        sex = self.get("DM", "SEX")
+        wocbp = sex == "F" and self.get("DM", "CHILDPOT") == "Y"
+        partner = sex == "M" and self.get("DM", "PARTPOT") == "Y"
+        flag = ("DM", "CHILDPOT") if sex == "F" else ("DM", "PARTPOT")
+        if (r := self._need("IN-05", flag)):
+            return r
+        if not (wocbp or partner):
+            return Result("IN-05", NA, {"reason": "no childbearing potential concerned"})
+        if (r := self._need("IN-05", ("IC", "CONTRAC"))):
+            return r
+        evidence = {"agrees_contraception": self.get("IC", "CONTRAC")}
+        if self.get("IC", "CONTRAC") != "Y":
+            return Result("IN-05", NOT_MET, evidence)
+        if not wocbp:
+            evidence["hcg"] = "not applicable"
+            return Result("IN-05", MET, evidence)
+        if (r := self._need("IN-05", ("PG", "PGDAT"), ("PG", "PGRES"), ("PG", "LACTAT"))):
+            return r
+        test = _d(self.get("PG", "PGDAT"))
+        age_days = (self.ref - test).days
+        evidence.update({"hcg_date": test.isoformat(), "hcg_days_before": age_days,
+                         "hcg": self.get("PG", "PGRES"), "lactating": self.get("PG", "LACTAT")})
+        if not 0 <= age_days <= self.s.hcg_window_days:
+            return Result("IN-05", MISSING, evidence,
+                          missing=f"PG.PGDAT {test.isoformat()} is not 0–"
+                                  f"{self.s.hcg_window_days} days before the reference date")
+        ok = self.get("PG", "PGRES") == "NEG" and self.get("PG", "LACTAT") == "N"
+        return Result("IN-05", MET if ok else NOT_MET, evidence)
+
+    def in06(self) -> Result:
+        if (r := self._need("IN-06", ("IC", "RFICDAT"), ("IC", "COMPLY"))):
+            return r
+        consent = _d(self.get("IC", "RFICDAT"))
+        procedures = {f"{f}.{i}": _d(self.get(f, i)) for f, i in (
+            ("LB", "LBDAT"), ("FC", "FCDAT"), ("PG", "PGDAT"), ("SR", "SRDAT"),
+            ("EC", "ECDAT"))}
+        before = {k: v.isoformat() for k, v in procedures.items() if v and v < consent}
+        evidence = {"consent": consent.isoformat(), "comply": self.get("IC", "COMPLY"),
+                    "procedures_before_consent": before}
+        ok = not before and self.get("IC", "COMPLY") == "Y"
+        return Result("IN-06", MET if ok else NOT_MET, evidence)
+
+    # exclusion ---------------------------------------------------------------------------
+    def _judgement(self, rid: str) -> Result:
+        item = rid.replace("-", "")
+        if (r := self._need(rid, ("EX", item))):
+            return r
+        return Result(rid, MET if self.get("EX", item) == "Y" else NOT_MET,
+                      {"investigator": self.get("EX", item)})
+
+    def ex06(self) -> Result:
+        malig = _d(self.get("EX", "MALIGDAT"))
+        if malig is None:
+            return Result("EX-06", NOT_MET, {"malignancy": "none recorded"})
+        limit = months_before(self.ref, 12 * self.s.malignancy_years)
+        return Result("EX-06", MET if malig > limit else NOT_MET,
+                      {"diagnosed": malig.isoformat(), "within_years": self.s.malignancy_years})
+
+    def ex08(self) -> Result:
+        if (r := self._need("EX-08", ("SR", "HBSAG"), ("SR", "HBCAB"), ("SR", "HCVAB"),
+                            ("SR", "HIVAB"), ("SR", "SYPH"))):
+            return r
+        g = {k: self.get("SR", k) for k in ("HBSAG", "HBCAB", "HCVAB", "HIVAB", "SYPH",
+                                           "HBVDNA", "HBVULN", "HCVRNA")}
+        reasons = []
+        if g["HBSAG"] == "POS" or g["HBCAB"] == "POS":
+            if g["HBVDNA"] is None or g["HBVULN"] is None:
+                return Result("EX-08", MISSING, g, missing="SR.HBVDNA and SR.HBVULN are "
+                              "needed when HBsAg or HBcAb is positive")
+            if float(g["HBVDNA"]) > float(g["HBVULN"]):
+                reasons.append("HBV DNA above ULN with a positive HBV marker")
+        if g["HCVAB"] == "POS":
+            if g["HCVRNA"] is None:
+                return Result("EX-08", MISSING, g,
+                              missing="SR.HCVRNA is needed when HCV antibody is positive")
+            if g["HCVRNA"] == "DETECTED":
+                reasons.append("HCV RNA detectable")
+        if g["HIVAB"] == "POS":
+            reasons.append("HIV antibody positive")
+        if g["SYPH"] == "POS":
+            reasons.append("syphilis test positive")
+        return Result("EX-08", MET if reasons else NOT_MET, {**g, "findings": reasons})
+
+    def ex10(self) -> Result:
+        trial = _d(self.get("EX", "TRIALDAT"))
+        if trial is None:
+            return Result("EX-10", NOT_MET, {"other_trial": "none recorded"})
+        months = self.s.other_trial_months
+        limit = months_before(self.ref, months)
+        return Result("EX-10", MET if trial > limit else NOT_MET,
+                      {"last_participation": trial.isoformat(), "within_months": months})
+
+    def ex11(self) -> Result:
+        hits, unknown = [], []
+        for row in self.pt:
+            agent = (row.get("PTAGENT") or "").strip().lower()
+            last = _d(row.get("PTLSTDAT") or row.get("PTENDAT"))
+            if agent in self.s.antimalarials and not self.s.antimalarials_count_for_washout:
+                continue
+            hours = self.s.half_life_hours.get(agent)
+            if hours is None:
+                continue
+            if last is None:
+                unknown.append(agent)
+                continue
+            clear = last + timedelta(days=five_half_lives_days(hours))
+            if clear >= self.ref:
+                hits.append({"agent": agent, "last_dose": last.isoformat(),
+                             "washout_until": clear.isoformat()})
+        if unknown:
+            return Result("EX-11", MISSING, {"agents": unknown},
+                          missing=f"last dose date of {', '.join(unknown)} (PT.PTLSTDAT)")
+        return Result("EX-11", MET if hits else NOT_MET, {"within_washout": hits})
+
+    def common(self) -> list[Result]:
+        inclusion = [self.in01(), self.in02(), self.in03a(), self.in03b(), self.in03c(),
+                     self.in03d(), self.in03e(), self.in03f(), self.in04(), self.in05(),
+                     self.in06()]
+        exclusion = [self._judgement(f"EX-{n:02d}") for n in (1, 2, 3, 4, 5)]
+        exclusion += [self.ex06(), self._judgement("EX-07"), self.ex08(),
+                      self._judgement("EX-09"), self.ex10(), self.ex11(),
+                      self._judgement("EX-12"), self._judgement("EX-13")]
+        exclusion.sort(key=lambda r: r.id)
+        return inclusion + exclusion

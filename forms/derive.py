@@ -82,7 +82,12 @@ def _da(v: dict, _lookup) -> dict:
     bvas = {s: v.get(f"BVAS{s.upper()[:6]}") for s in scores.BVAS_MAX}
     given = {s: int(x) for s, x in bvas.items() if x is not None}
     out["BVAS"] = str(scores.bvas_v3(given)) if given else None
-    out["NIHACT"] = out["NIHCHR"] = None  # components are entered on the biopsy report form
+    act = {k: v.get(f"NIHA{i + 1:02d}") for i, k in enumerate(scores.NIH_ACTIVITY)}
+    chron = {k: v.get(f"NIHC{i + 1:02d}") for i, k in enumerate(scores.NIH_CHRONICITY)}
+    out["NIHACT"] = (str(scores.nih_activity({k: int(x) for k, x in act.items()}))
+                     if all(x is not None for x in act.values()) else None)
+    out["NIHCHR"] = (str(scores.nih_chronicity({k: int(x) for k, x in chron.items()}))
+                     if all(x is not None for x in chron.values()) else None)
     return out
 
 

@@ -181,3 +181,130 @@ def test_months_before_clamps_to_the_month_end():
     assert months_before(date(2026, 5, 31), 3) == date(2026, 2, 28)
     assert months_before(date(2028, 2, 29), 12) == date(2027, 2, 28)
     assert months_before(date(2026, 1, 15), 1) == date(2025, 12, 15)
+
+
+# Cohorts and the overall decision -----------------------------------------------------------
+
+from edc.eligibility.rules import decide, evaluate  # noqa: E402
+
+PT_SLE = [  # glucocorticoid + cyclophosphamide + MMF, MMF ineffective for 7 months
+    {"PTAGENT": "prednisone", "PTSTDAT": "2024-01-01", "PTENDAT": "2026-06-01",
+     "PTLSTDAT": "2026-06-01", "PTRESP": "INEFFECTIVE"},
+    {"PTAGENT": "cyclophosphamide", "PTSTDAT": "2024-01-01", "PTENDAT": "2024-06-01",
+     "PTLSTDAT": "2024-06-01", "PTRESP": "INEFFECTIVE"},
+    {"PTAGENT": "mycophenolate mofetil", "PTSTDAT": "2025-06-01", "PTENDAT": "2026-01-05",
+     "PTLSTDAT": "2026-01-05", "PTRESP": "INEFFECTIVE"},
+]
+SLE = {"DX.CLRESULT": "classified", "DX.CLSCORE": "16", "DA.SLEDAI": "12",
+       "DA.BXDAT": "2026-06-01", "DA.LNCLASS": "IV", "DA.NIHACT": "6", "DA.NIHCHR": "2",
+       "DA.UPCR": "2.5"}
+
+
+def full(changes: dict, pt: list, ref=REF):
+    data = {f: dict(items) for f, items in BASE.items()}
+    data["DA"] = {}
+    for key, value in changes.items():
+        form, item = key.split(".")
+        if value is None:
+            data[form].pop(item, None)
+        else:
+            data[form][item] = value
+    return evaluate(lambda f, i: data.get(f, {}).get(i), pt, ref)
+
+
+def ids(result) -> dict:
+    return {r.id: r.result for r in result["criteria"]}
+
+
+def test_an_sle_subject_with_everything_in_place_is_eligible():
+    result = full(SLE, PT_SLE)
+    assert result["status"] == "eligible", [(r.id, r.result, r.missing)
+                                            for r in result["criteria"] if r.result != MET
+                                            and not r.id.startswith("EX")]
+    assert "C-1" in result["rule_version"] and "C-2" in result["rule_version"]
+
+
+@pytest.mark.parametrize("changes, rid, expected", [
+    ({"DA.SLEDAI": "7"}, "SLE-2", NOT_MET), ({"DA.SLEDAI": "8"}, "SLE-2", MET),
+    ({"DA.BXDAT": "2026-05-25"}, "SLE-3", MET),       # 183 days before
+    ({"DA.BXDAT": "2026-05-24"}, "SLE-3", MISSING),   # 184 days: out of the window
+    ({"DA.LNCLASS": "V"}, "SLE-3", NOT_MET), ({"DA.NIHACT": "2"}, "SLE-3", NOT_MET),
+    ({"DA.UPCR": "1.0"}, "SLE-3", NOT_MET),
+    ({"DA.UPCR": None, "DA.PROT24": "1.2"}, "SLE-3", MET),
+    ({"DX.CLRESULT": "not classified"}, "SLE-1", NOT_MET),
+])
+def test_sle_criteria(changes, rid, expected):
+    assert ids(full({**SLE, **changes}, PT_SLE))[rid] == expected
+
+
+def test_sle_refractory_needs_cyclophosphamide_and_six_months():
+    no_cyc = [r for r in PT_SLE if r["PTAGENT"] != "cyclophosphamide"]
+    assert ids(full(SLE, no_cyc))["SLE-4"] == NOT_MET
+    short = [dict(r) for r in PT_SLE]
+    short[2]["PTENDAT"] = "2025-11-29"  # 181 days of MMF
+    assert ids(full(SLE, short))["SLE-4"] == NOT_MET
+    relapse = [dict(r) for r in short]
+    relapse[2]["PTRESP"] = "RELAPSE"
+    assert ids(full(SLE, relapse))["SLE-4"] == MET
+    assert ids(full(SLE, []))["SLE-4"] == MISSING
+
+
+SSC = {"DX.COHORT": "SSC", "DX.CLRESULT": "classified", "DX.CLSCORE": "11", "DX.SSC12": "Y",
+       "DX.SUBTYPE": "DIFFUSE", "DA.MRSS": "26", "DA.MRSSPRI": "20"}
+PT_OTHER = [{"PTAGENT": "prednisone", "PTSTDAT": "2025-01-01", "PTRESP": "ONGOING"},
+            {"PTAGENT": "methotrexate", "PTSTDAT": "2025-01-01", "PTENDAT": "2025-09-01",
+             "PTRESP": "INEFFECTIVE"}]
+
+
+@pytest.mark.parametrize("changes, expected_ssc5", [
+    ({}, MET),                                            # 30 % mRSS rise
+    ({"DA.MRSS": "25"}, NOT_MET),                          # exactly 25 %
+    ({"DA.MRSS": None, "DA.MRSSPRI": None}, MISSING),
+    ({"DA.MRSS": "20", "DA.FVC": "72", "DA.FVCPRI": "80"}, MET),                  # −10 %
+    ({"DA.MRSS": "20", "DA.FVC": "76", "DA.FVCPRI": "80", "DA.DLCO": "51",
+      "DA.DLCOPRI": "60"}, MET),                                                # −5 % & −15 %
+    ({"DA.MRSS": "20", "DA.FVC": "76", "DA.FVCPRI": "80", "DA.DLCO": "52",
+      "DA.DLCOPRI": "60"}, NOT_MET),
+])
+def test_ssc_progression(changes, expected_ssc5):
+    assert ids(full({**SSC, **changes}, PT_OTHER))["SSC-5"] == expected_ssc5
+
+
+def test_ssc_alternatives_refractory_or_progressive():
+    stable = full({**SSC, "DA.MRSS": "20"}, PT_OTHER)          # refractory only
+    assert ids(stable)["SSC-4"] == MET and stable["status"] == "eligible"
+    none = full({**SSC, "DA.MRSS": "20"}, PT_OTHER[:1])         # neither
+    assert none["status"] == "not_eligible"
+
+
+IIM = {"DX.COHORT": "IIM", "DX.CLRESULT": "probable", "DX.CLSCORE": "6.1",
+       "DX.SUBTYPE": "DM", "DA.MMT8": "130", "DA.PHGA": "4", "DA.HAQDI": "0.5",
+       "LB.TXMYO": "Y"}
+
+
+def test_iim_core_set_and_clarification_c1():
+    assert ids(full(IIM, PT_OTHER))["IIM-2"] == MET
+    assert ids(full({**IIM, "DA.MMT8": "142"}, PT_OTHER))["IIM-2"] == NOT_MET
+    assert ids(full({**IIM, "DA.HAQDI": "0.2"}, PT_OTHER))["IIM-2"] == NOT_MET
+    enzyme = {**IIM, "DA.HAQDI": "0.2", "LB.CK": "300", "LB.CKULN": "200"}
+    assert ids(full(enzyme, PT_OTHER))["IIM-2"] == MET
+    # IIM-3 or IIM-4 (C-1): attested ILD progression alone is enough
+    ild = full({**IIM, "DA.ILDPROG": "Y", "DA.ILDDAT": "2026-10-01"}, PT_OTHER[:1])
+    assert ids(ild)["IIM-3"] == NOT_MET and ild["status"] == "eligible"
+
+
+def test_aav():
+    aav = {"DX.COHORT": "AAV", "DX.CLRESULT": "MPA", "DX.CLSCORE": "9", "DX.SUBTYPE": "MPA",
+           "DA.ANCATYPE": "MPO", "DA.BVAS": "15"}
+    assert full(aav, PT_OTHER)["status"] == "eligible"
+    assert ids(full({**aav, "DA.BVAS": "14"}, PT_OTHER))["AAV-3"] == NOT_MET
+    assert ids(full({**aav, "DA.ANCATYPE": "NEG"}, PT_OTHER))["AAV-2"] == NOT_MET
+    assert ids(full({**aav, "DX.CLRESULT": "not classified"}, PT_OTHER))["AAV-1"] == NOT_MET
+
+
+def test_decision_missing_and_failing():
+    assert full({**SLE, "PG.PGDAT": "2026-11-01"}, PT_SLE)["status"] == "not_evaluable"
+    assert full({**SLE, "EX.EX02": "Y"}, PT_SLE)["status"] == "not_eligible"
+    both = full({**SLE, "EX.EX02": "Y", "PG.PGDAT": "2026-11-01"}, PT_SLE)
+    assert both["status"] == "not_eligible"  # a definite failure outweighs a missing value
+    assert decide([], []) == "eligible"

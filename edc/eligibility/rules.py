@@ -336,3 +336,218 @@ class Evaluation:
                       self._judgement("EX-12"), self._judgement("EX-13")]
         exclusion.sort(key=lambda r: r.id)
         return inclusion + exclusion
+
+
+# Cohort criteria ------------------------------------------------------------------------------
+
+GLUCOCORTICOIDS = {"prednisone", "prednisolone", "methylprednisolone", "dexamethasone",
+                   "hydrocortisone", "glucocorticoid", "glucocorticoids"}
+IMMUNOMODULATORS = {"hydroxychloroquine", "chloroquine", "azathioprine",
+                    "mycophenolate mofetil", "methotrexate", "leflunomide", "tacrolimus",
+                    "ciclosporin", "belimumab", "rituximab", "tocilizumab"}
+SIX_MONTHS_DAYS = 183
+BIOPSY_DAYS = 183
+
+
+class CohortEvaluation(Evaluation):
+    """Adds the disease-specific criteria and the overall decision."""
+
+    def _classified(self, rid: str, accepted) -> Result:
+        if (r := self._need(rid, ("DX", "CLRESULT"), ("DX", "CLSCORE"))):
+            return r
+        result = self.get("DX", "CLRESULT")
+        ok = bool(set(result.split(", ")) & set(accepted))
+        evidence = {"score": self.get("DX", "CLSCORE"), "result": result}
+        if ok and rid in ("IIM-1", "AAV-1") and not self.get("DX", "SUBTYPE"):
+            return Result(rid, MISSING, evidence, missing="DX.SUBTYPE not entered")
+        return Result(rid, MET if ok else NOT_MET, evidence)
+
+    def _threshold(self, rid: str, item: str, test, text: str) -> Result:
+        if (r := self._need(rid, ("DA", item))):
+            return r
+        value = _f(self.get("DA", item))
+        return Result(rid, MET if test(value) else NOT_MET, {item: value, "rule": text})
+
+    def _refractory(self, rid: str, *, require_cyc: bool) -> Result:
+        if not self.pt:
+            return Result(rid, MISSING, missing="no prior treatment rows (PT) entered")
+        rows = []
+        for row in self.pt:
+            agent = (row.get("PTAGENT") or "").strip().lower()
+            start = _d(row.get("PTSTDAT"))
+            end = _d(row.get("PTENDAT")) or _d(row.get("PTLSTDAT")) or self.ref
+            rows.append((agent, (end - start).days if start else 0, row.get("PTRESP")))
+        agents = {a for a, _, _ in rows}
+        gc = bool(agents & GLUCOCORTICOIDS)
+        cyc = "cyclophosphamide" in agents
+        others = IMMUNOMODULATORS | (set() if require_cyc else {"cyclophosphamide"})
+        im = bool(agents & others)
+        evidence = {"glucocorticoids": gc, "cyclophosphamide": cyc, "immunomodulator": im,
+                    "treatments": [{"agent": a, "days": d, "response": r} for a, d, r in rows]}
+        conventional = gc and im and (cyc or not require_cyc)
+        if not conventional:
+            return Result(rid, NOT_MET, evidence)
+        relapse = any(r == "RELAPSE" for _, _, r in rows)
+        failed = any(r == "INEFFECTIVE" and d >= SIX_MONTHS_DAYS for a, d, r in rows
+                     if a in others | {"cyclophosphamide"})
+        return Result(rid, MET if (relapse or failed) else NOT_MET, evidence)
+
+    # SLE
+    def sle(self) -> list[Result]:
+        return [self._classified("SLE-1", ("classified",)),
+                self._threshold("SLE-2", "SLEDAI", lambda v: v >= 8, "SLEDAI-2K ≥ 8"),
+                self._sle3(), self._refractory("SLE-4", require_cyc=True)]
+
+    def _sle3(self) -> Result:
+        if (r := self._need("SLE-3", ("DA", "BXDAT"), ("DA", "LNCLASS"), ("DA", "NIHACT"),
+                            ("DA", "NIHCHR"))):
+            return r
+        biopsy = _d(self.get("DA", "BXDAT"))
+        days = (self.ref - biopsy).days
+        evidence = {"biopsy_date": biopsy.isoformat(), "days_before": days,
+                    "class": self.get("DA", "LNCLASS"), "activity": self.get("DA", "NIHACT"),
+                    "chronicity": self.get("DA", "NIHCHR"), "UPCR_g_g": self.get("DA", "UPCR"),
+                    "protein_24h_g": self.get("DA", "PROT24")}
+        if not 0 <= days <= BIOPSY_DAYS:
+            return Result("SLE-3", MISSING, evidence,
+                          missing=f"DA.BXDAT {biopsy.isoformat()} is more than 6 months "
+                                  f"({BIOPSY_DAYS} days) before the reference date")
+        upcr, prot = _f(self.get("DA", "UPCR")), _f(self.get("DA", "PROT24"))
+        if upcr is None and prot is None:
+            return Result("SLE-3", MISSING, evidence, missing="DA.UPCR or DA.PROT24 not entered")
+        active = self.get("DA", "LNCLASS") in ("III", "IV", "III+V", "IV+V")
+        ok = active and float(self.get("DA", "NIHACT")) > 2 and (
+            (upcr or 0) > 1.0 or (prot or 0) > 1.0)
+        return Result("SLE-3", MET if ok else NOT_MET, evidence)
+
+    # SSc
+    def ssc(self) -> list[Result]:
+        antibodies = [self.get("DX", f"SSC{n}") == "Y" for n in (11, 12, 13)]
+        other = self.get("DA", "SSCABOTH")
+        ssc2 = Result("SSC-2", MET if any(antibodies) or other else NOT_MET,
+                      {"anti_centromere_topo_rnap3": antibodies, "other": other})
+        diffuse = self.get("DX", "SUBTYPE") == "DIFFUSE"
+        ild = self.get("DA", "HRCTGGO") == "Y"
+        ssc3 = Result("SSC-3", MET if diffuse or ild else NOT_MET,
+                      {"diffuse": diffuse, "hrct_ground_glass": ild})
+        return [self._classified("SSC-1", ("classified",)), ssc2, ssc3,
+                self._refractory("SSC-4", require_cyc=False), self._ssc5()]
+
+    def _ssc5(self) -> Result:
+        g = {k: _f(self.get("DA", k)) for k in ("MRSS", "MRSSPRI", "FVC", "FVCPRI", "DLCO",
+                                                "DLCOPRI")}
+        findings, computable = [], False
+        if g["MRSS"] is not None and g["MRSSPRI"]:
+            computable = True
+            if (g["MRSS"] - g["MRSSPRI"]) / g["MRSSPRI"] > 0.25:
+                findings.append("mRSS increase > 25 %")
+        if g["FVC"] is not None and g["FVCPRI"]:
+            computable = True
+            fvc_fall = (g["FVCPRI"] - g["FVC"]) / g["FVCPRI"]
+            if fvc_fall >= 0.10:
+                findings.append("FVC decrease ≥ 10 %")
+            elif fvc_fall >= 0.05 and g["DLCO"] is not None and g["DLCOPRI"] and \
+                    (g["DLCOPRI"] - g["DLCO"]) / g["DLCOPRI"] >= 0.15:
+                findings.append("FVC decrease ≥ 5 % with DLCO decrease ≥ 15 %")
+        if findings:
+            return Result("SSC-5", MET, {**g, "findings": findings})
+        if not computable:
+            return Result("SSC-5", MISSING, g, missing="prior mRSS (DA.MRSSPRI) or prior FVC "
+                          "(DA.FVCPRI) with current values")
+        return Result("SSC-5", NOT_MET, {**g, "findings": []})
+
+    # IIM
+    def iim(self) -> list[Result]:
+        return [self._classified("IIM-1", ("probable", "definite")), self._iim2(),
+                self._refractory("IIM-3", require_cyc=False), self._iim4()]
+
+    def _iim2(self) -> Result:
+        if (r := self._need("IIM-2", ("DA", "MMT8"))):
+            return r
+        core = {
+            "physician_global": (_f(self.get("DA", "PHGA")) or 0) >= 2,
+            "patient_global": (_f(self.get("DA", "PTGA")) or 0) >= 2,
+            "extramuscular": (_f(self.get("DA", "EXTRAMUS")) or 0) >= 2,
+            "haq_di": (_f(self.get("DA", "HAQDI")) or 0) >= 0.25,
+            "enzyme_1_5_uln": any(
+                (_f(self.get(f, v)) or 0) >= 1.5 * (_f(self.get(f, u)) or math.inf)
+                for f, v, u in (("LB", "CK", "CKULN"), ("DA", "ALDOL", "ALDOLULN"),
+                                ("LB", "LDH", "LDHULN"), ("LB", "ALT", "ALTULN"),
+                                ("LB", "AST", "ASTULN"))),
+        }
+        mmt8 = _f(self.get("DA", "MMT8"))
+        ok = mmt8 < 142 and sum(core.values()) >= 2
+        return Result("IIM-2", MET if ok else NOT_MET, {"MMT8": mmt8, "core_set": core})
+
+    def _iim4(self) -> Result:
+        if self.get("DA", "ILDPROG") == "Y":
+            if not self.get("DA", "ILDDAT"):
+                return Result("IIM-4", MISSING, missing="DA.ILDDAT (HRCT/PFT evidence date)")
+            return Result("IIM-4", MET, {"attested": True, "evidence_date":
+                                         self.get("DA", "ILDDAT")})
+        return Result("IIM-4", NOT_MET, {"attested": self.get("DA", "ILDPROG")})
+
+    # AAV
+    def aav(self) -> list[Result]:
+        anca = self.get("DA", "ANCATYPE")
+        aav2 = (Result("AAV-2", MISSING, missing="DA.ANCATYPE not entered") if anca is None
+                else Result("AAV-2", MET if anca in ("MPO", "PR3") else NOT_MET,
+                            {"ANCA": anca}))
+        return [self._classified("AAV-1", ("GPA", "MPA", "EGPA")), aav2,
+                self._threshold("AAV-3", "BVAS", lambda v: v >= 15, "BVAS v3 ≥ 15"),
+                self._refractory("AAV-4", require_cyc=False)]
+
+    def cohort(self) -> tuple[list[Result], list[list[str]]]:
+        """(results, groups of alternatives: one met is enough)."""
+        match self.get("DX", "COHORT"):
+            case "SLE":
+                return self.sle(), []
+            case "SSC":
+                return self.ssc(), [["SSC-4", "SSC-5"]]
+            case "IIM":
+                return self.iim(), [["IIM-3", "IIM-4"]]  # clarification C-1
+            case "AAV":
+                return self.aav(), []
+        return [Result("COHORT", MISSING, missing="DX.COHORT not entered")], []
+
+
+def decide(results: list[Result], alternatives: list[list[str]]) -> str:
+    """eligible / not_eligible / not_evaluable from the criteria.
+
+    Inclusion: each applicable criterion met (a group of alternatives: one met). Exclusion:
+    each not_met. A definite failure makes the subject not eligible even when other values
+    are still missing; otherwise anything missing makes the subject not evaluable.
+    """
+    by_id = {r.id: r for r in results}
+    grouped = {i for g in alternatives for i in g}
+    verdicts = []
+    for r in results:
+        if r.id in grouped:
+            continue
+        if r.id.startswith("EX-"):
+            verdicts.append({MET: "fail", NOT_MET: "ok", MISSING: "missing"}.get(r.result, "ok"))
+        else:
+            verdicts.append({MET: "ok", NOT_MET: "fail", MISSING: "missing"}.get(r.result, "ok"))
+    for group in alternatives:
+        states = [by_id[i].result for i in group if i in by_id]
+        verdicts.append("ok" if MET in states else "missing" if MISSING in states else "fail")
+    if "fail" in verdicts:
+        return "not_eligible"
+    if "missing" in verdicts:
+        return "not_evaluable"
+    return "eligible"
+
+
+def evaluate(get: Getter, prior_treatments: list[dict], reference: date,
+             settings: Settings | None = None) -> dict:
+    ev = CohortEvaluation(get, prior_treatments, reference, settings)
+    common = ev.common()
+    cohort, alternatives = ev.cohort()
+    inclusion = [r for r in common if r.id.startswith("IN-")] + cohort
+    exclusion = [r for r in common if r.id.startswith("EX-")]
+    results = inclusion + exclusion
+    c2 = "counted" if ev.s.antimalarials_count_for_washout else "not counted"
+    return {"status": decide(results, alternatives),
+            "rule_version": f"{RULES_VERSION} ({ev.s.version}; C-1 IIM-3 or IIM-4; "
+                            f"C-2 antimalarials {c2})",
+            "criteria": results, "alternatives": alternatives}

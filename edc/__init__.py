@@ -57,12 +57,13 @@ def _register_blueprints(app: Flask) -> None:
     from edc.auth.routes import bp as auth_bp
     from edc.build.routes import bp as build_bp
     from edc.crf.routes import bp as crf_bp
+    from edc.eligibility.routes import bp as eligibility_bp
     from edc.main.routes import bp as main_bp
     from edc.subjects.routes import bp as subjects_bp
     from edc.trail.routes import bp as trail_bp
 
     for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp,
-               build_bp):
+               build_bp, eligibility_bp):
         app.register_blueprint(bp)
 
 

@@ -28,6 +28,8 @@ EXPECTED: dict[str, object] = {
     "subjects.detail": VIEWERS,
     "subjects.create": {"crc", "pi"},
     "crf.view": VIEWERS,
+    "eligibility.checklist": VIEWERS,
+    "api.eligibility": VIEWERS,
     "crf.save": {"crc", "pi"},
     "crf.new_log_row": {"crc", "pi"},
     # roles.md: every role views the audit trail (site roles their sites, sponsor de-identified)

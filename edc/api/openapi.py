@@ -62,6 +62,9 @@ SPEC = {
             "put": _op("Change a row", body="FormSave", params=("id", "form", "seq"),
                        errors=(400, 401, 403, 404, 409, 422)),
         },
+        "/subjects/{id}/eligibility": {"get": _op(
+            "Every criterion with its result and evidence, and the overall status",
+            params=("id",))},
         "/audit": {"get": _op("Audit entries, oldest first", params=("subject", "since",
                                                                        "limit"),
                               errors=(401, 403, 422))},

@@ -246,3 +246,11 @@ def audit_entries():
         if len(rows) >= limit:
             break
     return jsonify({"entries": rows, "count": len(rows)})
+
+
+@bp.route("/subjects/<int:subject_id>/eligibility")
+@require(Perm.VIEW_SUBJECTS)
+def eligibility(subject_id: int):
+    from edc.eligibility.services import as_json, evaluate_subject
+
+    return jsonify(as_json(evaluate_subject(_subject(subject_id))))

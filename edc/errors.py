@@ -45,8 +45,6 @@ def register_error_handlers(app) -> None:
         message = None
         if exc.code not in MESSAGES and exc.description:
             message = exc.description
-        elif getattr(exc, "edc_message", None):
-            message = exc.edc_message
         return render_error(exc.code or 500, message)
 
     @app.errorhandler(Exception)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextvars
 import enum
-from collections.abc import Iterable
 from contextlib import contextmanager
 from functools import wraps
 
@@ -225,9 +224,6 @@ def site_scope(scope):
         finally:
             _system_scope.reset(token)
 
-
-def scope_for_sites(site_ids: Iterable[int] | None):
-    return ALL_SITES if site_ids is None else frozenset(site_ids)
 
 
 @event.listens_for(Session, "do_orm_execute")

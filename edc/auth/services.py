@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 import audit
 from audit import Actor
@@ -196,9 +196,3 @@ def password_expired(user: User) -> bool:
     max_age = current_app.config["EDC_PASSWORD_MAX_AGE"]
     return max_age is not None and utcnow() - user.password_changed_at > max_age
 
-
-def open_session_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(AuthSession)
-        .where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
-    )

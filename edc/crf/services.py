@@ -23,7 +23,7 @@ from edc.models import FormData, Subject
 from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form
 from forms.schedule import out_of_window, schedule
-from forms.study_build import BUILD, LOG_FORMS
+from forms.study_build import BUILD
 from forms.validate import Context, missing_required, validate_form
 
 
@@ -280,9 +280,6 @@ def next_log_row(subject: Subject, form_oid: str) -> int:
         FormData.subject_id == subject.id, FormData.form_oid == form_oid)).all()
     return max(rows, default=0) + 1
 
-
-def is_log(form_oid: str) -> bool:
-    return form_oid in LOG_FORMS
 
 
 def casebook(subject: Subject) -> dict[tuple[str, int, str, int], FormData]:

@@ -71,7 +71,8 @@ def test_subjects_are_site_scoped_and_created(app, world, token):
     r = api.post("/api/v1/subjects", json={"site": "TJ"}, headers=crc)
     assert r.status_code == 201 and r.json["screening_number"] == "TJ-S002"
     r = api.post("/api/v1/subjects", json={"site": "BJ"}, headers=crc)
-    assert r.status_code == 422 and r.json["errors"] == {"site": "not one of your sites"}
+    assert r.status_code == 422
+    assert r.json["errors"] == {"site": "Site BJ is not one of your sites."}
     r = api.post("/api/v1/subjects", data="not json", headers=crc)
     assert r.status_code == 400
     assert api.get(f"/api/v1/subjects/{world.subject_bj}", headers=crc).status_code == 404

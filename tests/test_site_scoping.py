@@ -60,6 +60,22 @@ def test_cannot_register_a_subject_at_a_site_not_granted(app, client, world):
         assert db.session.scalar(select(func.count()).select_from(Subject)) == 2
 
 
+def test_the_service_refuses_a_site_outside_the_scope(app, world):
+    """The rule lives in the service, not only in the routes that call it."""
+    import pytest
+
+    from edc.cli import cli_actor
+    from edc.models import Site
+    from edc.subjects.services import SubjectError, create_subject
+
+    with app.app_context(), site_scope({world.tj}):
+        bj = db.session.get(Site, world.bj)
+        with pytest.raises(SubjectError, match="not one of your sites"):
+            create_subject(bj, actor=cli_actor(), created_by_id=world.users["crc"])
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Subject)) == 1
+
+
 def test_screening_numbers_follow_on_per_site(app, client, world):
     from tests.conftest import csrf_token
 

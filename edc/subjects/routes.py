@@ -30,7 +30,7 @@ def index():
 @require(Perm.CREATE_SUBJECT)
 def create():
     code = (request.form.get("site") or "").strip().upper()
-    site = next((s for s in _creatable_sites() if s.code == code), None)
+    site = db.session.scalar(select(Site).where(Site.code == code))
     if site is None:
         flash("Choose one of your sites.", "error")
         return redirect(url_for("subjects.index")), 303

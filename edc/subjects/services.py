@@ -8,6 +8,7 @@ import audit
 from audit import Actor
 from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus
+from edc.security import current_site_scope
 
 
 class SubjectError(ValueError):
@@ -30,6 +31,8 @@ def subject_counts() -> dict[str, int]:
 
 def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
     """Register a screened person at ``site`` with the next screening number (never reused)."""
+    if site.id not in current_site_scope():
+        raise SubjectError(f"Site {site.code} is not one of your sites.")
     if not site.active:
         raise SubjectError(f"Site {site.code} is not active.")
     # Lock the site row: concurrent registrations at one site take numbers one after another.

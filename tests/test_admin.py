@@ -126,20 +126,26 @@ def test_deactivated_account_keeps_its_id_and_can_be_reactivated(app, world):
 
 
 def test_user_ids_are_never_reused(app, world):
-    """Autoincrement on SQLite (no reuse of the highest id after a failed insert)."""
+    """Even if the newest account row were removed behind the application's back, its id is
+    not handed out again (SQLite AUTOINCREMENT; PostgreSQL sequences)."""
     from edc.admin import services
     from edc.cli import cli_actor
     from edc.security import Role
 
     with app.app_context():
-        before = db.session.scalar(select(func.max(User.id)))
-        db.session.add(User(username="ghost", full_name="g", email="", password_hash="x"))
-        db.session.flush()
-        db.session.rollback()
+        with db.engine.begin() as conn:
+            conn.execute(db.text(
+                "INSERT INTO user_account (username, full_name, email, password_hash, active, "
+                "failed_login_count, locked, password_changed_at, must_change_password, "
+                "created_at) VALUES ('ghost', 'g', '', 'x', true, 0, false, "
+                "CURRENT_TIMESTAMP, false, CURRENT_TIMESTAMP)"))
+            ghost = conn.execute(db.text(
+                "SELECT id FROM user_account WHERE username = 'ghost'")).scalar()
+            conn.execute(db.text("DELETE FROM user_account WHERE id = :i"), {"i": ghost})
         user, _ = services.create_user(username="real", full_name="Real", email="",
                                        role=Role.DM, site_codes=[], password=None,
                                        actor=cli_actor())
-        assert user.id > before
+        assert user.id > ghost
 
 
 def test_sites_create_and_edit(app, world):

@@ -67,8 +67,9 @@ def _state(state: crf.FormState, form_oid: str) -> dict:
 @bp.route("/study")
 @require(Perm.VIEW_SUBJECTS)
 def study():
-    def item(i):
-        return {"name": i.name, "oid": None, "label": i.label, "label_zh": i.label_zh,
+    def item(i, form_oid):
+        return {"name": i.name, "oid": i.oid(form_oid), "label": i.label,
+                "label_zh": i.label_zh,
                 "type": i.type, "unit": i.unit, "codelist": i.codelist,
                 "hard_range": str(i.hard) if i.hard else None,
                 "soft_range": str(i.soft) if i.soft else None, "required": i.required,
@@ -76,7 +77,7 @@ def study():
                 "derived": i.derived, "cdash": i.cdash, "sdtm": i.sdtm}
 
     forms = {oid: {"name": f.name, "name_zh": f.name_zh, "repeating": f.repeating,
-                   "items": [{**item(i), "oid": i.oid(oid)} for i in f.items]}
+                   "items": [item(i, oid) for i in f.items]}
              for oid, f in BUILD.forms.items()}
     events = [{"oid": e.oid, "name": e.name, "day": e.day,
                "window": list(e.window) if e.window else None, "repeatable": e.repeatable,

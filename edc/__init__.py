@@ -109,6 +109,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from edc import security
+    from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
 
     app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
@@ -119,5 +120,5 @@ def _register_template_helpers(app: Flask) -> None:
     def _helpers():
         return {
             "has_perm": lambda perm: security.has_perm(current_user, perm),
-            "study_name": app.config["EDC_STUDY_NAME"],
+            "study_name": f"{STUDY_NAME} ({STUDY_OID})",
         }

@@ -58,8 +58,6 @@ class Config:
     # Worker processes for large audit-trail PDFs (None: one per core, at most 4)
     EDC_PDF_WORKERS: int | None = None
 
-    EDC_STUDY_NAME = "CAR-T in refractory autoimmune disease (NCT06941129)"
-
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -28,6 +28,7 @@ def init_database() -> None:
     """Migrate to head, (re)install the audit triggers, make sure the study record exists.
     Idempotent."""
     from audit import ddl
+    from edc.eligibility.settings import ensure_settings
     from edc.study import ensure_study
 
     upgrade()
@@ -36,7 +37,8 @@ def init_database() -> None:
         missing = ddl.expected_triggers(conn.dialect.name) - ddl.installed(conn)
     if missing:
         raise click.ClickException(f"audit triggers missing after install: {sorted(missing)}")
-    ensure_study(cli_actor())
+    actor = cli_actor()
+    ensure_settings(ensure_study(actor), actor)
     db.session.commit()
 
 

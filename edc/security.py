@@ -78,6 +78,7 @@ class Perm(enum.StrEnum):
     SIGN = "sign"
     ENROLL = "enroll"
     LOCK = "lock"
+    MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT = "view_audit"
     EXPORT = "export"
     MANAGE_USERS = "manage_users"
@@ -99,6 +100,7 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     }),
     Role.DM: frozenset({
         Perm.VIEW_SUBJECTS, Perm.MANAGE_QUERY, Perm.LOCK, Perm.VIEW_AUDIT, Perm.EXPORT,
+        Perm.MANAGE_SETTINGS,
     }),
     Role.SPONSOR: frozenset({Perm.VIEW_SUBJECTS, Perm.VIEW_AUDIT, Perm.EXPORT}),
     Role.ADMIN: frozenset({Perm.VIEW_AUDIT, Perm.MANAGE_USERS}),

@@ -30,6 +30,16 @@ EXPECTED: dict[str, object] = {
     "crf.view": VIEWERS,
     "eligibility.checklist": VIEWERS,
     "api.eligibility": VIEWERS,
+    # roles.md: only investigators sign; coordinators and investigators enroll
+    "eligibility.sign": {"pi"},
+    "api.eligibility_sign": {"pi"},
+    "eligibility.enroll": {"crc", "pi"},
+    "api.enroll": {"crc", "pi"},
+    "subjects.deviations": VIEWERS,
+    # the study settings the eligibility rules read: everyone with clinical access reads them,
+    # the data manager changes them (decisions.md)
+    "eligibility.settings_view": VIEWERS,
+    "eligibility.settings_change": {"dm"},
     "crf.save": {"crc", "pi"},
     "crf.new_log_row": {"crc", "pi"},
     # roles.md: every role views the audit trail (site roles their sites, sponsor de-identified)

@@ -18,7 +18,8 @@ def _op(summary: str, *, body: str | None = None, ok: str = "200", errors=(401, 
                         **{str(e): {"description": {400: "Bad request", 401: "No valid token",
                                                     403: "Role does not allow it",
                                                     404: "Not found (or another site's)",
-                                                    409: "Stale version or locked form",
+                                                    409: "Conflict: stale version, locked "
+                                                         "form, not eligible or not signed",
                                                     422: "Invalid values, named by item"}[e],
                                     "content": {"application/json": {"schema": _ERR}}}
                            for e in errors}}}
@@ -65,6 +66,14 @@ SPEC = {
         "/subjects/{id}/eligibility": {"get": _op(
             "Every criterion with its result and evidence, and the overall status",
             params=("id",))},
+        "/subjects/{id}/eligibility/sign": {"post": _op(
+            "Investigator's signature of the eligibility checklist (password re-entered; "
+            "401 on a wrong password, 409 while the subject is not eligible)",
+            body="Signing", ok="201", params=("id",), errors=(400, 401, 403, 404, 409, 422))},
+        "/subjects/{id}/enroll": {"post": _op(
+            "Enroll: 201 with the subject number; 409 with the failing criteria when the "
+            "subject is not eligible now or the checklist signature is missing or invalidated",
+            ok="201", params=("id",), errors=(401, 403, 404, 409))},
         "/audit": {"get": _op("Audit entries, oldest first", params=("subject", "since",
                                                                        "limit"),
                               errors=(401, 403, 422))},
@@ -91,6 +100,10 @@ SPEC = {
                 "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
             "NewSubject": {"type": "object", "required": ["site"],
                            "properties": {"site": {"type": "string", "example": "TJ"}}},
+            "Signing": {"type": "object", "required": ["password"], "properties": {
+                "password": {"type": "string"},
+                "username": {"type": "string", "description": "optional; must be the "
+                             "token's user when given"}}},
             "FormSave": {"type": "object", "required": ["items"], "properties": {
                 "items": {"type": "object", "additionalProperties": {
                     "type": ["string", "number", "null"]}},

@@ -7,7 +7,10 @@ from datetime import date
 from flask import Blueprint, abort, jsonify, make_response, request
 from flask_login import current_user
 
+from edc import signatures
 from edc.crf import services as crf
+from edc.eligibility import enrollment
+from edc.eligibility import services as eligibility_services
 from edc.extensions import csrf, db
 from edc.models import Site
 from edc.requestctx import current_actor
@@ -252,6 +255,39 @@ def audit_entries():
 @bp.route("/subjects/<int:subject_id>/eligibility")
 @require(Perm.VIEW_SUBJECTS)
 def eligibility(subject_id: int):
-    from edc.eligibility.services import as_json, evaluate_subject
+    subject = _subject(subject_id)
+    rep = eligibility_services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
+    return jsonify(eligibility_services.report_json(subject, rep))
 
-    return jsonify(as_json(evaluate_subject(_subject(subject_id))))
+
+@bp.route("/subjects/<int:subject_id>/eligibility/sign", methods=["POST"])
+@require(Perm.SIGN)
+def eligibility_sign(subject_id: int):
+    subject = _subject(subject_id)
+    data = _json_body()
+    password, username = data.get("password"), data.get("username")
+    if not isinstance(password, str) or not password:
+        return _error(422, "the password is required to sign", {"password": "required"})
+    if username is not None and not isinstance(username, str):
+        return _error(422, "bad user ID", {"username": "must be a string"})
+    try:
+        row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
+                              username=username, password=password,
+                              actor=current_actor("api"))
+    except signatures.WrongCredentials as exc:
+        return _error(401, exc.message, {"password": exc.message})
+    except signatures.SignatureRefused as exc:
+        return jsonify({"error": exc.message, "status": exc.status,
+                        "blockers": exc.blockers}), exc.status
+    return jsonify(signatures.Shown(row, True, "valid").as_json()), 201
+
+
+@bp.route("/subjects/<int:subject_id>/enroll", methods=["POST"])
+@require(Perm.ENROLL)
+def enroll(subject_id: int):
+    subject = _subject(subject_id)
+    try:
+        number = enrollment.enroll(subject, user=current_user, actor=current_actor("api"))
+    except enrollment.EnrollmentRefused as exc:
+        return jsonify({**exc.as_json(), "status": exc.status}), exc.status
+    return jsonify({"subject_number": number}), 201

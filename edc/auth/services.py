@@ -50,7 +50,6 @@ def find_user(username: str) -> User | None:
 
 def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
     """Check credentials; on success open a server-side session and return its token."""
-    cfg = current_app.config
     user = find_user(username)
     attempted = normalise_username(username)[:64]
 
@@ -76,21 +75,9 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
         return LoginResult(error=LOCKED_MESSAGE)
 
     if not verify_password(user.password_hash, password):
-        user.failed_login_count += 1
-        audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
-                     target_id=str(user.id),
-                     details={"why": "wrong password", "consecutive": user.failed_login_count})
-        if user.failed_login_count >= cfg["EDC_MAX_FAILED_LOGINS"]:
-            user.locked = True
-            user.locked_at = utcnow()
-            end_user_sessions(user, "locked")
-            audit.record(db.session, "user.locked", actor=actor, target_type="user",
-                         target_id=str(user.id), old_value="unlocked", new_value="locked",
-                         reason=f"{user.failed_login_count} consecutive failed logins")
-            db.session.commit()
-            return LoginResult(error=LOCKED_MESSAGE)
+        locked = register_failed_password(user, "auth.login_failed", actor=actor)
         db.session.commit()
-        return LoginResult(error=GENERIC_FAILURE)
+        return LoginResult(error=LOCKED_MESSAGE if locked else GENERIC_FAILURE)
 
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -101,6 +88,26 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
     audit.record(db.session, "auth.login", actor=actor, target_type="user", target_id=str(user.id))
     db.session.commit()
     return LoginResult(user=user, token=token)
+
+
+def register_failed_password(user: User, action: str, *, actor: Actor,
+                             details: dict | None = None) -> bool:
+    """Count a wrong password (at sign-in or at signing), audit it, and lock the account at
+    the limit of consecutive failures. Returns whether the account is now locked. The caller
+    commits."""
+    user.failed_login_count += 1
+    audit.record(db.session, action, actor=actor, target_type="user", target_id=str(user.id),
+                 details={"why": "wrong password", "consecutive": user.failed_login_count,
+                          **(details or {})})
+    if user.failed_login_count < current_app.config["EDC_MAX_FAILED_LOGINS"]:
+        return False
+    user.locked = True
+    user.locked_at = utcnow()
+    end_user_sessions(user, "locked")
+    audit.record(db.session, "user.locked", actor=actor, target_type="user",
+                 target_id=str(user.id), old_value="unlocked", new_value="locked",
+                 reason=f"{user.failed_login_count} consecutive failed password entries")
+    return True
 
 
 def resume_session(user_id: str, token: str | None) -> User | None:

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
+from edc import deviations
 from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import utcnow
+from edc.eligibility.services import after_screening_change
 from edc.extensions import db
 from edc.models import FormData, Subject
 from forms.derive import derive, item_rule_versions
@@ -25,6 +27,10 @@ from forms.metadata import Event, Form
 from forms.schedule import out_of_window, schedule
 from forms.study_build import BUILD
 from forms.validate import Context, missing_required, validate_form
+
+# Forms only the system writes, with the page that writes them.
+SYSTEM_FORMS = {"EN": "The enrollment form is written when the subject is enrolled from the "
+                      "eligibility checklist."}
 
 
 class FormProblem(Exception):
@@ -124,12 +130,16 @@ def _context(subject: Subject, today: date) -> Context:
 def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
               version: int | None, actor: Actor, reason: str | None = None,
               event_repeat: int = 1, form_repeat: int = 1,
-              today: date | None = None) -> FormState:
+              today: date | None = None, commit: bool = True,
+              assigned: dict | None = None) -> FormState:
     """Save entered values. Raises a FormProblem (nothing written but the audit of a hard
-    check) or returns the new state. Commits."""
+    check) or returns the new state. Commits unless ``commit`` is false (the caller's
+    transaction: enrollment). ``assigned`` are values the system sets (the subject number)."""
     _, form = resolve(event_oid, form_oid)
     if not isinstance(entered, dict):
         raise Invalid({"items": "must be an object of item names to values"})
+    if form_oid in SYSTEM_FORMS and assigned is None:
+        raise Invalid({"form": SYSTEM_FORMS[form_oid]})
     today = today or utcnow().date()
     row = _row(subject, event_oid, form_oid, event_repeat, form_repeat, lock=True)
     if row is not None and row.locked:
@@ -146,7 +156,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         raise StaleVersion(state, version)
 
     outcome = validate_form(BUILD, form, entered, _context(subject, today))
-    _cross_form_checks(subject, event_oid, form, outcome)
+    window = _cross_form_checks(subject, event_oid, form, outcome)
     if not outcome.ok:
         db.session.rollback()
         _audit_hard_checks(subject, event_oid, form_oid, entered, outcome.errors, actor)
@@ -161,6 +171,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
 
     write_items(subject, event_oid, form_oid, outcome.values, actor=actor, reason=reason,
                 event_repeat=event_repeat, form_repeat=form_repeat)
+    if assigned:
+        write_items(subject, event_oid, form_oid, assigned, actor=Actor.system(),
+                    reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
     stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat)
     derived, rules = derive(form_oid, stored, lambda f, i: read_items(subject, "SCREEN", f)
@@ -195,7 +208,14 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                  details={"status": row.status, "missing": missing,
                           "metadata_version": row.metadata_version},
                  target_type="form_data", target_id=str(row.id))
-    db.session.commit()
+    if window:
+        deviations.record(subject, "visit_window", f"{BUILD.event(event_oid).name}: {window}",
+                          actor=actor, event_oid=event_oid, form_oid=form_oid,
+                          details={"date": outcome.values.get(form.date_item)})
+    if event_oid == "SCREEN":
+        after_screening_change(subject, actor=actor)
+    if commit:
+        db.session.commit()
     items, derived_now = _split(form, stored)
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
                      derived_now, warnings=outcome.warnings, locked=row.locked,
@@ -209,8 +229,9 @@ def infusion_date(subject: Subject) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> None:
-    """Checks that read other forms: lots, the lymphodepletion plan, visit windows."""
+def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> str | None:
+    """Checks that read other forms: lots, the lymphodepletion plan, visit windows. Returns
+    the visit-window message when the form's date is out of its window (a deviation)."""
     values = outcome.values
     if form.oid == "DM" and values.get("BRTHDAT") and "BRTHDAT" not in outcome.errors:
         consent = read_items(subject, "SCREEN", "IC").get("RFICDAT")
@@ -239,6 +260,8 @@ def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) ->
                                 date.fromisoformat(values[date_item]))
         if message:
             outcome.warnings[date_item] = message
+            return message
+    return None
 
 
 def visit_schedule(subject: Subject, today: date | None = None) -> list:

@@ -1,21 +1,118 @@
+"""Eligibility pages: the checklist with its signature and the enrollment button, and the
+study settings the rules read."""
+
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from edc.eligibility import services
-from edc.security import Perm, can, require
+from edc import signatures
+from edc.eligibility import enrollment, services, settings
+from edc.requestctx import current_actor
+from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
 
-bp = Blueprint("eligibility", __name__, url_prefix="/subjects/<int:subject_id>")
+bp = Blueprint("eligibility", __name__)
 
 
-@bp.route("/eligibility")
-@require(Perm.VIEW_SUBJECTS)
-def checklist(subject_id: int):
+def _subject(subject_id: int):
     subject = get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
-    result = services.evaluate_subject(subject)
-    return render_template("eligibility/checklist.html", subject=subject, result=result,
-                           criteria=services.checklist(result))
+    return subject
+
+
+def _page(subject, status: int = 200, **extra):
+    rep = services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
+    return render_template("eligibility/checklist.html", subject=subject, rep=rep,
+                           result=rep["result"], meaning=services.MEANING,
+                           texts=services.CRITERIA_TEXT, **extra), status
+
+
+@bp.route("/subjects/<int:subject_id>/eligibility")
+@require(Perm.VIEW_SUBJECTS)
+def checklist(subject_id: int):
+    return _page(_subject(subject_id))
+
+
+@bp.route("/subjects/<int:subject_id>/eligibility/sign", methods=["POST"])
+@require(Perm.SIGN)
+def sign(subject_id: int):
+    subject = _subject(subject_id)
+    username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    errors = {}
+    if not username.strip():
+        errors["username"] = "Enter your user ID."
+    if not password:
+        errors["password"] = "Enter your password."  # noqa: S105 - a message
+    if errors:
+        return _page(subject, 422, sign_errors=errors)
+    try:
+        signatures.sign(subject, services.TARGET, user=current_user, username=username,
+                        password=password, actor=current_actor())
+    except signatures.WrongCredentials as exc:
+        return _page(subject, 401, sign_errors={"password": exc.message})
+    except signatures.SignatureRefused as exc:
+        return _page(subject, exc.status, sign_errors={"form": exc.message},
+                     blockers=exc.blockers)
+    flash("Eligibility checklist signed.", "success")
+    return redirect(url_for("eligibility.checklist", subject_id=subject.id), 303)
+
+
+@bp.route("/subjects/<int:subject_id>/enroll", methods=["POST"])
+@require(Perm.ENROLL)
+def enroll(subject_id: int):
+    subject = _subject(subject_id)
+    try:
+        number = enrollment.enroll(subject, user=current_user, actor=current_actor())
+    except enrollment.EnrollmentRefused as exc:
+        return _page(subject, exc.status, refusal=exc)
+    flash(f"Subject enrolled as {number}.", "success")
+    return redirect(url_for("subjects.detail", subject_id=subject.id), 303)
+
+
+# Study settings ------------------------------------------------------------------------------
+
+def _settings_page(status: int = 200, errors: dict | None = None, form: dict | None = None):
+    rows = settings.history()
+    current = settings.to_settings(rows[0])
+    values = current.as_dict()
+    if form is None:
+        form = {**{k: values[k] for k in settings.WINDOWS},
+                "half_life_hours": "\n".join(f"{a} = {h:g}" for a, h in
+                                             values["half_life_hours"].items()),
+                "antimalarials_count_for_washout": values["antimalarials_count_for_washout"],
+                "reason": ""}
+    history = [(r, json.loads(r.settings)) for r in rows]
+    return render_template("eligibility/settings.html", current=current, rows=history,
+                           windows=settings.WINDOWS, form=form, errors=errors or {},
+                           may_change=has_perm(current_user, Perm.MANAGE_SETTINGS)), status
+
+
+@bp.route("/study/eligibility-settings")
+@require(Perm.VIEW_SUBJECTS)
+def settings_view():
+    return _settings_page()
+
+
+@bp.route("/study/eligibility-settings", methods=["POST"])
+@require(Perm.MANAGE_SETTINGS)
+def settings_change():
+    form = {k: request.form.get(k, "") for k in settings.WINDOWS}
+    form["half_life_hours"] = request.form.get("half_life_hours", "")
+    form["antimalarials_count_for_washout"] = request.form.get(
+        "antimalarials_count_for_washout") == "y"
+    form["reason"] = request.form.get("reason", "")
+    try:
+        data = {**{k: form[k] for k in settings.WINDOWS},
+                "half_life_hours": settings.parse_half_lives(form["half_life_hours"]),
+                "antimalarials_count_for_washout": form["antimalarials_count_for_washout"]}
+        row = settings.change_settings(data, reason=form["reason"], actor=current_actor(),
+                                       user_id=current_user.id)
+    except settings.SettingsError as exc:
+        return _settings_page(422, {exc.field: exc.message}, form)
+    flash(f"Eligibility settings version {row.version} stored.", "success")
+    return redirect(url_for("eligibility.settings_view"), 303)

@@ -40,6 +40,24 @@ class Settings:
     antimalarials_count_for_washout: bool = False  # clarification C-2
     antimalarials: frozenset[str] = frozenset({"hydroxychloroquine", "chloroquine"})
 
+    STORED = ("screening_window_days", "hcg_window_days", "malignancy_years",
+              "other_trial_months", "half_life_hours", "antimalarials_count_for_washout",
+              "antimalarials")
+
+    def as_dict(self) -> dict:
+        """The stored form (JSON-ready; the version is kept beside it)."""
+        out = {name: getattr(self, name) for name in self.STORED}
+        out["half_life_hours"] = dict(sorted(self.half_life_hours.items()))
+        out["antimalarials"] = sorted(self.antimalarials)
+        return out
+
+    @classmethod
+    def from_dict(cls, version: int, data: Mapping) -> Settings:
+        values = {name: data[name] for name in cls.STORED if name in data}
+        if "antimalarials" in values:
+            values["antimalarials"] = frozenset(values["antimalarials"])
+        return cls(version=f"settings-{version}", **values)
+
 
 @dataclass
 class Result:
@@ -47,6 +65,8 @@ class Result:
     result: str
     evidence: dict = field(default_factory=dict)
     missing: str | None = None  # for `missing`: exactly what is absent or out of window
+    # (form, item) pairs the criterion read, in order; ("PT", "*") for the prior-treatment log
+    sources: list[tuple[str, str]] = field(default_factory=list)
 
 
 Getter = Callable[[str, str], str | None]  # (form, item) -> value of the screening event
@@ -82,10 +102,27 @@ class Evaluation:
 
     def __init__(self, get: Getter, prior_treatments: list[dict], reference: date,
                  settings: Settings | None = None):
-        self.get = get
         self.pt = prior_treatments
         self.ref = reference
         self.s = settings or Settings()
+        self._reads: list[tuple[str, str]] = []
+
+        def tracked(form: str, item: str):
+            self._reads.append((form, item))
+            return get(form, item)
+
+        self.get = tracked
+
+    def _result(self, *args, **kwargs) -> Result:
+        """A criterion's result, carrying the items it read since the previous result."""
+        result = Result(*args, **kwargs)
+        result.sources = list(dict.fromkeys(self._reads))
+        self._reads.clear()
+        return result
+
+    def _prior_treatments(self) -> list[dict]:
+        self._reads.append(("PT", "*"))
+        return self.pt
 
     # helpers ---------------------------------------------------------------------------
     def _lab_window(self, form: str, date_item: str) -> tuple[date | None, str | None]:
@@ -102,14 +139,14 @@ class Evaluation:
     def _need(self, rid: str, *items: tuple[str, str]) -> Result | None:
         absent = [f"{f}.{i}" for f, i in items if self.get(f, i) in (None, "")]
         if absent:
-            return Result(rid, MISSING, missing=", ".join(absent) + " not entered")
+            return self._result(rid, MISSING, missing=", ".join(absent) + " not entered")
         return None
 
     def _x_uln(self, rid: str, value_item: str, uln_item: str, limit: float,
                exempt: bool = False, note: str = "") -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
-            return Result(rid, MISSING, missing=why)
+            return self._result(rid, MISSING, missing=why)
         if (r := self._need(rid, ("LB", value_item), ("LB", uln_item))):
             return r
         value, uln = _f(self.get("LB", value_item)), _f(self.get("LB", uln_item))
@@ -117,50 +154,50 @@ class Evaluation:
         evidence = {"value": value, "uln": uln, "x_uln": round(ratio, 2), "limit_x_uln": limit,
                     "sample_date": day.isoformat()}
         if ratio <= limit:
-            return Result(rid, MET, evidence)
+            return self._result(rid, MET, evidence)
         if exempt:
             evidence["exemption"] = note
-            return Result(rid, MET, evidence)
-        return Result(rid, NOT_MET, evidence)
+            return self._result(rid, MET, evidence)
+        return self._result(rid, NOT_MET, evidence)
 
     # inclusion ---------------------------------------------------------------------------
     def in01(self) -> Result:
         if (r := self._need("IN-01", ("DM", "BRTHDAT"), ("IC", "RFICDAT"))):
             return r
         age = age_years(_d(self.get("DM", "BRTHDAT")), _d(self.get("IC", "RFICDAT")))
-        return Result("IN-01", MET if age >= 18 else NOT_MET, {"age": age})
+        return self._result("IN-01", MET if age >= 18 else NOT_MET, {"age": age})
 
     def in02(self) -> Result:
         day, why = self._lab_window("FC", "FCDAT")
         if why:
-            return Result("IN-02", MISSING, missing=why)
+            return self._result("IN-02", MISSING, missing=why)
         if (r := self._need("IN-02", ("FC", "CD19POS"))):
             return r
         positive = self.get("FC", "CD19POS") == "Y"
-        return Result("IN-02", MET if positive else NOT_MET,
-                      {"CD19POS": self.get("FC", "CD19POS"), "sample_date": day.isoformat()})
+        return self._result("IN-02", MET if positive else NOT_MET,
+                            {"CD19POS": self.get("FC", "CD19POS"), "sample_date": day.isoformat()})
 
     def in03a(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
-            return Result("IN-03a", MISSING, missing=why)
+            return self._result("IN-03a", MISSING, missing=why)
         if (r := self._need("IN-03a", ("LB", "ANC"), ("LB", "CSF14D"))):
             return r
         anc, csf = _f(self.get("LB", "ANC")), self.get("LB", "CSF14D") == "Y"
         ok = anc >= 1.0 and not csf
-        return Result("IN-03a", MET if ok else NOT_MET,
-                      {"ANC": anc, "unit": "10^9/L", "CSF_in_14_days": csf,
+        return self._result("IN-03a", MET if ok else NOT_MET,
+                            {"ANC": anc, "unit": "10^9/L", "CSF_in_14_days": csf,
                        "sample_date": day.isoformat()})
 
     def in03b(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
-            return Result("IN-03b", MISSING, missing=why)
+            return self._result("IN-03b", MISSING, missing=why)
         if (r := self._need("IN-03b", ("LB", "HGB"))):
             return r
         hgb = _f(self.get("LB", "HGB"))
-        return Result("IN-03b", MET if hgb >= 60 else NOT_MET,
-                      {"HGB": hgb, "unit": "g/L", "sample_date": day.isoformat()})
+        return self._result("IN-03b", MET if hgb >= 60 else NOT_MET,
+                            {"HGB": hgb, "unit": "g/L", "sample_date": day.isoformat()})
 
     def _myo_exempt(self) -> bool:
         return self.get("DX", "COHORT") == "IIM" and self.get("LB", "TXMYO") == "Y"
@@ -180,7 +217,7 @@ class Evaluation:
     def in03f(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
-            return Result("IN-03f", MISSING, missing=why)
+            return self._result("IN-03f", MISSING, missing=why)
         if (r := self._need("IN-03f", ("LB", "CREAT"), ("LB", "CREATU"), ("DM", "BRTHDAT"),
                             ("IC", "RFICDAT"), ("DM", "SEX"), ("DM", "WEIGHT"))):
             return r
@@ -192,22 +229,22 @@ class Evaluation:
                     "creatinine": f"{self.get('LB', 'CREAT')} {self.get('LB', 'CREATU')}",
                     "rule": scores.RULE_VERSIONS["crcl"], "sample_date": day.isoformat()}
         if crcl >= 30:
-            return Result("IN-03f", MET, evidence)
+            return self._result("IN-03f", MET, evidence)
         acute = self.get("LB", "CRCLACUT") == "Y"
         if acute and self.get("DX", "COHORT") != "SLE":
             evidence["exemption"] = "acute fall attributed to the target disease"
-            return Result("IN-03f", MET, evidence)
-        return Result("IN-03f", NOT_MET, evidence)
+            return self._result("IN-03f", MET, evidence)
+        return self._result("IN-03f", NOT_MET, evidence)
 
     def in04(self) -> Result:
         day, why = self._lab_window("EC", "ECDAT")
         if why:
-            return Result("IN-04", MISSING, missing=why)
+            return self._result("IN-04", MISSING, missing=why)
         if (r := self._need("IN-04", ("EC", "ECOG"))):
             return r
         ecog = int(self.get("EC", "ECOG"))
-        return Result("IN-04", MET if ecog <= 1 else NOT_MET,
-                      {"ECOG": ecog, "date": day.isoformat()})
+        return self._result("IN-04", MET if ecog <= 1 else NOT_MET,
+                            {"ECOG": ecog, "date": day.isoformat()})
 
     def in05(self) -> Result:
         if (r := self._need("IN-05", ("DM", "SEX"))):
@@ -219,15 +256,15 @@ class Evaluation:
         if (r := self._need("IN-05", flag)):
             return r
         if not (wocbp or partner):
-            return Result("IN-05", NA, {"reason": "no childbearing potential concerned"})
+            return self._result("IN-05", NA, {"reason": "no childbearing potential concerned"})
         if (r := self._need("IN-05", ("IC", "CONTRAC"))):
             return r
         evidence = {"agrees_contraception": self.get("IC", "CONTRAC")}
         if self.get("IC", "CONTRAC") != "Y":
-            return Result("IN-05", NOT_MET, evidence)
+            return self._result("IN-05", NOT_MET, evidence)
         if not wocbp:
             evidence["hcg"] = "not applicable"
-            return Result("IN-05", MET, evidence)
+            return self._result("IN-05", MET, evidence)
         if (r := self._need("IN-05", ("PG", "PGDAT"), ("PG", "PGRES"), ("PG", "LACTAT"))):
             return r
         test = _d(self.get("PG", "PGDAT"))
@@ -235,11 +272,11 @@ class Evaluation:
         evidence.update({"hcg_date": test.isoformat(), "hcg_days_before": age_days,
                          "hcg": self.get("PG", "PGRES"), "lactating": self.get("PG", "LACTAT")})
         if not 0 <= age_days <= self.s.hcg_window_days:
-            return Result("IN-05", MISSING, evidence,
-                          missing=f"PG.PGDAT {test.isoformat()} is not 0–"
+            return self._result("IN-05", MISSING, evidence,
+                                missing=f"PG.PGDAT {test.isoformat()} is not 0–"
                                   f"{self.s.hcg_window_days} days before the reference date")
         ok = self.get("PG", "PGRES") == "NEG" and self.get("PG", "LACTAT") == "N"
-        return Result("IN-05", MET if ok else NOT_MET, evidence)
+        return self._result("IN-05", MET if ok else NOT_MET, evidence)
 
     def in06(self) -> Result:
         if (r := self._need("IN-06", ("IC", "RFICDAT"), ("IC", "COMPLY"))):
@@ -252,23 +289,24 @@ class Evaluation:
         evidence = {"consent": consent.isoformat(), "comply": self.get("IC", "COMPLY"),
                     "procedures_before_consent": before}
         ok = not before and self.get("IC", "COMPLY") == "Y"
-        return Result("IN-06", MET if ok else NOT_MET, evidence)
+        return self._result("IN-06", MET if ok else NOT_MET, evidence)
 
     # exclusion ---------------------------------------------------------------------------
     def _judgement(self, rid: str) -> Result:
         item = rid.replace("-", "")
         if (r := self._need(rid, ("EX", item))):
             return r
-        return Result(rid, MET if self.get("EX", item) == "Y" else NOT_MET,
-                      {"investigator": self.get("EX", item)})
+        return self._result(rid, MET if self.get("EX", item) == "Y" else NOT_MET,
+                            {"investigator": self.get("EX", item)})
 
     def ex06(self) -> Result:
         malig = _d(self.get("EX", "MALIGDAT"))
         if malig is None:
-            return Result("EX-06", NOT_MET, {"malignancy": "none recorded"})
+            return self._result("EX-06", NOT_MET, {"malignancy": "none recorded"})
         limit = months_before(self.ref, 12 * self.s.malignancy_years)
-        return Result("EX-06", MET if malig > limit else NOT_MET,
-                      {"diagnosed": malig.isoformat(), "within_years": self.s.malignancy_years})
+        return self._result("EX-06", MET if malig > limit else NOT_MET,
+                            {"diagnosed": malig.isoformat(),
+                             "within_years": self.s.malignancy_years})
 
     def ex08(self) -> Result:
         if (r := self._need("EX-08", ("SR", "HBSAG"), ("SR", "HBCAB"), ("SR", "HCVAB"),
@@ -279,34 +317,34 @@ class Evaluation:
         reasons = []
         if g["HBSAG"] == "POS" or g["HBCAB"] == "POS":
             if g["HBVDNA"] is None or g["HBVULN"] is None:
-                return Result("EX-08", MISSING, g, missing="SR.HBVDNA and SR.HBVULN are "
-                              "needed when HBsAg or HBcAb is positive")
+                return self._result("EX-08", MISSING, g, missing="SR.HBVDNA and SR.HBVULN are "
+                                    "needed when HBsAg or HBcAb is positive")
             if float(g["HBVDNA"]) > float(g["HBVULN"]):
                 reasons.append("HBV DNA above ULN with a positive HBV marker")
         if g["HCVAB"] == "POS":
             if g["HCVRNA"] is None:
-                return Result("EX-08", MISSING, g,
-                              missing="SR.HCVRNA is needed when HCV antibody is positive")
+                return self._result("EX-08", MISSING, g,
+                                    missing="SR.HCVRNA is needed when HCV antibody is positive")
             if g["HCVRNA"] == "DETECTED":
                 reasons.append("HCV RNA detectable")
         if g["HIVAB"] == "POS":
             reasons.append("HIV antibody positive")
         if g["SYPH"] == "POS":
             reasons.append("syphilis test positive")
-        return Result("EX-08", MET if reasons else NOT_MET, {**g, "findings": reasons})
+        return self._result("EX-08", MET if reasons else NOT_MET, {**g, "findings": reasons})
 
     def ex10(self) -> Result:
         trial = _d(self.get("EX", "TRIALDAT"))
         if trial is None:
-            return Result("EX-10", NOT_MET, {"other_trial": "none recorded"})
+            return self._result("EX-10", NOT_MET, {"other_trial": "none recorded"})
         months = self.s.other_trial_months
         limit = months_before(self.ref, months)
-        return Result("EX-10", MET if trial > limit else NOT_MET,
-                      {"last_participation": trial.isoformat(), "within_months": months})
+        return self._result("EX-10", MET if trial > limit else NOT_MET,
+                            {"last_participation": trial.isoformat(), "within_months": months})
 
     def ex11(self) -> Result:
         hits, unknown = [], []
-        for row in self.pt:
+        for row in self._prior_treatments():
             agent = (row.get("PTAGENT") or "").strip().lower()
             last = _d(row.get("PTLSTDAT") or row.get("PTENDAT"))
             if agent in self.s.antimalarials and not self.s.antimalarials_count_for_washout:
@@ -322,9 +360,9 @@ class Evaluation:
                 hits.append({"agent": agent, "last_dose": last.isoformat(),
                              "washout_until": clear.isoformat()})
         if unknown:
-            return Result("EX-11", MISSING, {"agents": unknown},
-                          missing=f"last dose date of {', '.join(unknown)} (PT.PTLSTDAT)")
-        return Result("EX-11", MET if hits else NOT_MET, {"within_washout": hits})
+            return self._result("EX-11", MISSING, {"agents": unknown},
+                                missing=f"last dose date of {', '.join(unknown)} (PT.PTLSTDAT)")
+        return self._result("EX-11", MET if hits else NOT_MET, {"within_washout": hits})
 
     def common(self) -> list[Result]:
         inclusion = [self.in01(), self.in02(), self.in03a(), self.in03b(), self.in03c(),
@@ -359,20 +397,20 @@ class CohortEvaluation(Evaluation):
         ok = bool(set(result.split(", ")) & set(accepted))
         evidence = {"score": self.get("DX", "CLSCORE"), "result": result}
         if ok and rid in ("IIM-1", "AAV-1") and not self.get("DX", "SUBTYPE"):
-            return Result(rid, MISSING, evidence, missing="DX.SUBTYPE not entered")
-        return Result(rid, MET if ok else NOT_MET, evidence)
+            return self._result(rid, MISSING, evidence, missing="DX.SUBTYPE not entered")
+        return self._result(rid, MET if ok else NOT_MET, evidence)
 
     def _threshold(self, rid: str, item: str, test, text: str) -> Result:
         if (r := self._need(rid, ("DA", item))):
             return r
         value = _f(self.get("DA", item))
-        return Result(rid, MET if test(value) else NOT_MET, {item: value, "rule": text})
+        return self._result(rid, MET if test(value) else NOT_MET, {item: value, "rule": text})
 
     def _refractory(self, rid: str, *, require_cyc: bool) -> Result:
-        if not self.pt:
-            return Result(rid, MISSING, missing="no prior treatment rows (PT) entered")
+        if not self._prior_treatments():
+            return self._result(rid, MISSING, missing="no prior treatment rows (PT) entered")
         rows = []
-        for row in self.pt:
+        for row in self._prior_treatments():
             agent = (row.get("PTAGENT") or "").strip().lower()
             start = _d(row.get("PTSTDAT"))
             end = _d(row.get("PTENDAT")) or _d(row.get("PTLSTDAT")) or self.ref
@@ -386,11 +424,11 @@ class CohortEvaluation(Evaluation):
                     "treatments": [{"agent": a, "days": d, "response": r} for a, d, r in rows]}
         conventional = gc and im and (cyc or not require_cyc)
         if not conventional:
-            return Result(rid, NOT_MET, evidence)
+            return self._result(rid, NOT_MET, evidence)
         relapse = any(r == "RELAPSE" for _, _, r in rows)
         failed = any(r == "INEFFECTIVE" and d >= SIX_MONTHS_DAYS for a, d, r in rows
                      if a in others | {"cyclophosphamide"})
-        return Result(rid, MET if (relapse or failed) else NOT_MET, evidence)
+        return self._result(rid, MET if (relapse or failed) else NOT_MET, evidence)
 
     # SLE
     def sle(self) -> list[Result]:
@@ -409,27 +447,28 @@ class CohortEvaluation(Evaluation):
                     "chronicity": self.get("DA", "NIHCHR"), "UPCR_g_g": self.get("DA", "UPCR"),
                     "protein_24h_g": self.get("DA", "PROT24")}
         if not 0 <= days <= BIOPSY_DAYS:
-            return Result("SLE-3", MISSING, evidence,
-                          missing=f"DA.BXDAT {biopsy.isoformat()} is more than 6 months "
+            return self._result("SLE-3", MISSING, evidence,
+                                missing=f"DA.BXDAT {biopsy.isoformat()} is more than 6 months "
                                   f"({BIOPSY_DAYS} days) before the reference date")
         upcr, prot = _f(self.get("DA", "UPCR")), _f(self.get("DA", "PROT24"))
         if upcr is None and prot is None:
-            return Result("SLE-3", MISSING, evidence, missing="DA.UPCR or DA.PROT24 not entered")
+            return self._result("SLE-3", MISSING, evidence,
+                                missing="DA.UPCR or DA.PROT24 not entered")
         active = self.get("DA", "LNCLASS") in ("III", "IV", "III+V", "IV+V")
         ok = active and float(self.get("DA", "NIHACT")) > 2 and (
             (upcr or 0) > 1.0 or (prot or 0) > 1.0)
-        return Result("SLE-3", MET if ok else NOT_MET, evidence)
+        return self._result("SLE-3", MET if ok else NOT_MET, evidence)
 
     # SSc
     def ssc(self) -> list[Result]:
         antibodies = [self.get("DX", f"SSC{n}") == "Y" for n in (11, 12, 13)]
         other = self.get("DA", "SSCABOTH")
-        ssc2 = Result("SSC-2", MET if any(antibodies) or other else NOT_MET,
-                      {"anti_centromere_topo_rnap3": antibodies, "other": other})
+        ssc2 = self._result("SSC-2", MET if any(antibodies) or other else NOT_MET,
+                            {"anti_centromere_topo_rnap3": antibodies, "other": other})
         diffuse = self.get("DX", "SUBTYPE") == "DIFFUSE"
         ild = self.get("DA", "HRCTGGO") == "Y"
-        ssc3 = Result("SSC-3", MET if diffuse or ild else NOT_MET,
-                      {"diffuse": diffuse, "hrct_ground_glass": ild})
+        ssc3 = self._result("SSC-3", MET if diffuse or ild else NOT_MET,
+                            {"diffuse": diffuse, "hrct_ground_glass": ild})
         return [self._classified("SSC-1", ("classified",)), ssc2, ssc3,
                 self._refractory("SSC-4", require_cyc=False), self._ssc5()]
 
@@ -450,11 +489,11 @@ class CohortEvaluation(Evaluation):
                     (g["DLCOPRI"] - g["DLCO"]) / g["DLCOPRI"] >= 0.15:
                 findings.append("FVC decrease ≥ 5 % with DLCO decrease ≥ 15 %")
         if findings:
-            return Result("SSC-5", MET, {**g, "findings": findings})
+            return self._result("SSC-5", MET, {**g, "findings": findings})
         if not computable:
-            return Result("SSC-5", MISSING, g, missing="prior mRSS (DA.MRSSPRI) or prior FVC "
-                          "(DA.FVCPRI) with current values")
-        return Result("SSC-5", NOT_MET, {**g, "findings": []})
+            return self._result("SSC-5", MISSING, g, missing="prior mRSS (DA.MRSSPRI) or prior FVC "
+                                "(DA.FVCPRI) with current values")
+        return self._result("SSC-5", NOT_MET, {**g, "findings": []})
 
     # IIM
     def iim(self) -> list[Result]:
@@ -477,22 +516,22 @@ class CohortEvaluation(Evaluation):
         }
         mmt8 = _f(self.get("DA", "MMT8"))
         ok = mmt8 < 142 and sum(core.values()) >= 2
-        return Result("IIM-2", MET if ok else NOT_MET, {"MMT8": mmt8, "core_set": core})
+        return self._result("IIM-2", MET if ok else NOT_MET, {"MMT8": mmt8, "core_set": core})
 
     def _iim4(self) -> Result:
         if self.get("DA", "ILDPROG") == "Y":
             if not self.get("DA", "ILDDAT"):
-                return Result("IIM-4", MISSING, missing="DA.ILDDAT (HRCT/PFT evidence date)")
-            return Result("IIM-4", MET, {"attested": True, "evidence_date":
+                return self._result("IIM-4", MISSING, missing="DA.ILDDAT (HRCT/PFT evidence date)")
+            return self._result("IIM-4", MET, {"attested": True, "evidence_date":
                                          self.get("DA", "ILDDAT")})
-        return Result("IIM-4", NOT_MET, {"attested": self.get("DA", "ILDPROG")})
+        return self._result("IIM-4", NOT_MET, {"attested": self.get("DA", "ILDPROG")})
 
     # AAV
     def aav(self) -> list[Result]:
         anca = self.get("DA", "ANCATYPE")
-        aav2 = (Result("AAV-2", MISSING, missing="DA.ANCATYPE not entered") if anca is None
-                else Result("AAV-2", MET if anca in ("MPO", "PR3") else NOT_MET,
-                            {"ANCA": anca}))
+        aav2 = (self._result("AAV-2", MISSING, missing="DA.ANCATYPE not entered") if anca is None
+                else self._result("AAV-2", MET if anca in ("MPO", "PR3") else NOT_MET,
+                                  {"ANCA": anca}))
         return [self._classified("AAV-1", ("GPA", "MPA", "EGPA")), aav2,
                 self._threshold("AAV-3", "BVAS", lambda v: v >= 15, "BVAS v3 ≥ 15"),
                 self._refractory("AAV-4", require_cyc=False)]
@@ -508,7 +547,7 @@ class CohortEvaluation(Evaluation):
                 return self.iim(), [["IIM-3", "IIM-4"]]  # clarification C-1
             case "AAV":
                 return self.aav(), []
-        return [Result("COHORT", MISSING, missing="DX.COHORT not entered")], []
+        return [self._result("COHORT", MISSING, missing="DX.COHORT not entered")], []
 
 
 def decide(results: list[Result], alternatives: list[list[str]]) -> str:
@@ -551,3 +590,73 @@ def evaluate(get: Getter, prior_treatments: list[dict], reference: date,
             "rule_version": f"{RULES_VERSION} ({ev.s.version}; C-1 IIM-3 or IIM-4; "
                             f"C-2 antimalarials {c2})",
             "criteria": results, "alternatives": alternatives}
+
+
+CRITERIA_TEXT: dict[str, str] = {
+    "IN-01": "Age ≥ 18 years at consent",
+    "IN-02": "CD19 expression on peripheral-blood B cells positive (flow cytometry)",
+    "IN-03a": "ANC ≥ 1.0 ×10⁹/L without G-CSF/GM-CSF in the 14 days before the sample",
+    "IN-03b": "Haemoglobin ≥ 60 g/L",
+    "IN-03c": "ALT ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt)",
+    "IN-03d": "AST ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt)",
+    "IN-03e": "Total bilirubin ≤ 1.5 × ULN (≤ 3.0 × ULN with documented Gilbert syndrome)",
+    "IN-03f": "CrCl ≥ 30 mL/min (Cockcroft–Gault); acute disease-related fall exempt except "
+              "in lupus nephritis",
+    "IN-04": "ECOG performance status 0 or 1",
+    "IN-05": "Contraception agreed; for a woman of childbearing potential a negative HCG "
+             "0–7 days before enrollment and not lactating",
+    "IN-06": "Informed consent signed before every screening procedure; willing to comply",
+    "SLE-1": "2019 EULAR/ACR SLE classification (ANA ≥ 1:80, score ≥ 10)",
+    "SLE-2": "SLEDAI-2K ≥ 8",
+    "SLE-3": "Renal biopsy ≤ 6 months: active class III/IV (± V), NIH activity > 2; UPCR > 1.0 "
+             "g/g or 24-h protein > 1.0 g",
+    "SLE-4": "Relapsed/refractory after glucocorticoids, cyclophosphamide and another "
+             "immunomodulator",
+    "SSC-1": "2013 ACR/EULAR SSc classification (score ≥ 9)",
+    "SSC-2": "Scleroderma-related antibody positive",
+    "SSC-3": "Diffuse cutaneous SSc or active ILD (HRCT ground glass)",
+    "SSC-4": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months",
+    "SSC-5": "Progressive: mRSS +25 %, or FVC −10 %, or FVC −5 % with DLCO −15 %",
+    "IIM-1": "2017 EULAR/ACR IIM classification (subtype recorded)",
+    "IIM-2": "MMT-8 < 142 and ≥ 2 core-set abnormalities",
+    "IIM-3": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months",
+    "IIM-4": "Rapidly progressive ILD (investigator-attested, with evidence date)",
+    "AAV-1": "2022 ACR/EULAR classification for GPA, MPA or EGPA (subtype recorded)",
+    "AAV-2": "MPO-ANCA or PR3-ANCA positive",
+    "AAV-3": "BVAS v3 ≥ 15",
+    "AAV-4": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months",
+    "EX-01": "Severe drug allergy or allergic tendency",
+    "EX-02": "Uncontrolled or treatment-requiring infection",
+    "EX-03": "CNS disease",
+    "EX-04": "Insufficient cardiac function",
+    "EX-05": "Congenital immunoglobulin deficiency",
+    "EX-06": "Malignancy within 5 years",
+    "EX-07": "End-stage renal failure (not counting lupus nephritis)",
+    "EX-08": "HBV, HCV, HIV or syphilis infection by serology",
+    "EX-09": "Psychiatric disorder or severe cognitive impairment",
+    "EX-10": "Another clinical trial within 3 months",
+    "EX-11": "Immunosuppressant or biologic within 5 half-lives",
+    "EX-12": "Pregnant or planning to conceive",
+    "EX-13": "Other reasons the investigator judges unsuitable",
+    "COHORT": "Disease cohort recorded (DX.COHORT)",
+}
+
+
+def failing(result: dict) -> list[Result]:
+    """The criteria that keep a subject from being eligible (missing, or on the wrong side)."""
+    grouped = {i for g in result["alternatives"] for i in g}
+    by_id = {r.id: r for r in result["criteria"]}
+    out = []
+    for r in result["criteria"]:
+        if r.result == MISSING:
+            out.append(r)
+        elif r.id in grouped:
+            continue
+        elif (r.id.startswith("EX-") and r.result == MET) or \
+                (not r.id.startswith("EX-") and r.result == NOT_MET):
+            out.append(r)
+    for group in result["alternatives"]:
+        members = [by_id[i] for i in group if i in by_id]
+        if members and all(m.result == NOT_MET for m in members):
+            out.extend(members)
+    return out

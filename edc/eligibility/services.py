@@ -1,40 +1,121 @@
-"""The eligibility evaluation of a subject from its stored screening data."""
+"""The eligibility evaluation of a subject from its stored screening data, the checklist
+signature target, and the post-enrollment deviation check."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import defaultdict
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from edc.clinical.store import read_items
+from audit import Actor
+from audit.models import AuditEntry
+from edc import deviations, signatures
 from edc.clock import utcnow
-from edc.eligibility.rules import MISSING, NOT_MET, evaluate
+from edc.eligibility.rules import (
+    CRITERIA_TEXT,
+    MISSING,
+    NOT_MET,
+    evaluate,
+    failing,
+)
+from edc.eligibility.settings import current_settings
 from edc.extensions import db
-from edc.models import FormData, Subject
+from edc.models import Deviation, ItemData, Subject
+from forms.pii import WITHHELD, is_pii
+from forms.study_build import BUILD
 
 ORDER = {MISSING: 0, NOT_MET: 1}
+TARGET = "eligibility"
+MEANING = "I confirm this subject meets all eligibility criteria"
 
 
-def prior_treatments(subject: Subject) -> list[dict]:
-    rows = db.session.scalars(select(FormData.form_repeat).where(
-        FormData.subject_id == subject.id, FormData.event_oid == "SCREEN",
-        FormData.form_oid == "PT").order_by(FormData.form_repeat)).all()
-    return [read_items(subject, "SCREEN", "PT", form_repeat=n) for n in rows]
+def site_today(subject: Subject, now: datetime | None = None) -> date:
+    """The calendar day at the subject's site (the reference date of an enrollment today)."""
+    now = now or utcnow()
+    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(subject.site.timezone)).date()
 
 
-def evaluate_subject(subject: Subject, reference: date | None = None) -> dict:
-    """Evaluate every criterion at ``reference`` (default today: the planned enrollment)."""
-    reference = reference or utcnow().date()
-    cache: dict[str, dict] = {}
+def screening_data(subject: Subject) -> dict[tuple[str, int], dict[str, str]]:
+    """Every value of the screening event: {(form, row): {item: value}} (one query)."""
+    rows = db.session.execute(select(ItemData.form_oid, ItemData.form_repeat, ItemData.item_oid,
+                                     ItemData.value).where(
+        ItemData.subject_id == subject.id, ItemData.event_oid == "SCREEN",
+        ItemData.event_repeat == 1, ItemData.removed.is_(False)))
+    data: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+    for form, repeat, item, value in rows:
+        data[(form, repeat)][item] = value
+    return data
+
+
+def _prior_treatments(data) -> list[dict]:
+    return [{**values, "_row": repeat} for (form, repeat), values in sorted(data.items())
+            if form == "PT"]
+
+
+def evaluate_subject(subject: Subject, reference: date | None = None, *,
+                     data: dict | None = None) -> dict:
+    """Evaluate every criterion at ``reference`` (default: today at the site, the planned
+    enrollment) with the current settings version."""
+    reference = reference or site_today(subject)
+    data = screening_data(subject) if data is None else data
 
     def get(form: str, item: str):
-        if form not in cache:
-            cache[form] = read_items(subject, "SCREEN", form)
-        return cache[form].get(item)
+        return data.get((form, 1), {}).get(item)
 
-    result = evaluate(get, prior_treatments(subject), reference)
+    result = evaluate(get, _prior_treatments(data), reference, current_settings())
     result["reference_date"] = reference.isoformat()
+    result["data"] = data
     return result
+
+
+def _audit_seqs(subject: Subject) -> dict[tuple[str, str, str], int]:
+    """The sequence number of the audit entry that set each current screening value."""
+    rows = db.session.execute(select(AuditEntry.form_oid, AuditEntry.repeat_key,
+                                     AuditEntry.item_oid, func.max(AuditEntry.seq)).where(
+        AuditEntry.subject_id == subject.id, AuditEntry.event_oid == "SCREEN",
+        AuditEntry.action.in_(("data.create", "data.update")))
+        .group_by(AuditEntry.form_oid, AuditEntry.repeat_key, AuditEntry.item_oid))
+    return {(f, r or "1", i): seq for f, r, i, seq in rows}
+
+
+def sources(subject: Subject, result: dict, *, pii_ok: bool) -> dict[str, list[dict]]:
+    """For each criterion, the stored values it read: form, row, item, value, unit, the form's
+    date, and the audit sequence number of the entry that wrote the value. Identifying values
+    are withheld from roles that may not see them."""
+    data = result["data"]
+    seqs = _audit_seqs(subject)
+    out = {}
+    for r in result["criteria"]:
+        used = []
+        for form_oid, item_oid in r.sources:
+            keys = ([k for k in sorted(data) if k[0] == "PT"] if item_oid == "*"
+                    else [(form_oid, 1)])
+            form = BUILD.forms.get(form_oid)
+            for key in keys:
+                values = data.get(key, {})
+                items = sorted(values) if item_oid == "*" else [item_oid]
+                dated = values.get(form.date_item) if form and form.date_item else None
+                for item in items:
+                    value = values.get(item)
+                    if value is not None and not pii_ok and is_pii(item):
+                        value = WITHHELD
+                    used.append({"form": form_oid, "row": key[1], "item": item,
+                                 "value": value, "unit": _unit(form, item, values),
+                                 "date": dated,
+                                 "audit_seq": seqs.get((form_oid, str(key[1]), item))})
+        out[r.id] = used
+    return out
+
+
+def _unit(form, item: str, values: dict) -> str | None:
+    definition = next((i for i in form.items if i.name == item), None) if form else None
+    if definition is None:
+        return None
+    if definition.unit_item:
+        return values.get(definition.unit_item)
+    return definition.unit
 
 
 def checklist(result: dict) -> list:
@@ -42,9 +123,95 @@ def checklist(result: dict) -> list:
     return sorted(result["criteria"], key=lambda r: ORDER.get(r.result, 2))
 
 
-def as_json(result: dict) -> dict:
+def as_json(result: dict, used: dict | None = None) -> dict:
+    used = used or {}
     return {"status": result["status"], "rule_version": result["rule_version"],
             "reference_date": result["reference_date"],
             "alternatives": result["alternatives"],
-            "criteria": [{"id": r.id, "result": r.result, "evidence": r.evidence,
+            "criteria": [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
+                          "evidence": {**r.evidence, "sources": used.get(r.id, [])},
                           "missing": r.missing} for r in checklist(result)]}
+
+
+def report(subject: Subject, *, pii_ok: bool) -> dict:
+    """Everything the checklist page and the API show: the evaluation now, the evidence of
+    each criterion, and the checklist signatures with their status."""
+    result = evaluate_subject(subject)
+    content = signed_content(subject, result)
+    return {"result": result, "criteria": checklist(result),
+            "sources": sources(subject, result, pii_ok=pii_ok),
+            "signatures": signatures.shown(subject, TARGET, content)}
+
+
+def report_json(subject: Subject, rep: dict) -> dict:
+    body = as_json(rep["result"], rep["sources"])
+    valid = bool(rep["signatures"]) and rep["signatures"][0].valid
+    body.update(subject_number=subject.subject_number, subject_status=subject.status,
+                signed=valid, signatures=[s.as_json() for s in rep["signatures"]],
+                enrollable=subject.subject_number is None and valid
+                and body["status"] == "eligible")
+    return body
+
+
+def failing_json(result: dict) -> list[dict]:
+    return [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
+             "missing": r.missing} for r in failing(result)]
+
+
+# The signed checklist ---------------------------------------------------------------------
+
+def signed_content(subject: Subject, result: dict | None = None) -> dict:
+    """What the investigator signs: the evaluation and every screening value it came from."""
+    result = result or evaluate_subject(subject)
+    return {
+        "record": "eligibility checklist",
+        "subject": subject.screening_number,
+        "rule_version": result["rule_version"],
+        "status": result["status"],
+        "criteria": [[r.id, r.result] for r in result["criteria"]],
+        "data": [[form, repeat, item, value] for (form, repeat), values
+                 in sorted(result["data"].items()) for item, value in sorted(values.items())],
+    }
+
+
+def sign_blockers(subject: Subject) -> list[str]:
+    """Why the checklist cannot be signed now (the signature says the subject is eligible)."""
+    result = evaluate_subject(subject)
+    if result["status"] == "eligible":
+        return []
+    return [f"{r.id} {r.result.replace('_', ' ')}" + (f": {r.missing}" if r.missing else "")
+            for r in failing(result)]
+
+
+signatures.register(signatures.Target(TARGET, MEANING, signed_content, sign_blockers))
+
+
+# After enrollment -------------------------------------------------------------------------
+
+def enrollment_date(subject: Subject) -> date | None:
+    value = db.session.scalar(select(ItemData.value).where(
+        *ItemData.of(subject.id, "ENROL", "EN"), ItemData.item_oid == "ENDAT",
+        ItemData.removed.is_(False)))
+    return date.fromisoformat(value) if value else None
+
+
+def after_screening_change(subject: Subject, *, actor: Actor) -> Deviation | None:
+    """Run in the transaction of a screening-data change: invalidate a checklist signature
+    whose content changed, and for an enrolled subject whom the change makes ineligible (at
+    the enrollment date) record a protocol deviation. The subject stays enrolled."""
+    signatures.invalidate_changed(subject, actor=actor)
+    if subject.subject_number is None:
+        return None
+    enrolled_on = enrollment_date(subject)
+    result = evaluate_subject(subject, enrolled_on)
+    if result["status"] == "eligible":
+        return None
+    failed = failing_json(result)
+    ids = sorted(f["id"] for f in failed)
+    return deviations.record(
+        subject, "eligibility",
+        f"Enrolled subject no longer meets eligibility at the enrollment date "
+        f"({enrolled_on}): {', '.join(ids)}",
+        actor=actor, event_oid="SCREEN",
+        details={"criteria_ids": ids, "criteria": failed,
+                 "rule_version": result["rule_version"], "status": result["status"]})

@@ -2,6 +2,7 @@
 
 from audit.models import AuditEntry
 from edc.models.clinical import FormData, ItemData
+from edc.models.eligibility import Deviation, EligibilitySettings, Signature
 from edc.models.study import Site, Study
 from edc.models.subject import Subject, SubjectStatus
 from edc.models.user import ApiToken, AuthSession, PasswordHistory, RoleGrant, User
@@ -10,10 +11,13 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuthSession",
+    "Deviation",
+    "EligibilitySettings",
     "FormData",
     "ItemData",
     "PasswordHistory",
     "RoleGrant",
+    "Signature",
     "Site",
     "Study",
     "Subject",

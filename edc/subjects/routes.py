@@ -50,12 +50,23 @@ def detail(subject_id: int):
     subject = services.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
+    from edc import deviations
     from edc.crf.services import casebook, visit_schedule
     from forms.study_build import BUILD, LOG_FORMS
 
     visits = {v.event: v for v in visit_schedule(subject)}
     return render_template("subjects/detail.html", subject=subject, saved=casebook(subject),
-                           visits=visits,
+                           visits=visits, deviations=deviations.for_subject(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject))
+
+
+@bp.route("/deviations")
+@require(Perm.VIEW_SUBJECTS)
+def deviations():
+    """Protocol deviations of the caller's sites (investigators and data managers act on
+    them; the data-layer scope limits the rows)."""
+    from edc import deviations as service
+
+    return render_template("subjects/deviations.html", rows=service.all_in_scope())

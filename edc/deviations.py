@@ -1,0 +1,49 @@
+"""Protocol deviations the system detects (eligibility lost after enrollment, a visit saved
+out of its window). Recorded in the transaction of the change that caused them, audited,
+shown on the subject page and on the deviations list of investigators and data managers."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.extensions import db
+from edc.models import Deviation, Subject
+
+
+def record(subject: Subject, kind: str, description: str, *, actor: Actor,
+           details: dict | None = None, event_oid: str | None = None,
+           form_oid: str | None = None) -> Deviation | None:
+    """Add a deviation unless the subject's latest one of this kind and form says the same.
+    The caller commits."""
+    last = db.session.scalar(select(Deviation).where(
+        Deviation.subject_id == subject.id, Deviation.kind == kind,
+        Deviation.event_oid.is_(None) if event_oid is None else Deviation.event_oid == event_oid,
+        Deviation.form_oid.is_(None) if form_oid is None else Deviation.form_oid == form_oid)
+        .order_by(Deviation.id.desc()).limit(1))
+    if last is not None and last.description == description:
+        return None
+    deviation = Deviation(subject_id=subject.id, site_id=subject.site_id, kind=kind,
+                          description=description, event_oid=event_oid, form_oid=form_oid,
+                          details=json.dumps(details, ensure_ascii=False) if details else None)
+    db.session.add(deviation)
+    db.session.flush()
+    audit.record(db.session, "deviation.create", actor=actor, subject=subject,
+                 event_oid=event_oid, form_oid=form_oid, item_oid=kind,
+                 target_type="deviation", target_id=str(deviation.id),
+                 new_value=description[:1000])
+    return deviation
+
+
+def for_subject(subject: Subject) -> list[Deviation]:
+    return list(db.session.scalars(select(Deviation).where(Deviation.subject_id == subject.id)
+                                   .order_by(Deviation.id.desc())))
+
+
+def all_in_scope(limit: int = 500) -> list[Deviation]:
+    """Deviations of the caller's sites (the data-layer scope decides), newest first."""
+    return list(db.session.scalars(select(Deviation).order_by(Deviation.id.desc())
+                                   .limit(limit)))

@@ -1,0 +1,103 @@
+"""The enrollment gate: the one path (page and API) by which a subject is enrolled.
+
+Inside one transaction, holding the site's row lock (PostgreSQL ``FOR UPDATE``; SQLite
+transactions are ``BEGIN IMMEDIATE``, so writers queue anyway): re-read the subject, evaluate
+eligibility at this moment, check the investigator's checklist signature against the content
+evaluated now, take the site's next subject number, and write the enrollment form.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+import audit
+from audit import Actor
+from edc import signatures
+from edc.eligibility import services
+from edc.extensions import db
+from edc.models import Site, Subject, SubjectStatus, User
+from edc.security import Perm, can
+
+
+class EnrollmentRefused(Exception):
+    status = 409
+
+    def __init__(self, message: str, criteria: list[dict] | None = None,
+                 signature: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.criteria = criteria or []
+        self.signature = signature
+
+    def as_json(self) -> dict:
+        return {"error": self.message, "failing_criteria": self.criteria,
+                "signature": self.signature}
+
+
+class NotPermitted(EnrollmentRefused):
+    status = 403
+
+
+def next_subject_number(site: Site) -> str:
+    """``<site code>-<3-digit sequence>``: numbers are never cleared, so the count of numbered
+    subjects at the site is the last sequence taken. Call with the site row locked."""
+    taken = db.session.scalar(
+        select(func.count()).select_from(Subject)
+        .where(Subject.site_id == site.id, Subject.subject_number.is_not(None))
+        .execution_options(all_sites=True))
+    return f"{site.code}-{taken + 1:03d}"
+
+
+def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
+    """Enroll ``subject`` or raise EnrollmentRefused (audited, nothing else written).
+    Commits. Returns the subject number."""
+    from edc.crf.services import save_form
+
+    if not can(user, Perm.ENROLL, subject):
+        raise NotPermitted("Your role may not enroll subjects.")
+    site = db.session.scalar(select(Site).where(Site.id == subject.site_id).with_for_update())
+    db.session.refresh(subject)
+    if subject.subject_number is not None or subject.status != SubjectStatus.SCREENING:
+        number = subject.subject_number
+        db.session.rollback()
+        raise EnrollmentRefused(f"The subject is not in screening (status {subject.status}"
+                                + (f", enrolled as {number})" if number else ")"))
+    reference = services.site_today(subject)
+    result = services.evaluate_subject(subject, reference)
+    content = services.signed_content(subject, result)
+    signed = signatures.valid_signature(subject, services.TARGET, content)
+    problem = None
+    if result["status"] != "eligible":
+        problem = f"The subject is {result['status'].replace('_', ' ')} on {reference}."
+    elif signed is None:
+        problem = ("The investigator has not signed the eligibility checklist, or the "
+                   "signature was invalidated by a later change.")
+    if problem:
+        failing = services.failing_json(result)
+        db.session.rollback()
+        audit.record(db.session, "subject.enroll_refused", actor=actor, subject=subject,
+                     reason=problem, details={"failing": [f["id"] for f in failing],
+                                              "rule_version": result["rule_version"]})
+        db.session.commit()
+        raise EnrollmentRefused(problem, failing,
+                                None if signed else "missing or invalidated")
+
+    number = next_subject_number(site)
+    for field, old, new in (("subject_number", None, number),
+                            ("status", subject.status, SubjectStatus.ENROLLED.value)):
+        setattr(subject, field, new)
+        audit.record(db.session, "subject.update", actor=actor, subject=subject,
+                     target_type="subject", target_id=str(subject.id), item_oid=field,
+                     old_value=old, new_value=new, reason="enrollment")
+    cohort = result["data"].get(("DX", 1), {}).get("COHORT")
+    save_form(subject, "ENROL", "EN",
+              {"ENDAT": reference.isoformat(), "COHORTC": cohort, "SUBJNO": number},
+              version=None, actor=actor, commit=False, enrolling=True, today=reference)
+    audit.record(db.session, "subject.enroll", actor=actor, subject=subject,
+                 target_type="subject", target_id=str(subject.id), new_value=number,
+                 details={"reference_date": result["reference_date"],
+                          "rule_version": result["rule_version"],
+                          "signature_id": signed.row.id,
+                          "signed_content_sha256": signed.row.content_hash})
+    db.session.commit()
+    return number

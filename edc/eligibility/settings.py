@@ -1,0 +1,156 @@
+"""The study settings the eligibility rules read, stored as versioned data.
+
+Version 1 holds the reference values of eligibility.md and is written by ``edc init``. A change
+writes a new version (the old one stays), audited with the reason; every evaluation names the
+version it used in its rule version.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.eligibility.rules import Settings
+from edc.extensions import db
+from edc.models import EligibilitySettings, Study
+
+WINDOWS = {  # field -> (label, lowest, highest)
+    "screening_window_days": ("Screening window for laboratory values (days)", 1, 90),
+    "hcg_window_days": ("Pregnancy test window (days before enrollment)", 0, 28),
+    "malignancy_years": ("Malignancy look-back (years)", 1, 20),
+    "other_trial_months": ("Other clinical trial look-back (months)", 1, 24),
+}
+
+
+class SettingsError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _canonical(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def latest_row(study_id: int | None = None) -> EligibilitySettings | None:
+    stmt = select(EligibilitySettings).order_by(EligibilitySettings.version.desc()).limit(1)
+    if study_id is not None:
+        stmt = stmt.where(EligibilitySettings.study_id == study_id)
+    return db.session.scalar(stmt)
+
+
+def to_settings(row: EligibilitySettings) -> Settings:
+    return Settings.from_dict(row.version, json.loads(row.settings))
+
+
+def current_settings() -> Settings:
+    row = latest_row()
+    if row is None:
+        raise LookupError("No eligibility settings are stored: run `edc init`.")
+    return to_settings(row)
+
+
+def history() -> list[EligibilitySettings]:
+    return list(db.session.scalars(select(EligibilitySettings)
+                                   .order_by(EligibilitySettings.version.desc())))
+
+
+def ensure_settings(study: Study, actor: Actor) -> None:
+    """Store version 1 (the reference values of the specification) once."""
+    if latest_row(study.id) is not None:
+        return
+    _store(study.id, 1, Settings().as_dict(), None, actor, None,
+           "reference values of the eligibility specification")
+
+
+def _store(study_id: int, version: int, data: dict, old: dict | None, actor: Actor,
+           user_id: int | None, reason: str) -> EligibilitySettings:
+    row = EligibilitySettings(study_id=study_id, version=version, settings=_canonical(data),
+                              reason=reason, created_by_id=user_id)
+    db.session.add(row)
+    db.session.flush()
+    changed = sorted(k for k in data if old is None or old.get(k) != data[k])
+    audit.record(db.session, "settings.update" if old else "settings.create", actor=actor,
+                 target_type="eligibility_settings", target_id=str(row.id),
+                 item_oid=", ".join(changed)[:128] if old else None,
+                 old_value=_canonical({k: old[k] for k in changed}) if old else None,
+                 new_value=_canonical({k: data[k] for k in changed}),
+                 reason=reason, details={"version": version})
+    return row
+
+
+def parse_half_lives(text: str) -> dict[str, float]:
+    """Lines ``agent = hours`` (the page's text box) into a mapping; errors name the line."""
+    out: dict[str, float] = {}
+    for n, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        agent, sep, hours = line.partition("=")
+        agent = " ".join(agent.split()).lower()
+        if not sep or not agent:
+            raise SettingsError("half_life_hours", f"line {n}: write 'agent = hours'")
+        try:
+            value = float(hours)
+        except ValueError:
+            raise SettingsError("half_life_hours",
+                                f"line {n}: {hours.strip()!r} is not a number of hours") from None
+        out[agent] = value
+    return out
+
+
+def validate(data: dict) -> dict:
+    """The complete new settings, or SettingsError naming the field."""
+    clean = {}
+    for name, (label, low, high) in WINDOWS.items():
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise SettingsError(name, f"{label}: enter a whole number")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise SettingsError(name, f"{label}: enter a whole number") from None
+        if not low <= number <= high:
+            raise SettingsError(name, f"{label}: must be between {low} and {high}")
+        clean[name] = number
+    lives = data.get("half_life_hours")
+    if not isinstance(lives, dict) or not lives:
+        raise SettingsError("half_life_hours", "give at least one agent with its half-life")
+    for agent, hours in lives.items():
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or \
+                not 0 < hours <= 24 * 365:
+            raise SettingsError("half_life_hours",
+                                f"{agent}: the half-life must be a number of hours above 0 "
+                                "and at most one year")
+    clean["half_life_hours"] = {str(k).strip().lower(): float(v)
+                                for k, v in sorted(lives.items())}
+    flag = data.get("antimalarials_count_for_washout")
+    if not isinstance(flag, bool):
+        raise SettingsError("antimalarials_count_for_washout", "must be true or false")
+    clean["antimalarials_count_for_washout"] = flag
+    agents = data.get("antimalarials", Settings().as_dict()["antimalarials"])
+    if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip()
+                                              for a in agents):
+        raise SettingsError("antimalarials", "must be a list of agent names")
+    clean["antimalarials"] = sorted({a.strip().lower() for a in agents})
+    return clean
+
+
+def change_settings(data: dict, *, reason: str, actor: Actor,
+                    user_id: int) -> EligibilitySettings:
+    """Store a new version of the settings (audited). Nothing is written on an error."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SettingsError("reason", "Give the reason for the change (for the audit trail).")
+    clean = validate(data)
+    row = latest_row()
+    old = json.loads(row.settings)
+    old_values = Settings.from_dict(row.version, old).as_dict()
+    if clean == {k: old_values[k] for k in clean}:
+        raise SettingsError("reason", "Nothing changed: the settings are as stored.")
+    new = _store(row.study_id, row.version + 1, clean, old_values, actor, user_id, reason)
+    db.session.commit()
+    return new

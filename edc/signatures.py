@@ -1,0 +1,177 @@
+"""Electronic signatures (21 CFR 11.50, 11.70, 11.100, 11.200): one service for every signed
+record (the eligibility checklist now; forms and casebooks register their own targets).
+
+Signing re-checks both components (user ID and password) inside the session, is open to
+investigators of the subject's site only, and is refused while the record has blockers
+(missing required items, open queries). The signature stores the signer's printed name, the
+meaning, the UTC time and the site's time zone, and the SHA-256 of the canonical signed
+content. When the content changes afterwards the signature is marked *invalidated by change*
+(audited, in the transaction of the change); the record needs a new signature and both stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import rfc8785
+from sqlalchemy import select
+
+import audit
+from audit import Actor
+from edc.auth.passwords import verify_password
+from edc.auth.services import normalise_username, register_failed_password
+from edc.clock import utcnow
+from edc.extensions import db
+from edc.models import Signature, Subject, User
+from edc.security import Perm, can
+from edc.timefmt import local_time, utc_time
+
+
+@dataclass(frozen=True)
+class Target:
+    """A kind of signed record: its meaning and how to read its content and blockers."""
+
+    name: str
+    meaning: str
+    content: Callable[[Subject], dict]
+    blockers: Callable[[Subject], list[str]]
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register(target: Target) -> None:
+    TARGETS[target.name] = target
+
+
+class SignatureRefused(Exception):
+    status = 409
+
+    def __init__(self, message: str, blockers: list[str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.blockers = blockers or []
+
+
+class WrongCredentials(SignatureRefused):
+    status = 401
+
+
+class NotAllowed(SignatureRefused):
+    status = 403
+
+
+def content_hash(content: dict) -> str:
+    return hashlib.sha256(rfc8785.dumps(content)).hexdigest()
+
+
+@dataclass
+class Shown:
+    """A signature as every page and print shows it."""
+
+    row: Signature
+    valid: bool
+    status: str  # "valid" | "invalidated by change"
+
+    @property
+    def printed(self) -> str:
+        r = self.row
+        return (f"Signed by {r.signer_name} ({r.signer_role.upper()}) on "
+                f"{utc_time(r.signed_at)} / {local_time(r.signed_at, r.timezone)}. "
+                f"Meaning: {r.meaning}")
+
+    def as_json(self) -> dict:
+        r = self.row
+        return {"id": r.id, "target": r.target, "meaning": r.meaning,
+                "signer": r.signer_name, "signer_username": r.signer_username,
+                "signer_role": r.signer_role, "signed_at_utc": utc_time(r.signed_at),
+                "signed_at_local": local_time(r.signed_at, r.timezone),
+                "content_hash": r.content_hash, "status": self.status,
+                "invalidated_at_utc": utc_time(r.invalidated_at) or None,
+                "invalidated_reason": r.invalidated_reason}
+
+
+def _rows(subject: Subject, target: str | None = None) -> list[Signature]:
+    stmt = select(Signature).where(Signature.subject_id == subject.id)
+    if target is not None:
+        stmt = stmt.where(Signature.target == target)
+    return list(db.session.scalars(stmt.order_by(Signature.id.desc())))
+
+
+def shown(subject: Subject, target: str, content: dict | None = None) -> list[Shown]:
+    """Every signature of the record, newest first, each with its status now."""
+    rows = _rows(subject, target)
+    if not rows:
+        return []
+    current = content_hash(content if content is not None else TARGETS[target].content(subject))
+    return [Shown(r, ok := (r.invalidated_at is None and r.content_hash == current),
+                  "valid" if ok else "invalidated by change") for r in rows]
+
+
+def valid_signature(subject: Subject, target: str, content: dict | None = None) -> Shown | None:
+    found = shown(subject, target, content)
+    return found[0] if found and found[0].valid else None
+
+
+def sign(subject: Subject, target: str, *, user: User, username: str | None, password: str,
+         actor: Actor) -> Signature:
+    """Apply ``user``'s signature to the record. Commits (the failure audit too)."""
+    spec = TARGETS[target]
+    if not can(user, Perm.SIGN, subject):
+        raise NotAllowed("Only an investigator of the subject's site signs.")
+    name_ok = username is None or normalise_username(username) == user.username
+    if not name_ok or not verify_password(user.password_hash, password or ""):
+        locked = register_failed_password(user, "signature.failed", actor=actor,
+                                          details={"target": target,
+                                                   "subject": subject.label})
+        db.session.commit()
+        raise WrongCredentials("The account is now locked." if locked else
+                               "User ID or password is not correct: nothing was signed.")
+    if valid_signature(subject, target) is not None:
+        db.session.rollback()
+        raise SignatureRefused("The record is signed already and the signature is valid.")
+    blockers = spec.blockers(subject)
+    if blockers:
+        db.session.rollback()
+        raise SignatureRefused("The record cannot be signed yet.", blockers)
+    content = spec.content(subject)
+    digest = content_hash(content)
+    row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target,
+                    meaning=spec.meaning, signer_id=user.id, signer_name=user.full_name,
+                    signer_username=user.username, signer_role=user.role.value,
+                    signed_at=utcnow(), timezone=subject.site.timezone,
+                    content_hash=digest,
+                    content=json.dumps(content, sort_keys=True, ensure_ascii=False))
+    db.session.add(row)
+    db.session.flush()
+    audit.record(db.session, "signature.sign", actor=actor, subject=subject,
+                 target_type="signature", target_id=str(row.id), item_oid=target,
+                 new_value=f"{row.signer_name}: {row.meaning}",
+                 details={"content_sha256": digest, "signed_at_utc": utc_time(row.signed_at),
+                          "signed_at_local": local_time(row.signed_at, row.timezone)})
+    db.session.commit()
+    return row
+
+
+def invalidate_changed(subject: Subject, *, actor: Actor) -> list[Signature]:
+    """Mark the subject's live signatures whose content changed. Runs inside the transaction
+    of the change (the caller commits)."""
+    live = [r for r in _rows(subject) if r.invalidated_at is None]
+    done = []
+    current: dict[str, str] = {}
+    for r in live:
+        if r.target not in current:
+            current[r.target] = content_hash(TARGETS[r.target].content(subject))
+        if current[r.target] == r.content_hash:
+            continue
+        r.invalidated_at = utcnow()
+        r.invalidated_reason = "the signed content changed"
+        audit.record(db.session, "signature.invalidate", actor=actor, subject=subject,
+                     target_type="signature", target_id=str(r.id), item_oid=r.target,
+                     old_value=r.content_hash, new_value=current[r.target],
+                     reason="signed content changed")
+        done.append(r)
+    return done

@@ -63,7 +63,7 @@ DEMO_USERS = [
 @click.command("demo")
 @click.option("--password", prompt=True, hide_input=True,
               help="Password for every demo user (at least 12 characters).")
-@click.option("--subjects", default=12, show_default=True, type=click.IntRange(0, 500),
+@click.option("--subjects", default=16, show_default=True, type=click.IntRange(0, 500),
               help="Number of synthetic subjects.")
 @with_appcontext
 def demo_command(password: str, subjects: int):
@@ -105,12 +105,12 @@ def demo_command(password: str, subjects: int):
     from edc.clock import utcnow
     from edc.demo import fill_subject
 
-    crc = Actor.for_user(users["crc"], source="cli")
     stages = []
     try:
         for rank in range(subjects):
             subject = create_subject(site, actor=actor, created_by_id=users["crc"].id)
-            stages.append(fill_subject(subject, rank, actor=crc, today=utcnow().date()))
+            stages.append(fill_subject(subject, rank, crc=users["crc"], pi=users["pi"],
+                                       pi_password=password, today=utcnow().date()))
     except Exception as exc:
         db.session.rollback()
         raise click.ClickException(

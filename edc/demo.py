@@ -1,64 +1,195 @@
 """Synthetic demo subjects spread over the study's stages (`edc demo`).
 
-Every value goes through the same save service as a coordinator's entry, so the demo data
-carry their audit trail, edit-check flags and derived values.
+Every value goes through the same services as a site's work: the save service for entries,
+the signature service for the investigator's checklist signature and the enrollment gate for
+enrollment. A subject past enrollment is loaded at its own dates (the clock pinned to each
+step), so its screening values were inside their windows on the day it was enrolled.
+
+``screening_forms`` is also what the tests use to build an eligible subject of each cohort.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from audit import Actor
+from edc import clock, signatures
 from edc.crf.services import save_form
-from edc.models import Subject
+from edc.eligibility import enrollment
+from edc.eligibility.services import TARGET
+from edc.models import Subject, User
 from forms.samples import sample_form
 from forms.study_build import BUILD
 
-# (stage, days since infusion today, or None before infusion; events entered)
+COHORTS = ("SLE", "SSC", "IIM", "AAV")
 _FOLLOW_UP = [f"D{d}" for d in range(1, 15)] + ["D21", "D28"]
-STAGES = [
-    ("consented", None, ["SCREEN:IC"]),
-    ("in screening", None, ["SCREEN:IC", "SCREEN:DM", "SCREEN:DX", "SCREEN:LB"]),
-    ("screening complete", None, ["SCREEN"]),
-    ("apheresis", None, ["SCREEN", "APHER"]),
-    ("lymphodepletion", 0, ["SCREEN", "APHER", "LD"]),
-    ("day 7", 7, ["SCREEN", "APHER", "LD", "INF", *_FOLLOW_UP[:7]]),
-    ("day 28", 30, ["SCREEN", "APHER", "LD", "INF", *_FOLLOW_UP]),
-    ("month 6", 185, ["SCREEN", "APHER", "LD", "INF", *_FOLLOW_UP, "M2", "M3", "M6"]),
-    ("month 12", 370, ["SCREEN", "APHER", "LD", "INF", *_FOLLOW_UP, "M2", "M3", "M6", "M9",
-                       "M12"]),
-    ("year 3", 365 * 3 + 20, ["SCREEN", "APHER", "LD", "INF", *_FOLLOW_UP, "M2", "M3", "M6",
-                              "M9", "M12", "M18", "M24", "Y3"]),
+_TREATMENT = ["APHER", "LD", "INF"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cohort: str
+    screening: str  # consent | partial | ineligible | eligible
+    signed: bool = False
+    enrolled: bool = False
+    since_infusion: int | None = None  # days since infusion today (None: not infused yet)
+    events: tuple[str, ...] = ()
+
+
+PLAN = [
+    Stage("consented", "SLE", "consent"),
+    Stage("in screening", "SSC", "partial"),
+    Stage("not eligible", "IIM", "ineligible"),
+    *(Stage("screening complete", c, "eligible") for c in COHORTS),
+    Stage("eligibility signed", "AAV", "eligible", signed=True),
+    Stage("enrolled", "SLE", "eligible", True, True),
+    Stage("apheresis", "SSC", "eligible", True, True, None, ("APHER",)),
+    Stage("lymphodepletion", "IIM", "eligible", True, True, 0, ("APHER", "LD")),
+    Stage("day 7", "AAV", "eligible", True, True, 7, (*_TREATMENT, *_FOLLOW_UP[:7])),
+    Stage("day 28", "SLE", "eligible", True, True, 30, (*_TREATMENT, *_FOLLOW_UP)),
+    Stage("month 6", "SSC", "eligible", True, True, 185,
+          (*_TREATMENT, *_FOLLOW_UP, "M2", "M3", "M6")),
+    Stage("month 12", "IIM", "eligible", True, True, 370,
+          (*_TREATMENT, *_FOLLOW_UP, "M2", "M3", "M6", "M9", "M12")),
+    Stage("year 3", "AAV", "eligible", True, True, 365 * 3 + 20,
+          (*_TREATMENT, *_FOLLOW_UP, "M2", "M3", "M6", "M9", "M12", "M18", "M24", "Y3")),
 ]
 
 
-def _dates(days_since_infusion: int | None, today: date) -> tuple[date, date]:
-    """(screening date, infusion date) for a stage."""
-    if days_since_infusion is None:
-        return today - timedelta(days=5), today + timedelta(days=30)
-    infusion = today - timedelta(days=days_since_infusion)
-    if days_since_infusion == 0:  # lymphodepletion running: infusion in five days
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def _cohort_forms(cohort: str, ref: date) -> tuple[dict, dict]:
+    """(DX, DA) values that meet the cohort's criteria at reference date ``ref``."""
+    da = {"DADAT": _iso(ref - timedelta(days=8))}
+    if cohort == "SLE":
+        dx = {"SUBTYPE": "NA", "ANA80": "Y", "SLE14": "Y", "SLE17": "Y", "SLE21": "Y"}
+        da |= {"SLEDAI09": "Y", "SLEDAI13": "Y", "SLEDAI20": "Y", "SLEDAI21": "Y",
+               "BXDAT": _iso(ref - timedelta(days=60)), "LNCLASS": "IV",
+               "NIHA01": "2", "NIHA02": "1", "NIHA03": "1", "NIHA04": "1", "NIHA05": "0",
+               "NIHA06": "1", "NIHC01": "1", "NIHC02": "0", "NIHC03": "1", "NIHC04": "0",
+               "UPCR": "2.3"}
+    elif cohort == "SSC":
+        dx = {"SUBTYPE": "DIFFUSE", "SSC01": "Y", "SSC10": "Y", "SSC12": "Y"}
+        da |= {f"MRSS{i:02d}": str((1, 2, 2, 1)[i % 4]) for i in range(1, 18)}
+        da |= {"MRSSPRI": "18", "MRSSPDAT": _iso(ref - timedelta(days=200)), "FVC": "70",
+               "FVCPRI": "80", "DLCO": "55", "DLCOPRI": "62", "HRCTGGO": "Y"}
+    elif cohort == "IIM":
+        dx = {"SUBTYPE": "DM", "IIMAGE": "38", "IIMBX": "N", "IIM01": "Y", "IIM05": "Y",
+              "IIM06": "Y", "IIM09": "Y", "IIM10": "Y"}
+        da |= {f"MMT{i:02d}": "8" for i in range(1, 16)}
+        da |= {"PHGA": "5", "PTGA": "6", "EXTRAMUS": "3", "HAQDI": "1.2", "ALDOL": "12",
+               "ALDOLULN": "7.6", "ILDPROG": "N"}
+    else:  # AAV
+        dx = {"SUBTYPE": "MPA", "AAV13": "Y", "AAV14": "Y"}
+        da |= {"ANCATYPE": "MPO", "BVASGENERA": "3", "BVASRENAL": "12", "BVASCHEST": "3"}
+    return {"COHORT": cohort, "DXDAT": "2016-03-01", "GILBERT": "N", **dx}, da
+
+
+def screening_forms(cohort: str, ref: date, *, rank: int = 0, complete: str = "eligible"
+                    ) -> list[tuple[str, int, dict]]:
+    """The screening forms of a subject of ``cohort`` who is eligible at ``ref`` (the planned
+    enrollment date), as (form, row, values) in entry order. ``complete``: ``consent`` (consent
+    only), ``partial`` (consent, demography, diagnosis, labs), ``ineligible`` (HBsAg positive
+    with HBV DNA above its limit: EX-08) or ``eligible``."""
+    d = lambda days: _iso(ref - timedelta(days=days))  # noqa: E731
+    dx, da = _cohort_forms(cohort, ref)
+    forms: list[tuple[str, int, dict]] = [
+        ("IC", 1, {"RFICDAT": d(20), "ICFVER": "v2.1", "COMPLY": "Y", "CONTRAC": "Y"}),
+        ("DM", 1, {"INITIALS": "".join(chr(65 + (rank * k) % 26) for k in (3, 7, 11)),
+                   "BRTHDAT": _iso(date(1975 + rank % 20, 1 + rank % 12, 10)), "SEX": "F",
+                   "CHILDPOT": "Y", "HEIGHT": "162", "WEIGHT": "58"}),
+        ("DX", 1, dx),
+        ("LB", 1, {"LBDAT": d(10), "ANC": "2.1", "CSF14D": "N", "WBC": "4.8", "ALC": "1.2",
+                   "PLT": "210", "HGB": "105", "ALT": "28", "ALTULN": "40", "AST": "25",
+                   "ASTULN": "40", "BILI": "9", "BILIULN": "21", "CREAT": "68",
+                   "CREATU": "umol/L", "CK": "2400" if cohort == "IIM" else "120",
+                   "CKULN": "200", "LDH": "220", "LDHULN": "250", "TXMYO": "N",
+                   "CRCLACUT": "N"}),
+    ]
+    if complete == "consent":
+        return forms[:1]
+    if complete == "partial":
+        return forms
+    forms += [
+        ("PT", 1, {"PTAGENT": "prednisone", "PTSTDAT": d(900), "PTRESP": "INEFFECTIVE"}),
+        ("PT", 2, {"PTAGENT": "cyclophosphamide", "PTSTDAT": d(800), "PTENDAT": d(500),
+                   "PTLSTDAT": d(500), "PTRESP": "INEFFECTIVE"}),
+        ("PT", 3, {"PTAGENT": "mycophenolate mofetil", "PTSTDAT": d(480), "PTENDAT": d(60),
+                   "PTLSTDAT": d(60), "PTRESP": "INEFFECTIVE"}),
+        ("FC", 1, {"FCDAT": d(10), "CD19POS": "Y", "CD19PCT": "9.5"}),
+        ("PG", 1, {"PGDAT": d(3), "PGTYPE": "SERUM", "PGRES": "NEG", "LACTAT": "N"}),
+        ("SR", 1, {"SRDAT": d(10), "HBSAG": "NEG", "HBCAB": "NEG", "HCVAB": "NEG",
+                   "HIVAB": "NEG", "SYPH": "NEG"}),
+        ("EC", 1, {"ECDAT": d(10), "ECOG": "1"}),
+        ("DA", 1, da),
+        ("EX", 1, {f"EX{n:02d}": "N" for n in (1, 2, 3, 4, 5, 7, 9, 12, 13)}),
+    ]
+    if complete == "ineligible":
+        forms = [(f, r, {**v, "HBSAG": "POS", "HBVDNA": "5000", "HBVULN": "20"}
+                  if f == "SR" else v) for f, r, v in forms]
+    return forms
+
+
+def enter_screening(subject: Subject, forms, *, actor: Actor, today: date) -> None:
+    for form_oid, row, values in forms:
+        save_form(subject, "SCREEN", form_oid, values, version=0, actor=actor,
+                  form_repeat=row, today=today)
+
+
+def _at(day: date, hour: int) -> datetime:
+    """A UTC time on ``day`` (hours 0–15 UTC are the same calendar day in Asia/Shanghai)."""
+    return datetime.combine(day, time(hour))
+
+
+def fill_subject(subject: Subject, rank: int, *, crc: User, pi: User, pi_password: str,
+                 today: date) -> str:
+    stage = PLAN[rank % len(PLAN)]
+    crc_actor = Actor.for_user(crc, source="cli")
+    if stage.since_infusion is None:
+        infusion = today + timedelta(days=30)
+    elif stage.since_infusion == 0:  # lymphodepletion running: infusion in five days
         infusion = today + timedelta(days=5)
-    return infusion - timedelta(days=25), infusion
+    else:
+        infusion = today - timedelta(days=stage.since_infusion)
+    enrolled_on = (min(today, infusion - timedelta(days=14)) if stage.enrolled
+                   else today)
+    if stage.name == "enrolled":
+        enrolled_on = today
+    elif stage.name == "apheresis":
+        enrolled_on = today - timedelta(days=3)
+    forms = screening_forms(stage.cohort, enrolled_on, rank=rank, complete=stage.screening)
+    with clock.pinned(_at(enrolled_on, 1)):
+        enter_screening(subject, forms, actor=crc_actor, today=enrolled_on)
+    if stage.signed:
+        with clock.pinned(_at(enrolled_on, 2)):
+            signatures.sign(subject, TARGET, user=pi, username=pi.username,
+                            password=pi_password, actor=Actor.for_user(pi, source="cli"))
+    if stage.enrolled:
+        with clock.pinned(_at(enrolled_on, 3)):
+            enrollment.enroll(subject, user=crc, actor=crc_actor)
+    _treatment_and_follow_up(subject, stage, rank, infusion, enrolled_on, crc_actor, today)
+    return stage.name
 
 
-def fill_subject(subject: Subject, rank: int, *, actor: Actor, today: date) -> str:
-    stage, since, entries = STAGES[rank % len(STAGES)]
-    screening, infusion = _dates(since, today)
-    for entry in entries:
-        event_oid, _, only = entry.partition(":")
+def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
+                             enrolled_on: date, actor: Actor, today: date) -> None:
+    for event_oid in stage.events:
         event = BUILD.event(event_oid)
-        on = infusion + timedelta(days=event.day) if event.day is not None else screening
+        if event.day is not None:
+            on = infusion + timedelta(days=event.day)
+        elif event_oid == "APHER":
+            on = enrolled_on + timedelta(days=1)
+        else:
+            on = infusion - timedelta(days=5)
         if on > today:
             continue
-        for form_oid in ([only] if only else event.forms):
+        for form_oid in event.forms:
             form = BUILD.form(form_oid)
             values = sample_form(form, on=on, rank=rank)
-            if form_oid == "IC":
-                values["RFICDAT"] = (screening - timedelta(days=1)).isoformat()
-            elif form_oid == "DM":
-                values["BRTHDAT"] = date(1960 + rank % 30, 1 + rank % 12, 10).isoformat()
-                values["INITIALS"] = "".join(chr(65 + (rank * k) % 26) for k in (3, 7, 11))
             rows = 3 if form.repeating else 1
             for row in range(1, rows + 1):
                 row_day = on + timedelta(days=row - 1)
@@ -66,12 +197,14 @@ def fill_subject(subject: Subject, rank: int, *, actor: Actor, today: date) -> s
                     break
                 if form.repeating and form.date_item:
                     values = {**values, form.date_item: row_day.isoformat()}
-                save_form(subject, event_oid, form_oid, values, version=0, actor=actor,
-                          form_repeat=row, today=today)
-    if since is not None and since >= 7:
-        save_form(subject, "LOG", "AE", {
-            "AETERM": "Cytokine release syndrome", "AESTDAT": (infusion + timedelta(days=1))
-            .isoformat(), "AEENDAT": (infusion + timedelta(days=4)).isoformat(),
-            "AETOXGR": "1", "AESER": "N", "AERELCT": "RELATED", "AESI": "CRS",
-            "AEOUT": "RECOVERED"}, version=0, actor=actor, form_repeat=1, today=today)
-    return stage
+                with clock.pinned(_at(row_day, 4)):
+                    save_form(subject, event_oid, form_oid, values, version=0, actor=actor,
+                              form_repeat=row, today=row_day)
+    if stage.since_infusion is not None and stage.since_infusion >= 7:
+        with clock.pinned(_at(infusion + timedelta(days=5), 4)):
+            save_form(subject, "LOG", "AE", {
+                "AETERM": "Cytokine release syndrome",
+                "AESTDAT": (infusion + timedelta(days=1)).isoformat(),
+                "AEENDAT": (infusion + timedelta(days=4)).isoformat(), "AETOXGR": "1",
+                "AESER": "N", "AERELCT": "RELATED", "AESI": "CRS", "AEOUT": "RECOVERED"},
+                version=0, actor=actor, form_repeat=1, today=infusion + timedelta(days=5))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+import audit
 from edc import create_app
 from edc.config import normalise_database_url
 from edc.extensions import db
@@ -248,3 +249,38 @@ def login_as(client, world):
         return client
 
     return _login
+
+
+def mark_enrolled(subject_id: int) -> str:
+    """Test set-up for forms after enrollment (treatment, follow-up) when the test is not about
+    enrollment: give the subject its number and status directly, audited like the gate does.
+    The enrollment gate itself is exercised through the page and the API in
+    test_enrollment.py. Call inside an app context."""
+    from edc.cli import cli_actor
+    from edc.eligibility.enrollment import next_subject_number
+    from edc.models import Subject
+
+    subject = db.session.get(Subject, subject_id, execution_options={"all_sites": True})
+    number = next_subject_number(subject.site)
+    for field, new in (("subject_number", number), ("status", "enrolled")):
+        old = getattr(subject, field)
+        setattr(subject, field, new)
+        audit.record(db.session, "subject.update", actor=cli_actor(), subject=subject,
+                     target_type="subject", target_id=str(subject.id), item_oid=field,
+                     old_value=old, new_value=new, reason="test set-up")
+    db.session.commit()
+    return number
+
+
+def enter_eligible(subject_id: int, cohort: str = "SLE", *, complete: str = "eligible") -> None:
+    """Enter (through the save service) screening data that make the subject eligible today
+    at its site, for ``cohort``. Call inside an app context."""
+    from edc.cli import cli_actor
+    from edc.demo import enter_screening, screening_forms
+    from edc.eligibility.services import site_today
+    from edc.models import Subject
+
+    subject = db.session.get(Subject, subject_id, execution_options={"all_sites": True})
+    today = site_today(subject)
+    enter_screening(subject, screening_forms(cohort, today, complete=complete),
+                    actor=cli_actor(), today=today)

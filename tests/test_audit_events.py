@@ -12,7 +12,7 @@ from audit.actions import ACTIONS
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import AuditEntry, Study, Subject
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
 
 
 def test_every_audited_event_type_is_produced(app, world):
@@ -64,18 +64,54 @@ def test_every_audited_event_type_is_produced(app, world):
     crc.get("/study/acrf.pdf")
     crc.post("/logout", data={"csrf_token": t})
 
+    # eligibility, signature, enrollment, deviation, settings
+    with app.app_context():
+        enter_eligible(world.subject_tj)
+    base = f"/subjects/{world.subject_tj}"
+    crc = app.test_client()
+    login(crc, "crc", "a-new-password-1")
+    t = csrf_token(crc, f"{base}/eligibility")
+    assert crc.post(f"{base}/enroll", data={"csrf_token": t}).status_code == 409  # not signed
+    pi = app.test_client()
+    login(pi, "pi")
+    tp = csrf_token(pi, f"{base}/eligibility")
+    sign = {"csrf_token": tp, "username": "pi", "password": PASSWORD}
+    assert pi.post(f"{base}/eligibility/sign", data={**sign, "password": "not-it-at-all"}
+                   ).status_code == 401
+    assert pi.post(f"{base}/eligibility/sign", data=sign).status_code == 303
+    with app.app_context():  # a change invalidates the signature; the investigator signs again
+        from edc.crf.services import save_form as save
+
+        subject = db.session.get(Subject, world.subject_tj)
+        save(subject, "SCREEN", "EC", {"ECOG": "0"}, version=1, actor=cli_actor(),
+             reason="transcription error")
+    assert pi.post(f"{base}/eligibility/sign", data=sign).status_code == 303
+    assert crc.post(f"{base}/enroll", data={"csrf_token": t}).status_code == 303
+    with app.app_context():  # after enrollment: a change that breaks eligibility
+        subject = db.session.get(Subject, world.subject_tj)
+        save(subject, "SCREEN", "EC", {"ECOG": "3"}, version=2, actor=cli_actor(),
+             reason="updated source document")
+    dm = app.test_client()
+    login(dm, "dm")
+    td = csrf_token(dm, "/study/eligibility-settings")
+    assert dm.post("/study/eligibility-settings", data={
+        "csrf_token": td, "screening_window_days": "30", "hcg_window_days": "7",
+        "malignancy_years": "5", "other_trial_months": "3",
+        "half_life_hours": "rituximab = 528", "reason": "protocol amendment 2"}
+    ).status_code == 303
+
     with app.app_context():
         subject = db.session.get(Subject, world.subject_tj)
-        write_items(subject, "SCREEN", "LB", {"HGB": "100", "ANC": "2.0"}, actor=cli_actor())
+        write_items(subject, "D3", "LB", {"HGB": "100", "ANC": "2.0"}, actor=cli_actor())
         db.session.commit()
-        write_items(subject, "SCREEN", "LB", {"HGB": "101", "ANC": None}, actor=cli_actor(),
+        write_items(subject, "D3", "LB", {"HGB": "101", "ANC": None}, actor=cli_actor(),
                     reason="transcription error")
         mark_demo(db.session.scalar(select(Study)), cli_actor())
         db.session.commit()
         from edc.crf.services import Invalid, save_form
 
-        save_form(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0,
-                  actor=cli_actor())  # form.save
+        save_form(subject, "SCREEN", "FC", {"FCDAT": "2026-11-20", "CD19POS": "Y"},
+                  version=1, actor=cli_actor(), reason="transcription error")  # form.save
         save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "39.2"}, version=0,
                   actor=cli_actor())  # check.soft
         from edc.auth.tokens import issue, revoke

@@ -10,7 +10,7 @@ import audit
 from edc.crf.services import save_form
 from edc.extensions import db
 from edc.models import Subject
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, mark_enrolled
 
 EC = "/subjects/{}/forms/SCREEN/EC"
 
@@ -110,6 +110,7 @@ def test_casebook_shows_form_statuses_with_constant_queries(app, world):
         return count
 
     with app.app_context():
+        mark_enrolled(world.subject_tj)
         subject = db.session.get(Subject, world.subject_tj)
         save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "37"}, version=0,
                   actor=audit.Actor.system())

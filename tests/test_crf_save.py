@@ -12,13 +12,16 @@ from audit.replay import differences, replay_from_database, snapshot
 from edc.crf import services as crf
 from edc.extensions import db
 from edc.models import AuditEntry, FormData, Subject
+from tests.conftest import mark_enrolled
 
 TODAY = date(2026, 11, 24)
 
 
 @pytest.fixture
 def subject(app, world):
+    """An enrolled subject: these tests save treatment and follow-up forms too."""
     with app.app_context():
+        mark_enrolled(world.subject_tj)
         yield db.session.get(Subject, world.subject_tj)
 
 

@@ -12,6 +12,7 @@ from edc.extensions import db
 from edc.models import AuditEntry, Subject
 from forms.schedule import schedule
 from forms.study_build import BUILD
+from tests.conftest import mark_enrolled
 
 INF = date(2026, 6, 1)
 
@@ -60,6 +61,7 @@ def test_without_an_infusion_date_everything_is_planned():
 @pytest.fixture
 def subject(app, world):
     with app.app_context():
+        mark_enrolled(world.subject_tj)
         yield db.session.get(Subject, world.subject_tj)
 
 

@@ -176,12 +176,11 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int):
         return _error(422, "reason must be text", {"reason": "text"})
     try:
         state = crf.save_form(subject, event_oid, form_oid, items, version=version,
-                              actor=current_actor("api"), reason=reason, form_repeat=repeat,
-                              today=date.today())
+                              actor=current_actor("api"), reason=reason, form_repeat=repeat)
     except crf.StaleVersion as exc:
         body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
         return jsonify(body), 409
-    except crf.Locked as exc:
+    except (crf.Locked, crf.NotEnrolled) as exc:
         return _error(409, str(exc))
     except crf.Invalid as exc:
         return _error(422, "some values are not valid", exc.errors)

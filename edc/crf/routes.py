@@ -88,7 +88,7 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                                    form_repeat=repeat)
     except services.StaleVersion as exc:
         return _render(subject, event, form, exc.current, wtf, 409, stale=exc)
-    except services.Locked as exc:
+    except (services.Locked, services.NotEnrolled) as exc:
         flash(str(exc), "error")
         state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
         return _render(subject, event, form, state, wtf, 409)
@@ -97,6 +97,8 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
             target = getattr(wtf, name, None) if name != "reason" else wtf.reason
             if target is not None:
                 target.errors = [message]
+            else:  # about the form as a whole (e.g. a form only the system writes)
+                flash(message, "error")
         state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
         return _render(subject, event, form, state, wtf, 422)
     flash(f"{form.name} saved (version {state.version}, {state.status})."

@@ -18,7 +18,7 @@ import audit
 from audit import Actor
 from edc import deviations
 from edc.clinical.store import read_items, rule_versions, write_items
-from edc.clock import utcnow
+from edc.clock import local_today
 from edc.eligibility.services import after_screening_change
 from edc.extensions import db
 from edc.models import FormData, Subject
@@ -27,6 +27,9 @@ from forms.metadata import Event, Form
 from forms.schedule import out_of_window, schedule
 from forms.study_build import BUILD
 from forms.validate import Context, missing_required, validate_form
+
+# Events a subject in screening may have data in; every other event needs enrollment.
+OPEN_BEFORE_ENROLLMENT = frozenset({"SCREEN", "ENROL", "LOG", "EOS"})
 
 # Forms only the system writes, with the page that writes them.
 SYSTEM_FORMS = {"EN": "The enrollment form is written when the subject is enrolled from the "
@@ -56,6 +59,14 @@ class StaleVersion(FormProblem):
         super().__init__(f"The form was saved by someone else (version {current.version}; "
                          f"you edited version {sent}). Review their values and save again.")
         self.current = current
+
+
+class NotEnrolled(FormProblem):
+    status = 409
+
+    def __init__(self):
+        super().__init__("The subject is not enrolled: treatment and follow-up forms open "
+                         "once the subject is enrolled from the eligibility checklist.")
 
 
 class Locked(FormProblem):
@@ -140,7 +151,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         raise Invalid({"items": "must be an object of item names to values"})
     if form_oid in SYSTEM_FORMS and assigned is None:
         raise Invalid({"form": SYSTEM_FORMS[form_oid]})
-    today = today or utcnow().date()
+    today = today or local_today(subject.site.timezone)
+    if event_oid not in OPEN_BEFORE_ENROLLMENT and subject.subject_number is None:
+        raise NotEnrolled()
     row = _row(subject, event_oid, form_oid, event_repeat, form_repeat, lock=True)
     if row is not None and row.locked:
         raise Locked()
@@ -268,7 +281,7 @@ def visit_schedule(subject: Subject, today: date | None = None) -> list:
     """The subject's visits with target dates, windows and statuses (one query for data)."""
     from edc.models import ItemData
 
-    today = today or utcnow().date()
+    today = today or local_today(subject.site.timezone)
     saved = casebook(subject)
     dated_items = {(f.oid, f.date_item) for f in BUILD.forms.values() if f.date_item}
     rows = db.session.execute(select(ItemData.event_oid, ItemData.form_oid, ItemData.item_oid,

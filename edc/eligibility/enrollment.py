@@ -91,8 +91,8 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
                      old_value=old, new_value=new, reason="enrollment")
     cohort = result["data"].get(("DX", 1), {}).get("COHORT")
     save_form(subject, "ENROL", "EN",
-              {"ENDAT": reference.isoformat(), "COHORTC": cohort, "SUBJNO": number},
-              version=None, actor=actor, commit=False, enrolling=True, today=reference)
+              {"ENDAT": reference.isoformat(), "COHORTC": cohort}, assigned={"SUBJNO": number},
+              version=None, actor=actor, commit=False, today=reference)
     audit.record(db.session, "subject.enroll", actor=actor, subject=subject,
                  target_type="subject", target_id=str(subject.id), new_value=number,
                  details={"reference_date": result["reference_date"],

@@ -10,6 +10,7 @@ EX-01…EX-13. The cohort-specific criteria follow the same shape.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,23 @@ def five_half_lives_days(hours: float) -> int:
     return math.ceil(5 * hours / 24)
 
 
+def guarded(rid: str | None = None):
+    """A criterion whose inputs are out of a formula's domain (a birth date after consent, a
+    zero upper limit) is `missing` with the reason, never an error of the whole checklist.
+    ``rid`` names the criterion; without it the method's first argument does."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (ValueError, ArithmeticError, TypeError) as exc:
+                return self._result(rid or args[0], MISSING,
+                                    missing=f"cannot be evaluated from the entered values "
+                                            f"({exc})")
+        return run
+    return wrap
+
+
 class Evaluation:
     """Evaluates the criteria for one subject at a reference date."""
 
@@ -142,6 +160,7 @@ class Evaluation:
             return self._result(rid, MISSING, missing=", ".join(absent) + " not entered")
         return None
 
+    @guarded()
     def _x_uln(self, rid: str, value_item: str, uln_item: str, limit: float,
                exempt: bool = False, note: str = "") -> Result:
         day, why = self._lab_window("LB", "LBDAT")
@@ -161,12 +180,14 @@ class Evaluation:
         return self._result(rid, NOT_MET, evidence)
 
     # inclusion ---------------------------------------------------------------------------
+    @guarded("IN-01")
     def in01(self) -> Result:
         if (r := self._need("IN-01", ("DM", "BRTHDAT"), ("IC", "RFICDAT"))):
             return r
         age = age_years(_d(self.get("DM", "BRTHDAT")), _d(self.get("IC", "RFICDAT")))
         return self._result("IN-01", MET if age >= 18 else NOT_MET, {"age": age})
 
+    @guarded("IN-02")
     def in02(self) -> Result:
         day, why = self._lab_window("FC", "FCDAT")
         if why:
@@ -177,6 +198,7 @@ class Evaluation:
         return self._result("IN-02", MET if positive else NOT_MET,
                             {"CD19POS": self.get("FC", "CD19POS"), "sample_date": day.isoformat()})
 
+    @guarded("IN-03a")
     def in03a(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
@@ -189,6 +211,7 @@ class Evaluation:
                             {"ANC": anc, "unit": "10^9/L", "CSF_in_14_days": csf,
                        "sample_date": day.isoformat()})
 
+    @guarded("IN-03b")
     def in03b(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
@@ -202,18 +225,22 @@ class Evaluation:
     def _myo_exempt(self) -> bool:
         return self.get("DX", "COHORT") == "IIM" and self.get("LB", "TXMYO") == "Y"
 
+    @guarded("IN-03c")
     def in03c(self) -> Result:
         return self._x_uln("IN-03c", "ALT", "ALTULN", 3, self._myo_exempt(),
                            "rise attributed to myositis (IIM)")
 
+    @guarded("IN-03d")
     def in03d(self) -> Result:
         return self._x_uln("IN-03d", "AST", "ASTULN", 3, self._myo_exempt(),
                            "rise attributed to myositis (IIM)")
 
+    @guarded("IN-03e")
     def in03e(self) -> Result:
         gilbert = self.get("DX", "GILBERT") == "Y"
         return self._x_uln("IN-03e", "BILI", "BILIULN", 3.0 if gilbert else 1.5)
 
+    @guarded("IN-03f")
     def in03f(self) -> Result:
         day, why = self._lab_window("LB", "LBDAT")
         if why:
@@ -236,6 +263,7 @@ class Evaluation:
             return self._result("IN-03f", MET, evidence)
         return self._result("IN-03f", NOT_MET, evidence)
 
+    @guarded("IN-04")
     def in04(self) -> Result:
         day, why = self._lab_window("EC", "ECDAT")
         if why:
@@ -246,6 +274,7 @@ class Evaluation:
         return self._result("IN-04", MET if ecog <= 1 else NOT_MET,
                             {"ECOG": ecog, "date": day.isoformat()})
 
+    @guarded("IN-05")
     def in05(self) -> Result:
         if (r := self._need("IN-05", ("DM", "SEX"))):
             return r
@@ -278,6 +307,7 @@ class Evaluation:
         ok = self.get("PG", "PGRES") == "NEG" and self.get("PG", "LACTAT") == "N"
         return self._result("IN-05", MET if ok else NOT_MET, evidence)
 
+    @guarded("IN-06")
     def in06(self) -> Result:
         if (r := self._need("IN-06", ("IC", "RFICDAT"), ("IC", "COMPLY"))):
             return r
@@ -292,6 +322,7 @@ class Evaluation:
         return self._result("IN-06", MET if ok else NOT_MET, evidence)
 
     # exclusion ---------------------------------------------------------------------------
+    @guarded()
     def _judgement(self, rid: str) -> Result:
         item = rid.replace("-", "")
         if (r := self._need(rid, ("EX", item))):
@@ -299,6 +330,7 @@ class Evaluation:
         return self._result(rid, MET if self.get("EX", item) == "Y" else NOT_MET,
                             {"investigator": self.get("EX", item)})
 
+    @guarded("EX-06")
     def ex06(self) -> Result:
         malig = _d(self.get("EX", "MALIGDAT"))
         if malig is None:
@@ -308,6 +340,7 @@ class Evaluation:
                             {"diagnosed": malig.isoformat(),
                              "within_years": self.s.malignancy_years})
 
+    @guarded("EX-08")
     def ex08(self) -> Result:
         if (r := self._need("EX-08", ("SR", "HBSAG"), ("SR", "HBCAB"), ("SR", "HCVAB"),
                             ("SR", "HIVAB"), ("SR", "SYPH"))):
@@ -333,6 +366,7 @@ class Evaluation:
             reasons.append("syphilis test positive")
         return self._result("EX-08", MET if reasons else NOT_MET, {**g, "findings": reasons})
 
+    @guarded("EX-10")
     def ex10(self) -> Result:
         trial = _d(self.get("EX", "TRIALDAT"))
         if trial is None:
@@ -342,6 +376,7 @@ class Evaluation:
         return self._result("EX-10", MET if trial > limit else NOT_MET,
                             {"last_participation": trial.isoformat(), "within_months": months})
 
+    @guarded("EX-11")
     def ex11(self) -> Result:
         hits, unknown = [], []
         for row in self._prior_treatments():
@@ -390,6 +425,7 @@ BIOPSY_DAYS = 183
 class CohortEvaluation(Evaluation):
     """Adds the disease-specific criteria and the overall decision."""
 
+    @guarded()
     def _classified(self, rid: str, accepted) -> Result:
         if (r := self._need(rid, ("DX", "CLRESULT"), ("DX", "CLSCORE"))):
             return r
@@ -400,12 +436,14 @@ class CohortEvaluation(Evaluation):
             return self._result(rid, MISSING, evidence, missing="DX.SUBTYPE not entered")
         return self._result(rid, MET if ok else NOT_MET, evidence)
 
+    @guarded()
     def _threshold(self, rid: str, item: str, test, text: str) -> Result:
         if (r := self._need(rid, ("DA", item))):
             return r
         value = _f(self.get("DA", item))
         return self._result(rid, MET if test(value) else NOT_MET, {item: value, "rule": text})
 
+    @guarded()
     def _refractory(self, rid: str, *, require_cyc: bool) -> Result:
         if not self._prior_treatments():
             return self._result(rid, MISSING, missing="no prior treatment rows (PT) entered")
@@ -436,6 +474,7 @@ class CohortEvaluation(Evaluation):
                 self._threshold("SLE-2", "SLEDAI", lambda v: v >= 8, "SLEDAI-2K ≥ 8"),
                 self._sle3(), self._refractory("SLE-4", require_cyc=True)]
 
+    @guarded("SLE-3")
     def _sle3(self) -> Result:
         if (r := self._need("SLE-3", ("DA", "BXDAT"), ("DA", "LNCLASS"), ("DA", "NIHACT"),
                             ("DA", "NIHCHR"))):
@@ -472,6 +511,7 @@ class CohortEvaluation(Evaluation):
         return [self._classified("SSC-1", ("classified",)), ssc2, ssc3,
                 self._refractory("SSC-4", require_cyc=False), self._ssc5()]
 
+    @guarded("SSC-5")
     def _ssc5(self) -> Result:
         g = {k: _f(self.get("DA", k)) for k in ("MRSS", "MRSSPRI", "FVC", "FVCPRI", "DLCO",
                                                 "DLCOPRI")}
@@ -500,6 +540,7 @@ class CohortEvaluation(Evaluation):
         return [self._classified("IIM-1", ("probable", "definite")), self._iim2(),
                 self._refractory("IIM-3", require_cyc=False), self._iim4()]
 
+    @guarded("IIM-2")
     def _iim2(self) -> Result:
         if (r := self._need("IIM-2", ("DA", "MMT8"))):
             return r
@@ -518,6 +559,7 @@ class CohortEvaluation(Evaluation):
         ok = mmt8 < 142 and sum(core.values()) >= 2
         return self._result("IIM-2", MET if ok else NOT_MET, {"MMT8": mmt8, "core_set": core})
 
+    @guarded("IIM-4")
     def _iim4(self) -> Result:
         if self.get("DA", "ILDPROG") == "Y":
             if not self.get("DA", "ILDDAT"):

@@ -4,15 +4,14 @@ signature target, and the post-enrollment deviation check."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import func, select
 
 from audit import Actor
 from audit.models import AuditEntry
 from edc import deviations, signatures
-from edc.clock import utcnow
+from edc.clock import local_today
 from edc.eligibility.rules import (
     CRITERIA_TEXT,
     MISSING,
@@ -31,10 +30,9 @@ TARGET = "eligibility"
 MEANING = "I confirm this subject meets all eligibility criteria"
 
 
-def site_today(subject: Subject, now: datetime | None = None) -> date:
+def site_today(subject: Subject) -> date:
     """The calendar day at the subject's site (the reference date of an enrollment today)."""
-    now = now or utcnow()
-    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(subject.site.timezone)).date()
+    return local_today(subject.site.timezone)
 
 
 def screening_data(subject: Subject) -> dict[tuple[str, int], dict[str, str]]:
@@ -134,10 +132,13 @@ def as_json(result: dict, used: dict | None = None) -> dict:
 
 
 def report(subject: Subject, *, pii_ok: bool) -> dict:
-    """Everything the checklist page and the API show: the evaluation now, the evidence of
-    each criterion, and the checklist signatures with their status."""
-    result = evaluate_subject(subject)
-    content = signed_content(subject, result)
+    """Everything the checklist page and the API show: the evaluation (today, or at the
+    enrollment date once enrolled), the evidence of each criterion, and the checklist
+    signatures with their status now."""
+    enrolled_on = enrollment_date(subject)
+    result = evaluate_subject(subject, enrolled_on)
+    now = result if enrolled_on is None else evaluate_subject(subject, data=result["data"])
+    content = signed_content(subject, now)
     return {"result": result, "criteria": checklist(result),
             "sources": sources(subject, result, pii_ok=pii_ok),
             "signatures": signatures.shown(subject, TARGET, content)}

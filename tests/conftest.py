@@ -226,6 +226,22 @@ def _make_world() -> World:
                  subject_bj.id)
 
 
+@pytest.fixture
+def token(app, world):
+    """``token(role)``: the Authorization header of a fresh API token of that role's user."""
+    from edc.auth.tokens import issue
+    from edc.cli import cli_actor
+    from edc.models import User
+
+    def make(role: str) -> dict:
+        with app.app_context():
+            _, bearer = issue(db.session.get(User, world.users[role]), label="test",
+                              actor=cli_actor())
+        return {"Authorization": f"Bearer {bearer}"}
+
+    return make
+
+
 def csrf_token(client, path: str = "/login") -> str:
     """The CSRF token of the current session, read from a page's form."""
     html = client.get(path).get_data(as_text=True)

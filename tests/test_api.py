@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from edc.extensions import db
 from edc.models import AuditEntry, User
 from tests.conftest import csrf_token, login
-
-
-@pytest.fixture
-def token(app, world):
-    from edc.auth.tokens import issue
-    from edc.cli import cli_actor
-
-    def make(role: str) -> dict:
-        with app.app_context():
-            _, bearer = issue(db.session.get(User, world.users[role]), label="test",
-                              actor=cli_actor())
-        return {"Authorization": f"Bearer {bearer}"}
-
-    return make
 
 
 def test_bearer_token_is_required_and_cookies_are_ignored(app, world, token):

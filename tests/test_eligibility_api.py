@@ -8,7 +8,7 @@ import audit
 from edc.clock import utcnow
 from edc.crf.services import save_form
 from edc.extensions import db
-from edc.models import Subject, User
+from edc.models import Subject
 from tests.conftest import login
 
 
@@ -39,19 +39,10 @@ def _enter(app, world, *, with_pregnancy_test: bool):
             save_form(subject, "SCREEN", form, items, version=0, actor=actor, today=today)
 
 
-def _token(app, world, role):
-    from edc.auth.tokens import issue
-    from edc.cli import cli_actor
-
-    with app.app_context():
-        _, token = issue(db.session.get(User, world.users[role]), label="t", actor=cli_actor())
-    return {"Authorization": f"Bearer {token}"}
-
-
-def test_api_lists_missing_first_and_names_the_item(app, world):
+def test_api_lists_missing_first_and_names_the_item(app, world, token):
     _enter(app, world, with_pregnancy_test=False)
     r = app.test_client().get(f"/api/v1/subjects/{world.subject_tj}/eligibility",
-                              headers=_token(app, world, "crc"))
+                              headers=token("crc"))
     body = r.json
     assert r.status_code == 200 and body["status"] == "not_evaluable"
     results = [c["result"] for c in body["criteria"]]
@@ -65,10 +56,10 @@ def test_api_lists_missing_first_and_names_the_item(app, world):
     assert body["rule_version"].startswith("eligibility-1")
 
 
-def test_a_negative_pregnancy_test_completes_in05(app, world):
+def test_a_negative_pregnancy_test_completes_in05(app, world, token):
     _enter(app, world, with_pregnancy_test=True)
     r = app.test_client().get(f"/api/v1/subjects/{world.subject_tj}/eligibility",
-                              headers=_token(app, world, "pi"))
+                              headers=token("pi"))
     assert {c["id"]: c["result"] for c in r.json["criteria"]}["IN-05"] == "met"
 
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
-from edc.extensions import db
-from edc.models import User
 from forms.study_build import BUILD, LOG_FORMS
 from tests.conftest import csrf_token, login, mark_enrolled
 
@@ -65,17 +61,8 @@ def test_order_covers_every_form():
     assert sorted(ORDER) == sorted(BUILD.forms)
 
 
-@pytest.fixture
-def bearer(app, world):
-    from edc.auth.tokens import issue
-    from edc.cli import cli_actor
-
-    with app.app_context():
-        _, token = issue(db.session.get(User, world.users["pi"]), label="t", actor=cli_actor())
-    return {"Authorization": f"Bearer {token}"}
-
-
-def test_every_form_round_trips_through_ui_and_api(app, world, bearer):
+def test_every_form_round_trips_through_ui_and_api(app, world, token):
+    bearer = token("pi")
     web, api = app.test_client(), app.test_client()
     login(web, "crc")
     failures = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edc.eligibility.rules import (
     MET,
@@ -13,6 +15,8 @@ from edc.eligibility.rules import (
     NOT_MET,
     Evaluation,
     Settings,
+    decide,
+    evaluate,
     months_before,
 )
 
@@ -185,7 +189,7 @@ def test_months_before_clamps_to_the_month_end():
 
 # Cohorts and the overall decision -----------------------------------------------------------
 
-from edc.eligibility.rules import decide, evaluate  # noqa: E402
+
 
 PT_SLE = [  # glucocorticoid + cyclophosphamide + MMF, MMF ineffective for 7 months
     {"PTAGENT": "prednisone", "PTSTDAT": "2024-01-01", "PTENDAT": "2026-06-01",
@@ -308,3 +312,48 @@ def test_decision_missing_and_failing():
     both = full({**SLE, "EX.EX02": "Y", "PG.PGDAT": "2026-11-01"}, PT_SLE)
     assert both["status"] == "not_eligible"  # a definite failure outweighs a missing value
     assert decide([], []) == "eligible"
+
+
+# Robustness: whatever valid values are stored, the checklist evaluates -----------------------
+
+def _item_values(form_oid: str, item) -> st.SearchStrategy:
+    from forms.study_build import BUILD
+
+    if item.type == "date":
+        return st.dates(date(1920, 1, 1), date(2027, 12, 31)).map(date.isoformat)
+    if item.type == "code":
+        return st.sampled_from(BUILD.codelists[item.codelist].codes)
+    if item.type in ("integer", "float"):
+        hard, _ = item.ranges_for("umol/L")
+        low = float(hard.low) if hard and hard.low is not None else 0.0
+        high = float(hard.high) if hard and hard.high is not None else 1e6
+        numbers = st.integers(int(low), int(high)) if item.type == "integer" else \
+            st.floats(low, high, allow_nan=False).map(lambda x: round(x, 2))
+        return numbers.map(str)
+    return st.sampled_from(["prednisone", "rituximab", "cyclophosphamide", "x", "anti-Ku"])
+
+
+@st.composite
+def _screening(draw):
+    from forms.study_build import BUILD
+
+    data = {}
+    for form_oid in BUILD.event("SCREEN").forms:
+        if form_oid == "PT":
+            continue
+        form = BUILD.form(form_oid)
+        data[form_oid] = {i.name: draw(st.none() | _item_values(form_oid, i))
+                          for i in form.items}
+    pt_form = BUILD.form("PT")
+    rows = draw(st.lists(st.fixed_dictionaries(
+        {i.name: st.none() | _item_values("PT", i) for i in pt_form.items}), max_size=3))
+    return data, rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(_screening(), st.dates(date(2020, 1, 1), date(2027, 12, 31)))
+def test_any_stored_values_evaluate_without_error(screening, reference):
+    data, rows = screening
+    result = evaluate(lambda f, i: data.get(f, {}).get(i), rows, reference)
+    assert result["status"] in ("eligible", "not_eligible", "not_evaluable")
+    assert {r.result for r in result["criteria"]} <= {MET, NOT_MET, MISSING, NA}

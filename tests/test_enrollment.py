@@ -331,3 +331,43 @@ def test_evidence_names_form_item_date_and_audit_sequence(app, world, token, eli
     in01 = next(c for c in dm["criteria"] if c["id"] == "IN-01")
     birth = next(s for s in in01["evidence"]["sources"] if s["item"] == "BRTHDAT")
     assert birth["value"].startswith("[withheld")
+
+
+@pytest.mark.parametrize("cohort", ["SLE", "SSC", "IIM", "AAV"])
+def test_a_coordinator_takes_a_subject_from_screening_to_enrollment_in_the_ui(app, world,
+                                                                            cohort):
+    """Every screening form entered in its page; before each one the checklist names what is
+    still missing from it; then the investigator signs and the coordinator enrolls."""
+    from edc.demo import screening_forms
+    from edc.eligibility.services import site_today
+
+    with app.app_context():
+        today = site_today(db.session.get(Subject, world.subject_tj))
+    crc = app.test_client()
+    login(crc, "crc")
+    checklist = f"/subjects/{world.subject_tj}/eligibility"
+    entered = set()
+    for form, row, values in screening_forms(cohort, today, rank=3):
+        html = crc.get(checklist).get_data(as_text=True)
+        assert "Not evaluable" in html or "Not eligible" in html  # not yet
+        if form not in entered:
+            assert f"{form}." in html or f"({form})" in html, f"nothing names {form}"
+        entered.add(form)
+        url = f"/subjects/{world.subject_tj}/forms/SCREEN/{form}" + (f"/{row}" if row > 1
+                                                                     else "")
+        r = crc.post(url, data={"csrf_token": csrf_token(crc, url), "version": "0", **values})
+        assert r.status_code == 302, (form, r.status_code)
+    html = crc.get(checklist).get_data(as_text=True)
+    assert "Eligible" in html and "Waiting for the investigator" in html
+
+    pi = app.test_client()
+    login(pi, "pi")
+    r = pi.post(f"/subjects/{world.subject_tj}/eligibility/sign",
+                data={"csrf_token": csrf_token(pi, checklist), "username": "pi",
+                      "password": PASSWORD})
+    assert r.status_code == 303
+    assert "Ready to enroll" in crc.get(checklist).get_data(as_text=True)
+    r = crc.post(f"/subjects/{world.subject_tj}/enroll",
+                 data={"csrf_token": csrf_token(crc, checklist)})
+    assert r.status_code == 303
+    assert "TJ-001" in crc.get(r.headers["Location"]).get_data(as_text=True)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-import audit
 from edc import create_app
 from edc.config import normalise_database_url
 from edc.extensions import db
@@ -275,15 +274,12 @@ def mark_enrolled(subject_id: int) -> str:
     from edc.cli import cli_actor
     from edc.eligibility.enrollment import next_subject_number
     from edc.models import Subject
+    from edc.subjects.services import update_subject
 
     subject = db.session.get(Subject, subject_id, execution_options={"all_sites": True})
     number = next_subject_number(subject.site)
     for field, new in (("subject_number", number), ("status", "enrolled")):
-        old = getattr(subject, field)
-        setattr(subject, field, new)
-        audit.record(db.session, "subject.update", actor=cli_actor(), subject=subject,
-                     target_type="subject", target_id=str(subject.id), item_oid=field,
-                     old_value=old, new_value=new, reason="test set-up")
+        update_subject(subject, field, new, actor=cli_actor(), reason="test set-up")
     db.session.commit()
     return number
 

@@ -9,7 +9,7 @@ import pytest
 import audit
 from edc.crf import services as crf
 from edc.extensions import db
-from edc.models import AuditEntry, Subject
+from edc.models import AuditEntry, Deviation, Subject
 from forms.schedule import schedule
 from forms.study_build import BUILD
 from tests.conftest import mark_enrolled
@@ -88,11 +88,18 @@ def test_infusion_date_against_the_lymphodepletion_plan(subject):
 
 def test_visit_outside_its_window_is_flagged_and_shown(app, world, subject):
     save(subject, "INF", "IF", {"IFDAT": "2026-06-01", "IFTIM": "10:30", "LOTNO": "L"})
+    assert subject.status == "treated"  # the infusion moves an enrolled subject on
     state = save(subject, "D7", "VS", {"VSDAT": "2026-06-09", "TEMP": "37"})
     assert "protocol deviation" in state.warnings["VSDAT"]
     fired = db.session.scalar(db.select(AuditEntry).where(
         AuditEntry.action == "check.soft", AuditEntry.item_oid == "VSDAT"))
     assert fired.event_oid == "D7"
+    deviation = db.session.scalar(db.select(Deviation))  # recorded for the data manager
+    assert (deviation.kind, deviation.event_oid, deviation.form_oid) == ("visit_window", "D7",
+                                                                         "VS")
+    assert "Day 7" in deviation.description
+    save(subject, "D7", "VS", {"TEMP": "37.5"}, version=1, reason="transcription error")
+    assert len(db.session.scalars(db.select(Deviation)).all()) == 1  # the same finding once
     save(subject, "D6", "VS", {"VSDAT": "2026-06-07", "TEMP": "37"})
     visits = {v.event: v for v in crf.visit_schedule(subject, today=date(2026, 6, 10))}
     assert visits["D7"].status == "done out of window" and visits["D7"].deviation

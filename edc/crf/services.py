@@ -21,7 +21,8 @@ from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import local_today
 from edc.eligibility.services import after_screening_change
 from edc.extensions import db
-from edc.models import FormData, Subject
+from edc.models import FormData, Subject, SubjectStatus
+from edc.subjects.services import update_subject
 from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form
 from forms.schedule import out_of_window, schedule
@@ -227,6 +228,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                           details={"date": outcome.values.get(form.date_item)})
     if event_oid == "SCREEN":
         after_screening_change(subject, actor=actor)
+    if form_oid == "IF" and stored.get("IFDAT") and subject.status == SubjectStatus.ENROLLED:
+        update_subject(subject, "status", SubjectStatus.TREATED.value, actor=actor,
+                       reason="CAR-T infusion recorded")
     if commit:
         db.session.commit()
     items, derived_now = _split(form, stored)

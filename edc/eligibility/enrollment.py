@@ -17,6 +17,7 @@ from edc.eligibility import services
 from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus, User
 from edc.security import Perm, can
+from edc.subjects.services import update_subject
 
 
 class EnrollmentRefused(Exception):
@@ -83,12 +84,9 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
                                 None if signed else "missing or invalidated")
 
     number = next_subject_number(site)
-    for field, old, new in (("subject_number", None, number),
-                            ("status", subject.status, SubjectStatus.ENROLLED.value)):
-        setattr(subject, field, new)
-        audit.record(db.session, "subject.update", actor=actor, subject=subject,
-                     target_type="subject", target_id=str(subject.id), item_oid=field,
-                     old_value=old, new_value=new, reason="enrollment")
+    update_subject(subject, "subject_number", number, actor=actor, reason="enrollment")
+    update_subject(subject, "status", SubjectStatus.ENROLLED.value, actor=actor,
+                   reason="enrollment")
     cohort = result["data"].get(("DX", 1), {}).get("COHORT")
     save_form(subject, "ENROL", "EN",
               {"ENDAT": reference.isoformat(), "COHORTC": cohort}, assigned={"SUBJNO": number},

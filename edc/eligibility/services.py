@@ -139,7 +139,10 @@ def report(subject: Subject, *, pii_ok: bool) -> dict:
     result = evaluate_subject(subject, enrolled_on)
     now = result if enrolled_on is None else evaluate_subject(subject, data=result["data"])
     content = signed_content(subject, now)
-    return {"result": result, "criteria": checklist(result),
+    met = {r.id for r in result["criteria"] if r.result == "met"}
+    covered = {i for group in result["alternatives"] if met & set(group) for i in group}
+    return {"result": result, "criteria": checklist(result), "failing": failing_json(result),
+            "alternative_met": covered - met,
             "sources": sources(subject, result, pii_ok=pii_ok),
             "signatures": signatures.shown(subject, TARGET, content)}
 

@@ -29,6 +29,19 @@ def subject_counts() -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+def update_subject(subject: Subject, field: str, new: str, *, actor: Actor,
+                   reason: str) -> None:
+    """Change the subject's number or status, audited as ``subject.update`` (the trail
+    replays it). The caller commits."""
+    old = getattr(subject, field)
+    if old == new:
+        return
+    setattr(subject, field, new)
+    audit.record(db.session, "subject.update", actor=actor, subject=subject,
+                 target_type="subject", target_id=str(subject.id), item_oid=field,
+                 old_value=old, new_value=new, reason=reason)
+
+
 def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
     """Register a screened person at ``site`` with the next screening number (never reused)."""
     if site.id not in current_site_scope():

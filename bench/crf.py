@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,9 +28,13 @@ def main() -> None:
 
     import audit
     from bench._data import make_app
+    from edc import clock, signatures
     from edc.admin.services import create_site, create_user
     from edc.cli import cli_actor, init_database
     from edc.crf.services import save_form
+    from edc.demo import screening_forms
+    from edc.eligibility.enrollment import enroll
+    from edc.eligibility.services import TARGET
     from edc.extensions import db
     from edc.models import Subject
     from edc.security import Role
@@ -48,14 +52,28 @@ def main() -> None:
             user, _ = create_user(username="crc", full_name="CRC", email="", role=Role.CRC,
                                   site_codes=["TJ"], password="bench-password-1",
                                   actor=cli_actor())
+            pi, _ = create_user(username="pi", full_name="PI", email="", role=Role.PI,
+                                site_codes=["TJ"], password="bench-password-1",
+                                actor=cli_actor())
             full = create_subject(site, actor=cli_actor(), created_by_id=user.id)
             empty = create_subject(site, actor=cli_actor(), created_by_id=user.id)
             actor = audit.Actor(user.id, "crc", "crc", "web")
             infusion = date(2011, 1, 10)
             today = infusion + timedelta(days=365 * 15 + 30)
             durations = []
+            # screening, the investigator's signature and the enrollment gate, at their dates
+            enrolled_on = infusion - timedelta(days=14)
+            with clock.pinned(datetime.combine(enrolled_on, datetime.min.time())):
+                for oid, row, values in screening_forms("SLE", enrolled_on):
+                    started = time.perf_counter()
+                    save_form(full, "SCREEN", oid, values, version=0, actor=actor,
+                              form_repeat=row, today=enrolled_on)
+                    durations.append(time.perf_counter() - started)
+                signatures.sign(full, TARGET, user=pi, username="pi",
+                                password="bench-password-1", actor=actor)
+                enroll(full, user=user, actor=actor)
             for event in BUILD.events:
-                if event.oid in ("LOG", "UNSCHED"):
+                if event.oid in ("LOG", "UNSCHED", "SCREEN", "ENROL"):
                     continue
                 day = infusion + timedelta(days=event.day or -20)
                 for oid in event.forms:
@@ -90,15 +108,17 @@ def main() -> None:
         client.post("/login", data={"username": "crc", "password": "bench-password-1",
                                     "csrf_token": token})
 
-        def render(subject_id: int, n: int = 20) -> float:
+        def render(subject_id: int, n: int = 20, page: str = "") -> float:
             times = []
             for _ in range(n):
                 started = time.perf_counter()
-                assert client.get(f"/subjects/{subject_id}").status_code == 200
+                assert client.get(f"/subjects/{subject_id}{page}").status_code == 200
                 times.append(time.perf_counter() - started)
             return statistics.median(times)
 
         full_ms, empty_ms = render(full_id) * 1000, render(empty_id) * 1000
+        checklist_ms = render(full_id, page="/eligibility") * 1000
+        checklist_empty_ms = render(empty_id, page="/eligibility") * 1000
 
     ms = sorted(d * 1000 for d in durations)
     p95 = ms[int(len(ms) * 0.95) - 1]
@@ -108,6 +128,9 @@ def main() -> None:
           f"max {ms[-1]:.1f} ms")
     print(f"casebook page: 15 years of data {full_ms:.1f} ms, empty {empty_ms:.1f} ms "
           f"(ratio {full_ms / empty_ms:.2f})")
+    print(f"eligibility checklist page (evaluation, evidence, signature check): "
+          f"{checklist_ms:.1f} ms enrolled, {checklist_empty_ms:.1f} ms no data "
+          f"(ratio {checklist_ms / checklist_empty_ms:.2f})")
 
 
 if __name__ == "__main__":

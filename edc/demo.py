@@ -86,7 +86,8 @@ def _cohort_forms(cohort: str, ref: date) -> tuple[dict, dict]:
     else:  # AAV
         dx = {"SUBTYPE": "MPA", "AAV13": "Y", "AAV14": "Y"}
         da |= {"ANCATYPE": "MPO", "BVASGENERA": "3", "BVASRENAL": "12", "BVASCHEST": "3"}
-    return {"COHORT": cohort, "DXDAT": "2016-03-01", "GILBERT": "N", **dx}, da
+    return {"COHORT": cohort, "DXDAT": _iso(ref - timedelta(days=8 * 365)), "GILBERT": "N",
+            **dx}, da
 
 
 def screening_forms(cohort: str, ref: date, *, rank: int = 0, complete: str = "eligible"

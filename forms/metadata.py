@@ -144,6 +144,15 @@ class StudyBuild:
         except KeyError:
             raise KeyError(f"no form {oid}") from None
 
+    def row_event(self, form_oid: str) -> str | None:
+        """The event whose rows a repeating form holds (``LOG`` for the logs; ``SCREEN``
+        for prior treatments; ``LD`` for lymphodepletion days), or None for other forms."""
+        form = self.forms.get(form_oid)
+        if form is None:
+            return None
+        event = next(e.oid for e in self.events if form_oid in e.forms)
+        return event if form.repeating or event == "LOG" else None
+
     def check(self) -> None:
         """Consistency of the build itself (run by the tests)."""
         for f in self.forms.values():

@@ -143,6 +143,33 @@ def test_log_rows(app, world, token):
     assert bad.status_code == 422 and "onset" in bad.json["errors"]["AEENDAT"]
 
 
+def test_prior_treatments_and_lymphodepletion_days_are_rows_too(app, world, token):
+    """interfaces.md lists PT among the repeating forms of /logs; LDD rows likewise."""
+    api, crc = app.test_client(), token("crc")
+    base = f"/api/v1/subjects/{world.subject_tj}/logs/PT"
+    r = api.post(base, json={"items": {"PTAGENT": "prednisone", "PTSTDAT": "2024-01-01",
+                                       "PTRESP": "INEFFECTIVE"}}, headers=crc)
+    assert r.status_code == 201 and r.json["seq"] == 1
+    r = api.post(base, json={"items": {"PTAGENT": "rituximab", "PTSTDAT": "2024-03-01",
+                                       "PTRESP": "RELAPSE"}}, headers=crc)
+    assert r.json["seq"] == 2
+    listed = api.get(base, headers=crc).json
+    assert listed["event"] == "SCREEN" and [x["items"]["PTAGENT"] for x in listed["rows"]] == [
+        "prednisone", "rituximab"]
+    got = api.get(f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/PT", headers=crc).json
+    assert got["items"]["PTAGENT"] == "prednisone"  # row 1 is the form's first row
+    r = api.post(f"/api/v1/subjects/{world.subject_tj}/logs/LDD",
+                 json={"items": {"LDDAT": "2026-11-20"}}, headers=crc)
+    assert r.status_code == 409 and "not enrolled" in r.json["error"]  # LD opens at enrollment
+    # the casebook page lists the rows and offers the next one
+    web = app.test_client()
+    login(web, "crc")
+    html = web.get(f"/subjects/{world.subject_tj}").get_data(as_text=True)
+    assert f"/subjects/{world.subject_tj}/forms/SCREEN/PT/2" in html
+    new = web.get(f"/subjects/{world.subject_tj}/logs/PT/new")
+    assert new.headers["Location"].endswith(f"/subjects/{world.subject_tj}/forms/SCREEN/PT/3")
+
+
 def test_audit_endpoint(app, world, token):
     r = app.test_client().get("/api/v1/audit?subject=TJ-S001&limit=5", headers=token("dm"))
     assert r.status_code == 200

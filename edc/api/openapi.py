@@ -55,7 +55,8 @@ SPEC = {
                        errors=(400, 401, 403, 404, 409, 422)),
         },
         "/subjects/{id}/logs/{form}": {
-            "get": _op("Rows of a log form (AE, CM, SM, DTH, PGN, HO)", params=("id", "form")),
+            "get": _op("Rows of a repeating form: the logs (AE, CM, SM, DTH, PGN, HO), prior "
+                       "treatments (PT) and lymphodepletion days (LDD)", params=("id", "form")),
             "post": _op("Add a row (201 with its seq)", body="FormSave", ok="201",
                         params=("id", "form"), errors=(400, 401, 403, 404, 422)),
         },

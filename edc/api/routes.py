@@ -18,7 +18,7 @@ from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
 from edc.trail.services import TrailFilter, iter_presented
 from forms.pii import WITHHELD
-from forms.study_build import BUILD, LOG_FORMS
+from forms.study_build import BUILD
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens only (see edc/auth/hooks.py): no cookie reaches these views
@@ -195,29 +195,32 @@ def form_put(subject_id: int, event_oid: str, form_oid: str):
     return _put(subject, event_oid, form_oid, 1)
 
 
-def _log_form(form_oid: str):
-    if form_oid not in LOG_FORMS:
-        _fail(404, f"{form_oid} is not a log form")
+def _log_form(form_oid: str) -> str:
+    """The event of a repeating form's rows (LOG, or SCREEN for PT, LD for LDD)."""
+    event = BUILD.row_event(form_oid)
+    if event is None:
+        _fail(404, f"{form_oid} is not a repeating form")
+    return event
 
 
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>")
 @require(Perm.VIEW_SUBJECTS)
 def log_list(subject_id: int, form_oid: str):
     subject = _subject(subject_id)
-    _log_form(form_oid)
-    rows = sorted(k[3] for k in crf.casebook(subject) if k[0] == "LOG" and k[2] == form_oid)
-    return jsonify({"rows": [{"seq": n, **_state(crf.read_form(subject, "LOG", form_oid,
-                                                                form_repeat=n), form_oid)}
-                             for n in rows]})
+    event = _log_form(form_oid)
+    rows = sorted(k[3] for k in crf.casebook(subject) if k[0] == event and k[2] == form_oid)
+    return jsonify({"event": event, "rows": [
+        {"seq": n, **_state(crf.read_form(subject, event, form_oid, form_repeat=n), form_oid)}
+        for n in rows]})
 
 
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>", methods=["POST"])
 @require(Perm.ENTER_DATA)
 def log_add(subject_id: int, form_oid: str):
     subject = _subject(subject_id)
-    _log_form(form_oid)
+    event = _log_form(form_oid)
     seq = crf.next_log_row(subject, form_oid)
-    response = _put(subject, "LOG", form_oid, seq)
+    response = _put(subject, event, form_oid, seq)
     if isinstance(response, tuple):
         return response
     body = response.get_json()
@@ -228,10 +231,10 @@ def log_add(subject_id: int, form_oid: str):
 @require(Perm.ENTER_DATA)
 def log_put(subject_id: int, form_oid: str, seq: int):
     subject = _subject(subject_id)
-    _log_form(form_oid)
+    event = _log_form(form_oid)
     if seq < 1:
         return _error(404, "no such row")
-    return _put(subject, "LOG", form_oid, seq)
+    return _put(subject, event, form_oid, seq)
 
 
 @bp.route("/audit")

@@ -113,6 +113,8 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
 def new_log_row(subject_id: int, form_oid: str):
     """Open the next free row of a log form (nothing is written until it is saved)."""
     subject = _subject(subject_id)
-    _resolve("LOG", form_oid)
-    return redirect(url_for("crf.view", subject_id=subject.id, event_oid="LOG",
+    event = BUILD.row_event(form_oid)
+    if event is None:
+        abort(404)
+    return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event,
                             form_oid=form_oid, repeat=services.next_log_row(subject, form_oid)))

@@ -55,7 +55,12 @@ def detail(subject_id: int):
     from forms.study_build import BUILD, LOG_FORMS
 
     visits = {v.event: v for v in visit_schedule(subject)}
-    return render_template("subjects/detail.html", subject=subject, saved=casebook(subject),
+    saved = casebook(subject)
+    rows: dict[tuple[str, str], list] = {}  # repeating forms: their saved rows, in order
+    for (event_oid, _, form_oid, repeat), row in sorted(saved.items()):
+        if BUILD.form(form_oid).repeating or event_oid == "LOG":
+            rows.setdefault((event_oid, form_oid), []).append((repeat, row))
+    return render_template("subjects/detail.html", subject=subject, saved=saved, rows=rows,
                            visits=visits, deviations=deviations.for_subject(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,

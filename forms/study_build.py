@@ -1,4 +1,4 @@
-"""Metadata version 1.0 of the study build (shared/spec/study-build.md, interfaces.md).
+"""The study build's metadata versions (shared/spec/study-build.md, interfaces.md).
 
 Screening item names are fixed by interfaces.md; the instrument items (SLEDAI-2K, mRSS, MMT-8,
 BVAS v3, classification criteria) are generated from the tables of ``forms.scores`` so that
@@ -7,10 +7,10 @@ each list exists once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forms import scores
 from forms.metadata import CodeList, DateOrder, Event, Form, Item, Range, StudyBuild
-
-VERSION = "1.0"
 
 R = Range.of
 
@@ -512,4 +512,18 @@ EVENTS = (
     Event("LOG", "Logs (any time after consent)", LOG_FORMS, repeatable=False),
 )
 
-BUILD = StudyBuild(VERSION, EVENTS, FORMS, CODELISTS)
+# Metadata versions. A protocol amendment is a new version; a form instance keeps the version
+# it was first saved under (its items, ranges and code lists), new instances take the active
+# version. Each version states what changed.
+BUILD_1_0 = StudyBuild("1.0", EVENTS, FORMS, CODELISTS)
+
+VS_1_1 = replace(VS, items=(*VS.items, num("WEIGHT", "Body weight", "体重", "kg", (25, 250))))
+BUILD_1_1 = StudyBuild("1.1", EVENTS, {**FORMS, "VS": VS_1_1}, CODELISTS)
+
+BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1)}
+CHANGES: dict[str, str] = {
+    "1.0": "First version of the study build.",
+    "1.1": "Amendment: vital signs record body weight (VS.WEIGHT, kg), so weight loss after "
+           "infusion is followed at every visit.",
+}
+BUILD = BUILD_1_1  # the active version: new form instances are entered under it

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from edc.extensions import db
 from edc.models import AuditEntry, User
+from forms.study_build import BUILD
 from tests.conftest import csrf_token, login
 
 
@@ -42,7 +43,7 @@ def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
 def test_study_dictionary(app, world, token):
     r = app.test_client().get("/api/v1/study", headers=token("cra"))
     body = r.json
-    assert body["metadata_version"] == "1.0"
+    assert body["metadata_version"] == BUILD.version == "1.1"
     lb = {i["name"]: i for i in body["forms"]["LB"]["items"]}
     assert lb["HGB"]["unit"] == "g/L" and lb["HGB"]["hard_range"] == "30–250"
     assert lb["HGB"]["oid"] == "I.LB.HGB"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from forms.study_build import BUILD
+from forms.study_build import BUILD, BUILDS, CHANGES
 from forms.validate import Context, missing_required, validate_form
 
 TODAY = date(2026, 11, 24)
@@ -30,7 +30,9 @@ INTERFACE_ITEMS = {
 
 
 def test_build_is_consistent():
-    BUILD.check()
+    for build in BUILDS.values():
+        build.check()
+    assert BUILD is list(BUILDS.values())[-1] and set(CHANGES) == set(BUILDS)
 
 
 @pytest.mark.parametrize("form, names", INTERFACE_ITEMS.items())

@@ -18,7 +18,7 @@ from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
 from edc.trail.services import TrailFilter, iter_presented
 from forms.pii import WITHHELD
-from forms.study_build import BUILD
+from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens only (see edc/auth/hooks.py): no cookie reaches these views
@@ -88,7 +88,9 @@ def study():
     codelists = {oid: [{"code": c, "en": en, "zh": zh} for c, en, zh in cl.terms]
                  for oid, cl in BUILD.codelists.items()}
     return jsonify({"metadata_version": BUILD.version, "events": events, "forms": forms,
-                    "codelists": codelists})
+                    "codelists": codelists,
+                    "metadata_versions": [{"version": v, "changes": note}
+                                          for v, note in CHANGES.items()]})
 
 
 def _subject_json(s) -> dict:

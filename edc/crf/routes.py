@@ -35,7 +35,7 @@ def _reason(wtf) -> str | None:
     return f"{pick}: {text}" if pick and text else (pick or None)
 
 
-def _render(subject, event, form, state, wtf, status=200, stale=None):
+def _render(subject, event, build, form, state, wtf, status=200, stale=None):
     show_pii = has_perm(current_user, Perm.VIEW_PII)
     shown = {}
     for item in form.items:
@@ -44,37 +44,40 @@ def _render(subject, event, form, state, wtf, status=200, stale=None):
     return render_template("crf/form.html", subject=subject, event=event, form=form,
                            state=state, wtf=wtf, shown=shown, stale=stale,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
-                           build=BUILD), status
+                           build=build), status
 
 
 def _page(subject_id: int, event_oid: str, form_oid: str, repeat: int):
+    """The subject, event, and the build and form definition of this instance (the metadata
+    version it was entered under)."""
     subject = _subject(subject_id)
     event, form = _resolve(event_oid, form_oid)
     if repeat < 1 or (repeat > 1 and not form.repeating):
         abort(404)
-    return subject, event, form
+    build, form = services.definition(subject, event_oid, form_oid, form_repeat=repeat)
+    return subject, event, build, form
 
 
 @bp.route("/forms/<event_oid>/<form_oid>", defaults={"repeat": 1})
 @bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>")
 @require(Perm.VIEW_SUBJECTS)
 def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
-    subject, event, form = _page(subject_id, event_oid, form_oid, repeat)
+    subject, event, build, form = _page(subject_id, event_oid, form_oid, repeat)
     state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
-    wtf = form_class(form, BUILD)(data={**state.items, "version": state.version})
+    wtf = form_class(form, build)(data={**state.items, "version": state.version})
     if not has_perm(current_user, Perm.VIEW_PII):
         for item in form.items:
             if item.pii and not item.derived:
                 getattr(wtf, item.name).data = WITHHELD if state.items.get(item.name) else ""
-    return _render(subject, event, form, state, wtf)
+    return _render(subject, event, build, form, state, wtf)
 
 
 @bp.route("/forms/<event_oid>/<form_oid>", methods=["POST"], defaults={"repeat": 1})
 @bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>", methods=["POST"])
 @require(Perm.ENTER_DATA)
 def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
-    subject, event, form = _page(subject_id, event_oid, form_oid, repeat)
-    wtf = form_class(form, BUILD)()
+    subject, event, build, form = _page(subject_id, event_oid, form_oid, repeat)
+    wtf = form_class(form, build)()
     if not wtf.validate_on_submit():  # only the CSRF token can fail here
         abort(400)
     entered = {i.name: getattr(wtf, i.name).data for i in form.items if not i.derived}
@@ -87,11 +90,11 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                                    actor=current_actor(), reason=_reason(wtf),
                                    form_repeat=repeat)
     except services.StaleVersion as exc:
-        return _render(subject, event, form, exc.current, wtf, 409, stale=exc)
+        return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc)
     except (services.Locked, services.NotEnrolled) as exc:
         flash(str(exc), "error")
         state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
-        return _render(subject, event, form, state, wtf, 409)
+        return _render(subject, event, build, form, state, wtf, 409)
     except services.Invalid as exc:
         for name, message in exc.errors.items():
             target = getattr(wtf, name, None) if name != "reason" else wtf.reason
@@ -100,7 +103,7 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
             else:  # about the form as a whole (e.g. a form only the system writes)
                 flash(message, "error")
         state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
-        return _render(subject, event, form, state, wtf, 422)
+        return _render(subject, event, build, form, state, wtf, 422)
     flash(f"{form.name} saved (version {state.version}, {state.status})."
           + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
              if state.warnings else ""), "success")

@@ -24,9 +24,9 @@ from edc.extensions import db
 from edc.models import FormData, Subject, SubjectStatus
 from edc.subjects.services import update_subject
 from forms.derive import derive, item_rule_versions
-from forms.metadata import Event, Form
+from forms.metadata import Event, Form, StudyBuild
 from forms.schedule import out_of_window, schedule
-from forms.study_build import BUILD
+from forms.study_build import BUILD, BUILDS
 from forms.validate import Context, missing_required, validate_form
 
 # Events a subject in screening may have data in; every other event needs enrollment.
@@ -92,6 +92,20 @@ class FormState:
     metadata_version: str = BUILD.version
 
 
+def build_of(row: FormData | None) -> StudyBuild:
+    """The metadata version a form instance was entered under (the active one for a new
+    instance)."""
+    return BUILDS.get(row.metadata_version, BUILD) if row is not None else BUILD
+
+
+def definition(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
+               form_repeat: int = 1) -> tuple[StudyBuild, Form]:
+    """The build and form definition that govern this instance of the form."""
+    resolve(event_oid, form_oid)
+    build = build_of(_row(subject, event_oid, form_oid, event_repeat, form_repeat))
+    return build, build.form(form_oid)
+
+
 def resolve(event_oid: str, form_oid: str) -> tuple[Event, Form]:
     """The event and form, or UnknownForm when the schedule does not have that pair."""
     try:
@@ -121,8 +135,9 @@ def _split(form: Form, values: dict) -> tuple[dict, dict]:
 
 def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
               form_repeat: int = 1) -> FormState:
-    _, form = resolve(event_oid, form_oid)
+    resolve(event_oid, form_oid)
     row = _row(subject, event_oid, form_oid, event_repeat, form_repeat)
+    form = build_of(row).form(form_oid)
     values = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat)
     items, derived = _split(form, values)
@@ -147,7 +162,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     """Save entered values. Raises a FormProblem (nothing written but the audit of a hard
     check) or returns the new state. Commits unless ``commit`` is false (the caller's
     transaction: enrollment). ``assigned`` are values the system sets (the subject number)."""
-    _, form = resolve(event_oid, form_oid)
+    resolve(event_oid, form_oid)
     if not isinstance(entered, dict):
         raise Invalid({"items": "must be an object of item names to values"})
     if form_oid in SYSTEM_FORMS and assigned is None:
@@ -158,6 +173,8 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     row = _row(subject, event_oid, form_oid, event_repeat, form_repeat, lock=True)
     if row is not None and row.locked:
         raise Locked()
+    build = build_of(row)  # an instance keeps the metadata version it was entered under
+    form = build.form(form_oid)
     current = row.version if row else 0
     if version is None and current:
         db.session.rollback()
@@ -169,7 +186,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         db.session.rollback()
         raise StaleVersion(state, version)
 
-    outcome = validate_form(BUILD, form, entered, _context(subject, today))
+    outcome = validate_form(build, form, entered, _context(subject, today))
     window = _cross_form_checks(subject, event_oid, form, outcome)
     if not outcome.ok:
         db.session.rollback()
@@ -204,7 +221,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     if row is None:
         row = FormData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
                        event_repeat=event_repeat, form_oid=form_oid, form_repeat=form_repeat,
-                       metadata_version=BUILD.version, version=0)
+                       metadata_version=build.version, version=0)
         db.session.add(row)
     missing = missing_required(form, stored)
     row.version += 1

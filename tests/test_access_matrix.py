@@ -42,6 +42,7 @@ EXPECTED: dict[str, object] = {
     "eligibility.settings_change": {"dm"},
     "crf.save": {"crc", "pi"},
     "crf.new_log_row": {"crc", "pi"},
+    "crf.new_visit": {"crc", "pi"},
     # roles.md: every role views the audit trail (site roles their sites, sponsor de-identified)
     "trail.index": AUDIT_VIEWERS,
     "trail.export_csv": AUDIT_VIEWERS,
@@ -105,6 +106,8 @@ def _urls(rule, world):
         extra.update(event_oid="LOG", form_oid="AE", repeat=2)
     if rule.endpoint in ("crf.new_log_row", "api.log_list", "api.log_add", "api.log_put"):
         extra["form_oid"] = "AE"
+    if rule.endpoint == "crf.new_visit":
+        extra["event_oid"] = "UNSCHED"
     if "seq" in args:
         extra["seq"] = 1
     if "subject_id" in args:

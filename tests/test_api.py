@@ -7,7 +7,7 @@ from sqlalchemy import select
 from edc.extensions import db
 from edc.models import AuditEntry, User
 from forms.study_build import BUILD
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, mark_enrolled
 
 
 def test_bearer_token_is_required_and_cookies_are_ignored(app, world, token):
@@ -205,3 +205,43 @@ def test_token_commands_are_audited(app, world):
         actions = db.session.scalars(select(AuditEntry.action).where(
             AuditEntry.action.like("token.%"))).all()
     assert actions == ["token.create", "token.revoke"]
+
+
+def test_unscheduled_visits_repeat_in_the_page_and_the_api(app, world, token):
+    with app.app_context():
+        mark_enrolled(world.subject_tj)
+    api, crc = app.test_client(), token("crc")
+    base = f"/api/v1/subjects/{world.subject_tj}/forms/UNSCHED/VS"
+    for visit, temp in ((1, "38.1"), (2, "37.2")):
+        r = api.put(f"{base}?event_repeat={visit}", headers=crc,
+                    json={"items": {"VSDAT": "2026-11-2" + str(visit), "TEMP": temp},
+                          "version": 0})
+        assert r.status_code == 200 and r.json["event_repeat"] == visit
+    assert api.get(f"{base}?event_repeat=2", headers=crc).json["items"]["TEMP"] == "37.2"
+    assert api.get(base, headers=crc).json["items"]["TEMP"] == "38.1"  # visit 1 by default
+    assert api.get(f"{base}?event_repeat=3", headers=crc).json["version"] == 0
+    for bad in ("0", "x"):
+        assert api.get(f"{base}?event_repeat={bad}", headers=crc).status_code == 404
+    one_only = f"/api/v1/subjects/{world.subject_tj}/forms/D1/VS?event_repeat=2"
+    assert api.get(one_only, headers=crc).status_code == 404  # a scheduled visit happens once
+    detail = api.get(f"/api/v1/subjects/{world.subject_tj}", headers=crc).json
+    unsched = next(e for e in detail["events"] if e["event"] == "UNSCHED")
+    vs = next(f for f in unsched["forms"] if f["form"] == "VS")
+    assert [r["event_repeat"] for r in vs["rows"]] == [1, 2]
+    with app.app_context():  # the trail keeps the visit number: replay gives the same data
+        from audit.replay import differences, replay_from_database, snapshot
+
+        assert differences(replay_from_database(db.session), snapshot(db.session)) == []
+
+    web = app.test_client()
+    login(web, "crc")
+    html = web.get(f"/subjects/{world.subject_tj}").get_data(as_text=True)
+    assert "event_repeat=2" in html and "+ new unscheduled visit" in html
+    r = web.get(f"/subjects/{world.subject_tj}/visits/UNSCHED/new")
+    assert r.headers["Location"].endswith("/forms/UNSCHED/VS?event_repeat=3")
+    page = f"/subjects/{world.subject_tj}/forms/UNSCHED/VS?event_repeat=3"
+    assert "unscheduled visit 3" in web.get(page).get_data(as_text=True)
+    r = web.post(page, data={"csrf_token": csrf_token(web, page), "version": "0",
+                             "VSDAT": "2026-11-23", "TEMP": "36.9"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("?event_repeat=3")
+    assert web.get(f"/subjects/{world.subject_tj}/visits/D1/new").status_code == 404

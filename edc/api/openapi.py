@@ -50,8 +50,9 @@ SPEC = {
                                       params=("id",))},
         "/subjects/{id}/forms/{event}/{form}": {
             "get": _op("A form's items, derived values, version and status",
-                       params=("id", "event", "form")),
-            "put": _op("Save a form", body="FormSave", params=("id", "event", "form"),
+                       params=("id", "event", "form", "event_repeat")),
+            "put": _op("Save a form", body="FormSave",
+                       params=("id", "event", "form", "event_repeat"),
                        errors=(400, 401, 403, 404, 409, 422)),
         },
         "/subjects/{id}/logs/{form}": {
@@ -89,6 +90,10 @@ SPEC = {
                      "schema": {"type": "string"}, "example": "LB"},
             "seq": {"name": "seq", "in": "path", "required": True,
                     "schema": {"type": "integer", "minimum": 1}},
+            "event_repeat": {"name": "event_repeat", "in": "query",
+                             "description": "visit number of a repeatable event (unscheduled "
+                                            "visits); 1 by default",
+                             "schema": {"type": "integer", "minimum": 1}},
             "subject": {"name": "subject", "in": "query", "schema": {"type": "string"}},
             "since": {"name": "since", "in": "query",
                       "schema": {"type": "string", "format": "date"}},

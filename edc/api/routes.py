@@ -135,8 +135,9 @@ def subject_detail(subject_id: int):
         for f in e.forms:
             rows = [r for key, r in saved.items() if key[0] == e.oid and key[2] == f]
             forms.append({"form": f, "rows": [
-                {"repeat": r.form_repeat, "status": r.status, "version": r.version}
-                for r in sorted(rows, key=lambda r: r.form_repeat)]})
+                {"event_repeat": r.event_repeat, "repeat": r.form_repeat, "status": r.status,
+                 "version": r.version}
+                for r in sorted(rows, key=lambda r: (r.event_repeat, r.form_repeat))]})
         events.append({"event": e.oid, "name": e.name, "day": e.day,
                        "window": list(e.window) if e.window else None,
                        "target_date": _iso(v.target if v else None),
@@ -151,22 +152,28 @@ def _iso(d) -> str | None:
     return d.isoformat() if d else None
 
 
-def _resolve(event: str, form: str):
+def _resolve(event: str, form: str) -> int:
+    """Check the event and form; the visit number asked for (``?event_repeat=``, unscheduled
+    visits), 1 by default."""
     try:
-        return crf.resolve(event, form)
+        found, _ = crf.resolve(event, form)
+        return crf.visit_number(found, request.args.get("event_repeat"))
     except crf.UnknownForm as exc:
         _fail(404, str(exc))
+    except ValueError:
+        _fail(404, f"no such visit of {event}")
 
 
 @bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>")
 @require(Perm.VIEW_SUBJECTS)
 def form_get(subject_id: int, event_oid: str, form_oid: str):
     subject = _subject(subject_id)
-    _resolve(event_oid, form_oid)
-    return jsonify(_state(crf.read_form(subject, event_oid, form_oid), form_oid))
+    visit = _resolve(event_oid, form_oid)
+    return jsonify({"event_repeat": visit, **_state(crf.read_form(
+        subject, event_oid, form_oid, event_repeat=visit), form_oid)})
 
 
-def _put(subject, event_oid: str, form_oid: str, repeat: int):
+def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
     data = _json_body()
     items, version = data.get("items"), data.get("version")
     if not isinstance(items, dict):
@@ -178,7 +185,8 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int):
         return _error(422, "reason must be text", {"reason": "text"})
     try:
         state = crf.save_form(subject, event_oid, form_oid, items, version=version,
-                              actor=current_actor("api"), reason=reason, form_repeat=repeat)
+                              actor=current_actor("api"), reason=reason, form_repeat=repeat,
+                              event_repeat=visit)
     except crf.StaleVersion as exc:
         body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
         return jsonify(body), 409
@@ -186,15 +194,15 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int):
         return _error(409, str(exc))
     except crf.Invalid as exc:
         return _error(422, "some values are not valid", exc.errors)
-    return jsonify(_state(state, form_oid))
+    return jsonify({"event_repeat": visit, **_state(state, form_oid)})
 
 
 @bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>", methods=["PUT"])
 @require(Perm.ENTER_DATA)
 def form_put(subject_id: int, event_oid: str, form_oid: str):
     subject = _subject(subject_id)
-    _resolve(event_oid, form_oid)
-    return _put(subject, event_oid, form_oid, 1)
+    visit = _resolve(event_oid, form_oid)
+    return _put(subject, event_oid, form_oid, 1, visit)
 
 
 def _log_form(form_oid: str) -> str:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from edc.crf import services
@@ -48,22 +48,28 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None):
 
 
 def _page(subject_id: int, event_oid: str, form_oid: str, repeat: int):
-    """The subject, event, and the build and form definition of this instance (the metadata
-    version it was entered under)."""
+    """The subject, event, visit number (``?event_repeat=`` for unscheduled visits), and the
+    build and form definition of this instance (the metadata version it was entered under)."""
     subject = _subject(subject_id)
     event, form = _resolve(event_oid, form_oid)
     if repeat < 1 or (repeat > 1 and not form.repeating):
         abort(404)
-    build, form = services.definition(subject, event_oid, form_oid, form_repeat=repeat)
-    return subject, event, build, form
+    try:
+        visit = services.visit_number(event, request.args.get("event_repeat"))
+    except ValueError:
+        abort(404)
+    build, form = services.definition(subject, event_oid, form_oid, event_repeat=visit,
+                                      form_repeat=repeat)
+    return subject, event, visit, build, form
 
 
 @bp.route("/forms/<event_oid>/<form_oid>", defaults={"repeat": 1})
 @bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>")
 @require(Perm.VIEW_SUBJECTS)
 def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
-    subject, event, build, form = _page(subject_id, event_oid, form_oid, repeat)
-    state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+    subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
+    state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
+                               form_repeat=repeat)
     wtf = form_class(form, build)(data={**state.items, "version": state.version})
     if not has_perm(current_user, Perm.VIEW_PII):
         for item in form.items:
@@ -76,7 +82,7 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
 @bp.route("/forms/<event_oid>/<form_oid>/<int:repeat>", methods=["POST"])
 @require(Perm.ENTER_DATA)
 def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
-    subject, event, build, form = _page(subject_id, event_oid, form_oid, repeat)
+    subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
     wtf = form_class(form, build)()
     if not wtf.validate_on_submit():  # only the CSRF token can fail here
         abort(400)
@@ -88,12 +94,13 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     try:
         state = services.save_form(subject, event_oid, form_oid, entered, version=version,
                                    actor=current_actor(), reason=_reason(wtf),
-                                   form_repeat=repeat)
+                                   event_repeat=visit, form_repeat=repeat)
     except services.StaleVersion as exc:
         return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc)
     except (services.Locked, services.NotEnrolled) as exc:
         flash(str(exc), "error")
-        state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+        state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
+                                   form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 409)
     except services.Invalid as exc:
         for name, message in exc.errors.items():
@@ -102,13 +109,15 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                 target.errors = [message]
             else:  # about the form as a whole (e.g. a form only the system writes)
                 flash(message, "error")
-        state = services.read_form(subject, event_oid, form_oid, form_repeat=repeat)
+        state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
+                                   form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 422)
     flash(f"{form.name} saved (version {state.version}, {state.status})."
           + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
              if state.warnings else ""), "success")
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
-                            form_oid=form_oid, repeat=repeat))
+                            form_oid=form_oid, repeat=repeat,
+                            **({"event_repeat": visit} if visit > 1 else {})))
 
 
 @bp.route("/logs/<form_oid>/new")
@@ -121,3 +130,20 @@ def new_log_row(subject_id: int, form_oid: str):
         abort(404)
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event,
                             form_oid=form_oid, repeat=services.next_log_row(subject, form_oid)))
+
+
+@bp.route("/visits/<event_oid>/new")
+@require(Perm.ENTER_DATA)
+def new_visit(subject_id: int, event_oid: str):
+    """Open the next visit of a repeatable event (unscheduled visits) at its first form;
+    nothing is written until a form is saved."""
+    subject = _subject(subject_id)
+    try:
+        event = BUILD.event(event_oid)
+    except KeyError:
+        abort(404)
+    if not event.repeatable:
+        abort(404)
+    return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
+                            form_oid=event.forms[0],
+                            event_repeat=services.next_visit(subject, event_oid)))

@@ -92,6 +92,24 @@ class FormState:
     metadata_version: str = BUILD.version
 
 
+def visit_number(event: Event, raw: str | int | None) -> int:
+    """The visit number (event repeat) asked for: any whole number from 1 for a repeatable
+    event (unscheduled visits), 1 for every other event. ValueError otherwise."""
+    if raw in (None, ""):
+        return 1
+    number = int(raw)
+    if number < 1 or (number > 1 and not event.repeatable):
+        raise ValueError(f"event {event.oid} has no visit {number}")
+    return number
+
+
+def next_visit(subject: Subject, event_oid: str) -> int:
+    """The next free visit number of a repeatable event (numbers are never reused)."""
+    rows = db.session.scalars(select(FormData.event_repeat).where(
+        FormData.subject_id == subject.id, FormData.event_oid == event_oid)).all()
+    return max(rows, default=0) + 1
+
+
 def build_of(row: FormData | None) -> StudyBuild:
     """The metadata version a form instance was entered under (the active one for a new
     instance)."""

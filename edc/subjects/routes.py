@@ -60,7 +60,12 @@ def detail(subject_id: int):
     for (event_oid, _, form_oid, repeat), row in sorted(saved.items()):
         if BUILD.form(form_oid).repeating or event_oid == "LOG":
             rows.setdefault((event_oid, form_oid), []).append((repeat, row))
+    repeats: dict[str, list[int]] = {}  # repeatable events (unscheduled visits): visit numbers
+    for event_oid, event_repeat, _, _ in saved:
+        if BUILD.event(event_oid).repeatable and event_repeat not in repeats.get(event_oid, []):
+            repeats.setdefault(event_oid, []).append(event_repeat)
     return render_template("subjects/detail.html", subject=subject, saved=saved, rows=rows,
+                           repeats={k: sorted(v) for k, v in repeats.items()},
                            visits=visits, deviations=deviations.for_subject(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,

@@ -109,6 +109,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from edc import security
+    from edc.main.routes import current_language
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
 
@@ -121,4 +122,5 @@ def _register_template_helpers(app: Flask) -> None:
         return {
             "has_perm": lambda perm: security.has_perm(current_user, perm),
             "study_name": f"{STUDY_NAME} ({STUDY_OID})",
+            "lang": current_language(),
         }

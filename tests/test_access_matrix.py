@@ -20,6 +20,7 @@ EXPECTED: dict[str, object] = {
     "main.healthz": PUBLIC,
     "auth.login": PUBLIC,
     "main.index": ANY,
+    "main.set_language": ANY,
     "build.dictionary": ANY,
     "build.acrf": ANY,
     "auth.logout": ANY,

@@ -181,3 +181,20 @@ def test_blank_annotated_crf_pdf(app, world):
         assert needle in text, needle
     with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
         assert meta["pdfaid:part"] == "2"
+
+
+def test_labels_switch_between_english_and_chinese(app, world):
+    c = app.test_client()
+    login(c, "crc")
+    url = f"/subjects/{world.subject_tj}/forms/SCREEN/SR"
+    html = c.get(url).get_data(as_text=True)
+    assert "HBsAg · 乙肝表面抗原" in html and "Positive (POS)" in html
+    r = c.post("/language", data={"csrf_token": csrf_token(c, url), "lang": "zh",
+                                  "next": url})
+    assert r.status_code == 303 and r.headers["Location"].endswith(url)
+    html = c.get(url).get_data(as_text=True)
+    assert "乙肝表面抗原 · HBsAg" in html and "阳性 (POS)" in html and "感染筛查" in html
+    r = c.post("/language", data={"csrf_token": csrf_token(c, url), "lang": "fr",
+                                  "next": "https://elsewhere.example/"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/")  # no open redirect
+    assert "乙肝表面抗原 · HBsAg" in c.get(url).get_data(as_text=True)  # unchanged

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from edc.crf import services
+from edc.main.routes import current_language
 from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
@@ -70,7 +71,8 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
     state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                form_repeat=repeat)
-    wtf = form_class(form, build)(data={**state.items, "version": state.version})
+    wtf = form_class(form, build, current_language())(data={**state.items,
+                                                            "version": state.version})
     if not has_perm(current_user, Perm.VIEW_PII):
         for item in form.items:
             if item.pii and not item.derived:
@@ -83,7 +85,7 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
 @require(Perm.ENTER_DATA)
 def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
-    wtf = form_class(form, build)()
+    wtf = form_class(form, build, current_language())()
     if not wtf.validate_on_submit():  # only the CSRF token can fail here
         abort(400)
     entered = {i.name: getattr(wtf, i.name).data for i in form.items if not i.derived}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -18,6 +18,30 @@ def index():
         return redirect(url_for("admin.users"))
     counts = subject_counts() if has_perm(current_user, Perm.VIEW_SUBJECTS) else None
     return render_template("main/index.html", counts=counts)
+
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+
+
+def current_language() -> str:
+    """The label language the user chose for forms and code lists (English by default)."""
+    return session.get("lang", "en")
+
+
+@bp.route("/language", methods=["POST"])
+@login_only
+def set_language():
+    """Show eCRF labels and code lists in English or Chinese (the other language stays
+    beside it). Returns to the page the user came from."""
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    else:
+        flash("Choose English or 中文.", "error")
+    back = request.form.get("next", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("main.index")
+    return redirect(back, 303)
 
 
 @bp.route("/healthz")

@@ -2,12 +2,14 @@
 
 One definition per form is the single source for validation, derivation, the web form, the
 data dictionary, ODM metadata and export columns (ARCHITECTURE.md). Identifiers follow ODM:
-``SE.<EVENT>``, ``F.<FORM>``, ``I.<FORM>.<ITEM>``, ``CL.<LIST>``; names follow CDASH where a
+``SE.<EVENT>``, ``F.<FORM>``, ``IG.<FORM>[.<GROUP>]``, ``I.<FORM>.<ITEM>``, ``CL.<LIST>``;
+names follow CDASH where a
 CDASH variable exists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,6 +69,7 @@ class Item:
     cdash: str | None = None
     sdtm: str | None = None
     derived: str | None = None  # name of the derivation that computes it (read-only)
+    group: str | None = None  # item group within the form (None: the form's main group)
     no_future: bool = True  # dates: not after today
 
     def __post_init__(self):
@@ -77,6 +80,10 @@ class Item:
 
     def oid(self, form: str) -> str:
         return f"I.{form}.{self.name}"
+
+    def group_oid(self, form: str) -> str:
+        """``IG.<FORM>`` for the form's main group, ``IG.<FORM>.<GROUP>`` for the others."""
+        return f"IG.{form}" + (f".{self.group}" if self.group else "")
 
     def ranges_for(self, unit: str | None) -> tuple[Range | None, Range | None]:
         if self.unit_item and unit in self.unit_ranges:
@@ -104,6 +111,20 @@ class Form:
     procedure: bool = True  # its date_item is a study procedure: not before consent
     date_orders: tuple[DateOrder, ...] = ()
 
+    # item group -> (English, Chinese) name; items name their group, in form order
+    group_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def item_groups(self) -> list[ItemGroup]:
+        """The form's item groups in order: consecutive items of one group."""
+        out: list[ItemGroup] = []
+        for item in self.items:
+            if not out or out[-1].key != item.group:
+                name, name_zh = self.group_names.get(item.group, (self.name, self.name_zh)) \
+                    if item.group else (self.name, self.name_zh)
+                out.append(ItemGroup(item.group_oid(self.oid), item.group, name, name_zh, []))
+            out[-1].items.append(item)
+        return out
+
     def item(self, name: str) -> Item:
         for it in self.items:
             if it.name == name:
@@ -113,6 +134,15 @@ class Form:
     @property
     def item_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.items)
+
+
+@dataclass
+class ItemGroup:
+    oid: str
+    key: str | None
+    name: str
+    name_zh: str
+    items: list[Item]
 
 
 @dataclass(frozen=True)
@@ -171,6 +201,11 @@ class StudyBuild:
                         raise ValueError(f"{f.oid}: date order names missing item {name}")
             if f.date_item and f.date_item not in names:
                 raise ValueError(f"{f.oid}: date item {f.date_item} missing")
+            keys = [g.key for g in f.item_groups()]
+            if len(keys) != len(set(keys)):
+                raise ValueError(f"{f.oid}: an item group is split by another")
+            if any(k and k not in f.group_names for k in keys):
+                raise ValueError(f"{f.oid}: an item group has no name")
         for e in self.events:
             for oid in e.forms:
                 if oid not in self.forms:

@@ -115,6 +115,11 @@ def uln(name, label, zh, unit) -> Item:
     return num(name, f"{label} upper limit of normal", f"{zh}正常上限", unit, (0.001, 100000))
 
 
+def grouped(key: str, *items: Item) -> tuple[Item, ...]:
+    """The items, as members of item group ``key`` of their form."""
+    return tuple(replace(i, group=key) for i in items)
+
+
 def flags(prefix: str, names, label: str) -> tuple[Item, ...]:
     return tuple(yn(f"{prefix}{i + 1:02d}", f"{label}: {n.replace('_', ' ')}") for i, n in
                  enumerate(names))
@@ -148,19 +153,30 @@ DM = Form("DM", "Demographics", "人口学资料", (
 ))
 
 _CLASSIFICATION = (
-    flags("SLE", scores.SLE_2019, "2019 SLE")
-    + (yn("ANA80", "ANA ≥ 1:80 on HEp-2 cells (ever)", "ANA ≥ 1:80"),)
-    + flags("SSC", ("skin_proximal_to_mcp", "puffy_fingers", "sclerodactyly",
-                    "digital_tip_ulcers", "pitting_scars", "telangiectasia",
-                    "abnormal_nailfold", "pah", "ild", "raynaud", "anti_centromere",
-                    "anti_topoisomerase", "anti_rna_polymerase_iii"), "2013 SSc")
-    + flags("IIM", scores.IIM_2017, "2017 IIM")
-    + (num("IIMAGE", "Age at first symptom", "首发症状年龄", "years", (0, 130)),
-       yn("IIMBX", "Muscle biopsy available", "有肌肉活检"))
-    + flags("AAV", sorted({i for w, _ in scores.AAV_2022.values() for i in w}), "2022 AAV")
-    + (num("CLSCORE", "Classification score", "分类标准评分", None, derived="classification"),
-       text("CLRESULT", "Classification result", "分类结果", derived="classification"))
+    grouped("SLE2019", *flags("SLE", scores.SLE_2019, "2019 SLE"),
+            yn("ANA80", "ANA ≥ 1:80 on HEp-2 cells (ever)", "ANA ≥ 1:80"))
+    + grouped("SSC2013", *flags("SSC", ("skin_proximal_to_mcp", "puffy_fingers", "sclerodactyly",
+                                        "digital_tip_ulcers", "pitting_scars", "telangiectasia",
+                                        "abnormal_nailfold", "pah", "ild", "raynaud",
+                                        "anti_centromere", "anti_topoisomerase",
+                                        "anti_rna_polymerase_iii"), "2013 SSc"))
+    + grouped("IIM2017", *flags("IIM", scores.IIM_2017, "2017 IIM"),
+              num("IIMAGE", "Age at first symptom", "首发症状年龄", "years", (0, 130)),
+              yn("IIMBX", "Muscle biopsy available", "有肌肉活检"))
+    + grouped("AAV2022", *flags("AAV", sorted({i for w, _ in scores.AAV_2022.values()
+                                               for i in w}), "2022 AAV"))
+    + grouped("CLASS",
+              num("CLSCORE", "Classification score", "分类标准评分", None,
+                  derived="classification"),
+              text("CLRESULT", "Classification result", "分类结果", derived="classification"))
 )
+_CLASSIFICATION_GROUPS = {
+    "SLE2019": ("2019 EULAR/ACR SLE classification", "2019 EULAR/ACR SLE分类标准"),
+    "SSC2013": ("2013 ACR/EULAR SSc classification", "2013 ACR/EULAR 系统性硬化症分类标准"),
+    "IIM2017": ("2017 EULAR/ACR IIM classification", "2017 EULAR/ACR 炎性肌病分类标准"),
+    "AAV2022": ("2022 ACR/EULAR AAV classification", "2022 ACR/EULAR AAV分类标准"),
+    "CLASS": ("Classification result (computed)", "分类结果（计算）"),
+}
 
 DX = Form("DX", "Diagnosis and cohort", "诊断与队列", (
     code("COHORT", "Cohort", "队列", "COHORT", required=True),
@@ -168,7 +184,7 @@ DX = Form("DX", "Diagnosis and cohort", "诊断与队列", (
     code("SUBTYPE", "Subtype", "亚型", "SUBTYPE"),
     yn("GILBERT", "Gilbert syndrome documented", "Gilbert综合征"),
     *_CLASSIFICATION,
-))
+), group_names=_CLASSIFICATION_GROUPS)
 
 PT = Form("PT", "Prior treatment", "既往治疗", (
     text("PTAGENT", "Agent", "药物", required=True, max_length=100),
@@ -247,45 +263,61 @@ EC = Form("EC", "ECOG performance status", "ECOG评分", (
 
 DA = Form("DA", "Disease activity at baseline", "基线疾病活动度", (
     date("DADAT", "Assessment date", "评估日期", required=True),
-    *flags("SLEDAI", scores.SLEDAI_2K, "SLEDAI-2K"),
-    num("SLEDAI", "SLEDAI-2K total", "SLEDAI-2K总分", None, derived="sledai2k"),
-    date("BXDAT", "Renal biopsy date", "肾活检日期"),
-    code("LNCLASS", "ISN/RPS class", "ISN/RPS分型", "LNCLASS"),
-    *(num(f"NIHA{i + 1:02d}", f"NIH activity: {k.replace('_', ' ')}", "", None, (0, 3),
-          integer=True) for i, k in enumerate(scores.NIH_ACTIVITY)),
-    num("NIHACT", "NIH activity index", "活动指数", None, derived="nih_activity"),
-    *(num(f"NIHC{i + 1:02d}", f"NIH chronicity: {k.replace('_', ' ')}", "", None, (0, 3),
-          integer=True) for i, k in enumerate(scores.NIH_CHRONICITY)),
-    num("NIHCHR", "NIH chronicity index", "慢性指数", None, derived="nih_chronicity"),
-    num("UPCR", "Urine protein/creatinine ratio", "尿蛋白肌酐比", "g/g", (0, 50)),
-    num("PROT24", "24-h urine protein", "24小时尿蛋白", "g/24h", (0, 50)),
-    *(num(f"MRSS{i + 1:02d}", f"mRSS {s.replace('_', ' ')}", "", None, (0, 3), integer=True)
-      for i, s in enumerate(scores.MRSS_SITES)),
-    num("MRSS", "mRSS total", "mRSS总分", None, derived="mrss"),
-    num("MRSSPRI", "Prior mRSS total", "既往mRSS", None, (0, 51), integer=True),
-    date("MRSSPDAT", "Date of the prior mRSS", "既往mRSS日期"),
-    num("FVC", "FVC % predicted", "FVC占预计值%", "%", (10, 200)),
-    num("DLCO", "DLCO % predicted", "DLCO占预计值%", "%", (5, 200)),
-    num("FVCPRI", "Prior FVC % predicted", "既往FVC%", "%", (10, 200)),
-    num("DLCOPRI", "Prior DLCO % predicted", "既往DLCO%", "%", (5, 200)),
-    yn("HRCTGGO", "HRCT ground-glass opacities (active ILD)", "HRCT磨玻璃影"),
-    text("SSCABOTH", "Other scleroderma-related antibody", "其他硬皮病相关抗体", max_length=100),
-    *(num(f"MMT{i + 1:02d}", f"MMT-8 {m.replace('_', ' ')}", "", None, (0, 10), integer=True)
-      for i, m in enumerate(scores.MMT8_ITEMS)),
-    num("MMT8", "MMT-8 total", "MMT-8总分", None, derived="mmt8"),
-    num("PHGA", "Physician global activity", "医生总体评估", "cm", (0, 10)),
-    num("PTGA", "Patient global activity", "患者总体评估", "cm", (0, 10)),
-    num("EXTRAMUS", "Extramuscular activity", "肌外活动度", "cm", (0, 10)),
-    num("HAQDI", "HAQ-DI", "HAQ-DI", None, (0, 3)),
-    num("ALDOL", "Aldolase", "醛缩酶", "U/L", (0, 1000)),
-    num("ALDOLULN", "Aldolase upper limit of normal", "醛缩酶正常上限", "U/L", (0.001, 1000)),
-    yn("ILDPROG", "Rapidly progressive ILD (investigator-attested)", "间质性肺病快速进展"),
-    date("ILDDAT", "Date of the HRCT/PFT evidence", "HRCT/肺功能证据日期"),
-    code("ANCATYPE", "ANCA type", "ANCA类型", "ANCA"),
-    *(num(f"BVAS{s.upper()[:6]}", f"BVAS new/worse: {s.replace('_', ' ')}", "", None,
-          (0, top), integer=True) for s, (_, top) in scores.BVAS_MAX.items()),
-    num("BVAS", "BVAS v3 total", "BVAS总分", None, derived="bvas3"),
-), date_item="DADAT")
+    *grouped("SLEDAI", *flags("SLEDAI", scores.SLEDAI_2K, "SLEDAI-2K"),
+             num("SLEDAI", "SLEDAI-2K total", "SLEDAI-2K总分", None, derived="sledai2k")),
+    *grouped(
+        "LN",
+        date("BXDAT", "Renal biopsy date", "肾活检日期"),
+        code("LNCLASS", "ISN/RPS class", "ISN/RPS分型", "LNCLASS"),
+        *(num(f"NIHA{i + 1:02d}", f"NIH activity: {k.replace('_', ' ')}", "", None, (0, 3),
+              integer=True) for i, k in enumerate(scores.NIH_ACTIVITY)),
+        num("NIHACT", "NIH activity index", "活动指数", None, derived="nih_activity"),
+        *(num(f"NIHC{i + 1:02d}", f"NIH chronicity: {k.replace('_', ' ')}", "", None, (0, 3),
+              integer=True) for i, k in enumerate(scores.NIH_CHRONICITY)),
+        num("NIHCHR", "NIH chronicity index", "慢性指数", None, derived="nih_chronicity"),
+        num("UPCR", "Urine protein/creatinine ratio", "尿蛋白肌酐比", "g/g", (0, 50)),
+        num("PROT24", "24-h urine protein", "24小时尿蛋白", "g/24h", (0, 50))),
+    *grouped(
+        "SSC",
+        *(num(f"MRSS{i + 1:02d}", f"mRSS {s.replace('_', ' ')}", "", None, (0, 3),
+              integer=True) for i, s in enumerate(scores.MRSS_SITES)),
+        num("MRSS", "mRSS total", "mRSS总分", None, derived="mrss"),
+        num("MRSSPRI", "Prior mRSS total", "既往mRSS", None, (0, 51), integer=True),
+        date("MRSSPDAT", "Date of the prior mRSS", "既往mRSS日期"),
+        num("FVC", "FVC % predicted", "FVC占预计值%", "%", (10, 200)),
+        num("DLCO", "DLCO % predicted", "DLCO占预计值%", "%", (5, 200)),
+        num("FVCPRI", "Prior FVC % predicted", "既往FVC%", "%", (10, 200)),
+        num("DLCOPRI", "Prior DLCO % predicted", "既往DLCO%", "%", (5, 200)),
+        yn("HRCTGGO", "HRCT ground-glass opacities (active ILD)", "HRCT磨玻璃影"),
+        text("SSCABOTH", "Other scleroderma-related antibody", "其他硬皮病相关抗体",
+             max_length=100)),
+    *grouped(
+        "IIM",
+        *(num(f"MMT{i + 1:02d}", f"MMT-8 {m.replace('_', ' ')}", "", None, (0, 10),
+              integer=True) for i, m in enumerate(scores.MMT8_ITEMS)),
+        num("MMT8", "MMT-8 total", "MMT-8总分", None, derived="mmt8"),
+        num("PHGA", "Physician global activity", "医生总体评估", "cm", (0, 10)),
+        num("PTGA", "Patient global activity", "患者总体评估", "cm", (0, 10)),
+        num("EXTRAMUS", "Extramuscular activity", "肌外活动度", "cm", (0, 10)),
+        num("HAQDI", "HAQ-DI", "HAQ-DI", None, (0, 3)),
+        num("ALDOL", "Aldolase", "醛缩酶", "U/L", (0, 1000)),
+        num("ALDOLULN", "Aldolase upper limit of normal", "醛缩酶正常上限", "U/L",
+            (0.001, 1000)),
+        yn("ILDPROG", "Rapidly progressive ILD (investigator-attested)", "间质性肺病快速进展"),
+        date("ILDDAT", "Date of the HRCT/PFT evidence", "HRCT/肺功能证据日期")),
+    *grouped(
+        "AAV",
+        code("ANCATYPE", "ANCA type", "ANCA类型", "ANCA"),
+        *(num(f"BVAS{s.upper()[:6]}", f"BVAS new/worse: {s.replace('_', ' ')}", "", None,
+              (0, top), integer=True) for s, (_, top) in scores.BVAS_MAX.items()),
+        num("BVAS", "BVAS v3 total", "BVAS总分", None, derived="bvas3")),
+), date_item="DADAT", group_names={
+    "SLEDAI": ("SLE: SLEDAI-2K", "系统性红斑狼疮：SLEDAI-2K"),
+    "LN": ("SLE: renal biopsy and proteinuria", "系统性红斑狼疮：肾活检与蛋白尿"),
+    "SSC": ("SSc: skin score and lung function", "系统性硬化症：皮肤评分与肺功能"),
+    "IIM": ("IIM: muscle strength and core set", "炎性肌病：肌力与核心指标"),
+    "AAV": ("AAV: ANCA and BVAS v3", "AAV：ANCA与BVAS v3"),
+})
 
 EX = Form("EX", "Exclusion checklist", "排除标准核查", (
     *(yn(f"EX{n:02d}", f"Exclusion criterion EX-{n:02d} present", f"排除标准EX-{n:02d}",

@@ -198,3 +198,20 @@ def test_labels_switch_between_english_and_chinese(app, world):
                                   "next": "https://elsewhere.example/"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/")  # no open redirect
     assert "乙肝表面抗原 · HBsAg" in c.get(url).get_data(as_text=True)  # unchanged
+
+
+def test_item_groups_structure_the_page_the_dictionary_and_the_api(app, world, token):
+    body = app.test_client().get("/api/v1/study", headers=token("crc")).json
+    da = body["forms"]["DA"]
+    assert [g["oid"] for g in da["item_groups"]] == [
+        "IG.DA", "IG.DA.SLEDAI", "IG.DA.LN", "IG.DA.SSC", "IG.DA.IIM", "IG.DA.AAV"]
+    by_name = {i["name"]: i["group"] for i in da["items"]}
+    assert by_name["SLEDAI01"] == "IG.DA.SLEDAI" and by_name["DADAT"] == "IG.DA"
+    assert {g["oid"] for g in body["forms"]["LB"]["item_groups"]} == {"IG.LB"}
+    c = app.test_client()
+    login(c, "crc")
+    html = c.get(f"/subjects/{world.subject_tj}/forms/SCREEN/DA").get_data(as_text=True)
+    assert html.count('class="item-group"') == 6 and "SSc: skin score and lung function" in html
+    assert 'class="item-group"' not in c.get(
+        f"/subjects/{world.subject_tj}/forms/SCREEN/LB").get_data(as_text=True)
+    assert "IG.DX.SLE2019" in c.get("/study/dictionary").get_data(as_text=True)

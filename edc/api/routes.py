@@ -72,6 +72,7 @@ def _state(state: crf.FormState, form_oid: str) -> dict:
 def study():
     def item(i, form_oid):
         return {"name": i.name, "oid": i.oid(form_oid), "label": i.label,
+                "group": i.group_oid(form_oid),
                 "label_zh": i.label_zh,
                 "type": i.type, "unit": i.unit, "codelist": i.codelist,
                 "hard_range": str(i.hard) if i.hard else None,
@@ -80,6 +81,8 @@ def study():
                 "derived": i.derived, "cdash": i.cdash, "sdtm": i.sdtm}
 
     forms = {oid: {"name": f.name, "name_zh": f.name_zh, "repeating": f.repeating,
+                   "item_groups": [{"oid": g.oid, "name": g.name, "name_zh": g.name_zh}
+                                   for g in f.item_groups()],
                    "items": [item(i, oid) for i in f.items]}
              for oid, f in BUILD.forms.items()}
     events = [{"oid": e.oid, "name": e.name, "day": e.day,

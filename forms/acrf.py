@@ -36,6 +36,28 @@ def _answer(build: StudyBuild, item) -> str:
     return shape.get(item.type, "_" * 24) + unit
 
 
+def _notes(form_oid: str, i) -> list[str]:
+    """The red annotations of one item: OID, CDASH/SDTM, ranges and rules."""
+    notes = [i.oid(form_oid)]
+    if i.cdash:
+        notes.append(f"CDASH {i.cdash}")
+    if i.sdtm:
+        notes.append(f"SDTM {i.sdtm}")
+    if i.hard:
+        notes.append(f"plausible {i.hard}")
+    if i.soft:
+        notes.append(f"normal {i.soft}")
+    if i.required:
+        notes.append("required")
+    if i.required_if:
+        notes.append(f"required if {i.required_if[0]} = {i.required_if[1]}")
+    if i.pii:
+        notes.append("PII: withheld from sponsor exports")
+    if i.derived:
+        notes.append(f"derived: {i.derived}")
+    return notes
+
+
 def acrf_html(build: StudyBuild) -> str:
     parts = [f"<!doctype html><html lang=en data-version='{build.version}'><head>"
              f"<meta charset=utf-8><title>Annotated CRF, metadata {build.version}</title>"
@@ -52,27 +74,17 @@ def acrf_html(build: StudyBuild) -> str:
         parts.append(f"<section><h2>{html.escape(f.name)} · {html.escape(f.name_zh)} "
                      f"<span class=ann>F.{f.oid}{' (repeating)' if f.repeating else ''}"
                      f"</span></h2><table><col class=l><col class=v><col class=a>")
-        for i in f.items:
-            notes = [i.oid(f.oid)]
-            if i.cdash:
-                notes.append(f"CDASH {i.cdash}")
-            if i.sdtm:
-                notes.append(f"SDTM {i.sdtm}")
-            if i.hard:
-                notes.append(f"plausible {i.hard}")
-            if i.soft:
-                notes.append(f"normal {i.soft}")
-            if i.required:
-                notes.append("required")
-            if i.required_if:
-                notes.append(f"required if {i.required_if[0]} = {i.required_if[1]}")
-            if i.pii:
-                notes.append("PII: withheld from sponsor exports")
-            if i.derived:
-                notes.append(f"derived: {i.derived}")
-            label = html.escape(i.label) + (f"\n{html.escape(i.label_zh)}" if i.label_zh else "")
-            parts.append(f"<tr><td>{label}</td><td>{html.escape(_answer(build, i))}</td>"
-                         f"<td class=ann>{html.escape(chr(10).join(notes))}</td></tr>")
+        groups = f.item_groups()
+        for g in groups:
+            if len(groups) > 1:
+                parts.append(f"<tr><td colspan=2><b>{html.escape(g.name)}</b></td>"
+                             f"<td class=ann>{g.oid}</td></tr>")
+            for i in g.items:
+                notes = _notes(f.oid, i)
+                label = html.escape(i.label) + (f"\n{html.escape(i.label_zh)}"
+                                                if i.label_zh else "")
+                parts.append(f"<tr><td>{label}</td><td>{html.escape(_answer(build, i))}</td>"
+                             f"<td class=ann>{html.escape(chr(10).join(notes))}</td></tr>")
         parts.append("</table></section>")
     parts.append("</body></html>")
     return "".join(parts)

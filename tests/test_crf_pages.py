@@ -177,7 +177,8 @@ def test_blank_annotated_crf_pdf(app, world):
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
     text = text.replace("\x00", "")
     for needle in ("I.LB.HGB", "SDTM LBORRES:HGB", "plausible 30", "F.AE (repeating)",
-                   "PII: withheld from sponsor exports", "derived: crs", "SE.Y15"):
+                   "PII: withheld from sponsor exports", "derived: crs", "SE.Y15",
+                   "IG.DA.SLEDAI", "I.VS.WEIGHT"):
         assert needle in text, needle
     with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
         assert meta["pdfaid:part"] == "2"

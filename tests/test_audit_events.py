@@ -97,7 +97,8 @@ def test_every_audited_event_type_is_produced(app, world):
     assert dm.post("/study/eligibility-settings", data={
         "csrf_token": td, "screening_window_days": "30", "hcg_window_days": "7",
         "malignancy_years": "5", "other_trial_months": "3",
-        "half_life_hours": "rituximab = 528", "reason": "protocol amendment 2"}
+        "half_life_hours": "rituximab = 528", "iim_either_refractory_or_progressive": "y",
+        "reason": "protocol amendment 2"}
     ).status_code == 303
 
     with app.app_context():

@@ -21,7 +21,7 @@ FORM = {"screening_window_days": "28", "hcg_window_days": "7", "malignancy_years
         "other_trial_months": "3",
         "half_life_hours": "rituximab = 528\nmycophenolate mofetil = 18\n"
                            "cyclophosphamide = 8\nhydroxychloroquine = 960",
-        "reason": "protocol amendment 2"}
+        "iim_either_refractory_or_progressive": "y", "reason": "protocol amendment 2"}
 
 
 def _post(client, **changes):
@@ -125,3 +125,25 @@ def test_coordinators_read_the_settings_but_cannot_change_them(app, world):
     html = crc.get(PAGE).get_data(as_text=True)
     assert "rituximab" in html and "Store a new version" not in html
     assert crc.post(PAGE, data={"csrf_token": csrf_token(crc, PAGE), **FORM}).status_code == 403
+
+
+def test_clarification_c1_is_data_shown_on_the_checklist(app, world, token):
+    with app.app_context():
+        enter_eligible(world.subject_tj, "IIM")  # IIM-3 met (refractory), IIM-4 not met
+
+    def evaluation():
+        return app.test_client().get(f"/api/v1/subjects/{world.subject_tj}/eligibility",
+                                     headers=token("crc")).json
+
+    before = evaluation()
+    assert before["status"] == "eligible" and "C-1 IIM-3 or IIM-4" in before["rule_version"]
+    assert "IIM-3 or IIM-4 (one is enough)" in before["clarifications"]["C-1"]
+    dm = app.test_client()
+    login(dm, "dm")
+    assert _post(dm, iim_either_refractory_or_progressive="").status_code == 303
+    after = evaluation()
+    assert after["status"] == "not_eligible" and "C-1 IIM-3 and IIM-4" in after["rule_version"]
+    crc = app.test_client()
+    login(crc, "crc")
+    html = crc.get(f"/subjects/{world.subject_tj}/eligibility").get_data(as_text=True)
+    assert "IIM-3 and IIM-4 (both needed)" in html and "Antimalarials do not count" in html

@@ -40,10 +40,22 @@ class Settings:
         "teriflunomide": 18 * 24, "hydroxychloroquine": 40 * 24})
     antimalarials_count_for_washout: bool = False  # clarification C-2
     antimalarials: frozenset[str] = frozenset({"hydroxychloroquine", "chloroquine"})
+    iim_either_refractory_or_progressive: bool = True  # clarification C-1
 
     STORED = ("screening_window_days", "hcg_window_days", "malignancy_years",
               "other_trial_months", "half_life_hours", "antimalarials_count_for_washout",
-              "antimalarials")
+              "antimalarials", "iim_either_refractory_or_progressive")
+
+    @property
+    def clarifications(self) -> dict[str, str]:
+        """The protocol clarifications in force, as the checklist shows them."""
+        return {
+            "C-1": "IIM: the protocol's \"criterion 4 or 5\" is read as " + (
+                "IIM-3 or IIM-4 (one is enough)" if self.iim_either_refractory_or_progressive
+                else "IIM-3 and IIM-4 (both needed)"),
+            "C-2": "Antimalarials " + ("count" if self.antimalarials_count_for_washout
+                                       else "do not count") + " for the EX-11 washout",
+        }
 
     def as_dict(self) -> dict:
         """The stored form (JSON-ready; the version is kept beside it)."""
@@ -586,7 +598,8 @@ class CohortEvaluation(Evaluation):
             case "SSC":
                 return self.ssc(), [["SSC-4", "SSC-5"]]
             case "IIM":
-                return self.iim(), [["IIM-3", "IIM-4"]]  # clarification C-1
+                either = self.s.iim_either_refractory_or_progressive  # clarification C-1
+                return self.iim(), [["IIM-3", "IIM-4"]] if either else []
             case "AAV":
                 return self.aav(), []
         return [self._result("COHORT", MISSING, missing="DX.COHORT not entered")], []
@@ -627,11 +640,13 @@ def evaluate(get: Getter, prior_treatments: list[dict], reference: date,
     inclusion = [r for r in common if r.id.startswith("IN-")] + cohort
     exclusion = [r for r in common if r.id.startswith("EX-")]
     results = inclusion + exclusion
+    c1 = "or" if ev.s.iim_either_refractory_or_progressive else "and"
     c2 = "counted" if ev.s.antimalarials_count_for_washout else "not counted"
     return {"status": decide(results, alternatives),
-            "rule_version": f"{RULES_VERSION} ({ev.s.version}; C-1 IIM-3 or IIM-4; "
+            "rule_version": f"{RULES_VERSION} ({ev.s.version}; C-1 IIM-3 {c1} IIM-4; "
                             f"C-2 antimalarials {c2})",
-            "criteria": results, "alternatives": alternatives}
+            "criteria": results, "alternatives": alternatives,
+            "clarifications": ev.s.clarifications}
 
 
 CRITERIA_TEXT: dict[str, str] = {

@@ -126,6 +126,7 @@ def as_json(result: dict, used: dict | None = None) -> dict:
     return {"status": result["status"], "rule_version": result["rule_version"],
             "reference_date": result["reference_date"],
             "alternatives": result["alternatives"],
+            "clarifications": result["clarifications"],
             "criteria": [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
                           "evidence": {**r.evidence, "sources": used.get(r.id, [])},
                           "missing": r.missing} for r in checklist(result)]}

@@ -131,6 +131,10 @@ def validate(data: dict) -> dict:
     if not isinstance(flag, bool):
         raise SettingsError("antimalarials_count_for_washout", "must be true or false")
     clean["antimalarials_count_for_washout"] = flag
+    either = data.get("iim_either_refractory_or_progressive", True)
+    if not isinstance(either, bool):
+        raise SettingsError("iim_either_refractory_or_progressive", "must be true or false")
+    clean["iim_either_refractory_or_progressive"] = either
     agents = data.get("antimalarials", Settings().as_dict()["antimalarials"])
     if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip()
                                               for a in agents):

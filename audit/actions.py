@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "signature.failed": "electronic signature refused (wrong user ID or password)",
     "signature.invalidate": "signature invalidated by a change of the signed content",
     "deviation.create": "protocol deviation recorded",
+    "eligibility.evaluate": "eligibility evaluation kept with its evidence",
     "data.create": "value entered",
     "data.update": "value changed",
     "data.remove": "value removed",

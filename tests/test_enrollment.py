@@ -15,7 +15,7 @@ from audit.replay import differences, replay_from_database, snapshot
 from edc.cli import cli_actor
 from edc.crf.services import read_form, save_form
 from edc.extensions import db
-from edc.models import AuditEntry, Deviation, Signature, Subject
+from edc.models import AuditEntry, Deviation, EligibilityEvaluation, Signature, Subject
 from edc.subjects.services import create_subject
 from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
 
@@ -72,6 +72,9 @@ def test_enrollment_needs_eligibility_and_a_valid_signature_api(app, world, toke
     assert r.status_code == 409 and "not signed" in r.json["error"]
     assert r.json["failing_criteria"] == [] and r.json["signature"] == "missing or invalidated"
     assert len(_actions(app, "subject.enroll_refused")) == 1
+    body = app.test_client().get(_api(eligible, "eligibility"), headers=token("crc")).json
+    assert [(e["purpose"], e["status"]) for e in body["evaluations"]] == [
+        ("enrollment_refused", "eligible")]
 
     r = _sign(app, token, eligible)
     assert r.status_code == 201
@@ -94,6 +97,11 @@ def test_enrollment_needs_eligibility_and_a_valid_signature_api(app, world, toke
             AuditEntry.action == "subject.enroll"))
         details = json.loads(entry.details)
         row = db.session.get(Signature, details["signature_id"])
+        kept = db.session.get(EligibilityEvaluation, details["evaluation_id"])
+        assert (kept.purpose, kept.status) == ("enrollment", "eligible")
+        evidence = json.loads(kept.evidence)
+        anc = next(c for c in evidence["criteria"] if c["id"] == "IN-03a")
+        assert any(s["item"] == "ANC" and s["audit_seq"] for s in anc["evidence"]["sources"])
         assert details["signed_content_sha256"] == row.content_hash
         assert details["rule_version"].startswith("eligibility-1 (settings-1")
         # the stored hash is the SHA-256 of the canonical signed content
@@ -250,6 +258,9 @@ def test_after_enrollment_a_change_records_a_deviation_not_an_unenrollment(app, 
         rows = db.session.scalars(select(Deviation)).all()
         assert len(rows) == 1 and rows[0].kind == "eligibility"  # the same finding once
         assert "IN-03b" in rows[0].description
+        purposes = db.session.scalars(select(EligibilityEvaluation.purpose)
+                                      .order_by(EligibilityEvaluation.id)).all()
+        assert purposes == ["enrollment", "eligibility_lost"]
     for role in ("pi", "dm"):
         c = app.test_client()
         login(c, role)

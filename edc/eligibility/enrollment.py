@@ -76,9 +76,11 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     if problem:
         failing = services.failing_json(result)
         db.session.rollback()
+        kept = services.keep(subject, result, "enrollment_refused", actor=actor)
         audit.record(db.session, "subject.enroll_refused", actor=actor, subject=subject,
                      reason=problem, details={"failing": [f["id"] for f in failing],
-                                              "rule_version": result["rule_version"]})
+                                              "rule_version": result["rule_version"],
+                                              "evaluation_id": kept.id})
         db.session.commit()
         raise EnrollmentRefused(problem, failing,
                                 None if signed else "missing or invalidated")
@@ -91,9 +93,10 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     save_form(subject, "ENROL", "EN",
               {"ENDAT": reference.isoformat(), "COHORTC": cohort}, assigned={"SUBJNO": number},
               version=None, actor=actor, commit=False, today=reference)
+    kept = services.keep(subject, result, "enrollment", actor=actor)
     audit.record(db.session, "subject.enroll", actor=actor, subject=subject,
                  target_type="subject", target_id=str(subject.id), new_value=number,
-                 details={"reference_date": result["reference_date"],
+                 details={"reference_date": result["reference_date"], "evaluation_id": kept.id,
                           "rule_version": result["rule_version"],
                           "signature_id": signed.row.id,
                           "signed_content_sha256": signed.row.content_hash})

@@ -3,11 +3,13 @@ signature target, and the post-enrollment deviation check."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import func, select
 
+import audit
 from audit import Actor
 from audit.models import AuditEntry
 from edc import deviations, signatures
@@ -21,7 +23,8 @@ from edc.eligibility.rules import (
 )
 from edc.eligibility.settings import current_settings
 from edc.extensions import db
-from edc.models import Deviation, ItemData, Subject
+from edc.models import Deviation, EligibilityEvaluation, ItemData, Subject
+from edc.timefmt import utc_time
 from forms.pii import WITHHELD, is_pii
 from forms.study_build import BUILD
 
@@ -145,7 +148,8 @@ def report(subject: Subject, *, pii_ok: bool) -> dict:
     return {"result": result, "criteria": checklist(result), "failing": failing_json(result),
             "alternative_met": covered - met,
             "sources": sources(subject, result, pii_ok=pii_ok),
-            "signatures": signatures.shown(subject, TARGET, content)}
+            "signatures": signatures.shown(subject, TARGET, content),
+            "kept": kept(subject)}
 
 
 def report_json(subject: Subject, rep: dict) -> dict:
@@ -153,9 +157,41 @@ def report_json(subject: Subject, rep: dict) -> dict:
     valid = bool(rep["signatures"]) and rep["signatures"][0].valid
     body.update(subject_number=subject.subject_number, subject_status=subject.status,
                 signed=valid, signatures=[s.as_json() for s in rep["signatures"]],
+                evaluations=[{"id": k.id, "purpose": k.purpose, "status": k.status,
+                              "reference_date": k.reference_date,
+                              "rule_version": k.rule_version,
+                              "evaluated_at_utc": utc_time(k.evaluated_at)}
+                             for k in rep["kept"]],
                 enrollable=subject.subject_number is None and valid
                 and body["status"] == "eligible")
     return body
+
+
+def keep(subject: Subject, result: dict, purpose: str, *, actor: Actor
+         ) -> EligibilityEvaluation:
+    """Store an evaluation with its evidence (audited as ``eligibility.evaluate``). The
+    caller commits."""
+    body = as_json(result, sources(subject, result, pii_ok=True))
+    row = EligibilityEvaluation(
+        subject_id=subject.id, site_id=subject.site_id, purpose=purpose,
+        reference_date=result["reference_date"], status=result["status"],
+        rule_version=result["rule_version"],
+        evidence=json.dumps(body, sort_keys=True, ensure_ascii=False))
+    db.session.add(row)
+    db.session.flush()
+    audit.record(db.session, "eligibility.evaluate", actor=actor, subject=subject,
+                 target_type="eligibility_evaluation", target_id=str(row.id),
+                 item_oid=purpose, new_value=result["status"],
+                 details={"rule_version": result["rule_version"],
+                          "reference_date": result["reference_date"],
+                          "failing": [f["id"] for f in failing_json(result)]})
+    return row
+
+
+def kept(subject: Subject) -> list[EligibilityEvaluation]:
+    return list(db.session.scalars(select(EligibilityEvaluation).where(
+        EligibilityEvaluation.subject_id == subject.id)
+        .order_by(EligibilityEvaluation.id.desc())))
 
 
 def failing_json(result: dict) -> list[dict]:
@@ -213,10 +249,13 @@ def after_screening_change(subject: Subject, *, actor: Actor) -> Deviation | Non
         return None
     failed = failing_json(result)
     ids = sorted(f["id"] for f in failed)
-    return deviations.record(
+    deviation = deviations.record(
         subject, "eligibility",
         f"Enrolled subject no longer meets eligibility at the enrollment date "
         f"({enrolled_on}): {', '.join(ids)}",
         actor=actor, event_oid="SCREEN",
         details={"criteria_ids": ids, "criteria": failed,
                  "rule_version": result["rule_version"], "status": result["status"]})
+    if deviation is not None:
+        keep(subject, result, "eligibility_lost", actor=actor)
+    return deviation

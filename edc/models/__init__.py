@@ -2,7 +2,12 @@
 
 from audit.models import AuditEntry
 from edc.models.clinical import FormData, ItemData
-from edc.models.eligibility import Deviation, EligibilitySettings, Signature
+from edc.models.eligibility import (
+    Deviation,
+    EligibilityEvaluation,
+    EligibilitySettings,
+    Signature,
+)
 from edc.models.study import Site, Study
 from edc.models.subject import Subject, SubjectStatus
 from edc.models.user import ApiToken, AuthSession, PasswordHistory, RoleGrant, User
@@ -12,6 +17,7 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Deviation",
+    "EligibilityEvaluation",
     "EligibilitySettings",
     "FormData",
     "ItemData",

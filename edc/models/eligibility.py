@@ -82,3 +82,25 @@ class Deviation(Audited, SiteScoped, db.Model):
 
     def audit_target(self) -> tuple[str, str]:
         return ("deviation", str(self.id))
+
+
+class EligibilityEvaluation(Audited, SiteScoped, db.Model):
+    """An evaluation kept as evidence (eligibility.md: "each evaluation stores its evidence"):
+    at enrollment, at a refused enrollment, and when a change after enrollment breaks
+    eligibility. Holds every criterion with the values it read (form, item, date, audit
+    sequence) and the rule version. Never changed."""
+
+    __tablename__ = "eligibility_evaluation"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # enrollment | enrollment_refused | …
+    reference_date: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16))
+    rule_version: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[str] = mapped_column(Text)  # JSON: the checklist as the API gives it
+    evaluated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def audit_target(self) -> tuple[str, str]:
+        return ("eligibility_evaluation", str(self.id))

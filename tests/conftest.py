@@ -241,6 +241,26 @@ def token(app, world):
     return make
 
 
+def count_statements(app, client, url: str) -> int:
+    """How many SQL statements one GET of ``url`` runs (it must answer 200)."""
+    from sqlalchemy import event
+
+    count = 0
+
+    def bump(*_args, **_kwargs):
+        nonlocal count
+        count += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", bump)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", bump)
+    return count
+
+
 def csrf_token(client, path: str = "/login") -> str:
     """The CSRF token of the current session, read from a page's form."""
     html = client.get(path).get_data(as_text=True)

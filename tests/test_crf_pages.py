@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event
-
 import audit
 from edc.crf.services import save_form
 from edc.extensions import db
 from edc.models import Subject
-from tests.conftest import csrf_token, login, mark_enrolled
+from tests.conftest import count_statements, csrf_token, login, mark_enrolled
 
 EC = "/subjects/{}/forms/SCREEN/EC"
 
@@ -94,20 +92,7 @@ def test_casebook_shows_form_statuses_with_constant_queries(app, world):
     url = f"/subjects/{world.subject_tj}"
 
     def statements() -> int:
-        count = 0
-
-        def bump(*_a, **_k):
-            nonlocal count
-            count += 1
-
-        with app.app_context():
-            engine = db.engine
-        event.listen(engine, "before_cursor_execute", bump)
-        try:
-            assert c.get(url).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", bump)
-        return count
+        return count_statements(app, c, url)
 
     with app.app_context():
         mark_enrolled(world.subject_tj)
@@ -198,6 +183,10 @@ def test_labels_switch_between_english_and_chinese(app, world):
     r = c.post("/language", data={"csrf_token": csrf_token(c, url), "lang": "fr",
                                   "next": "https://elsewhere.example/"})
     assert r.status_code == 303 and r.headers["Location"].endswith("/")  # no open redirect
+    for elsewhere in ("//evil.example/", "/\\evil.example/"):
+        r = c.post("/language", data={"csrf_token": csrf_token(c, url), "lang": "zh",
+                                      "next": elsewhere})
+        assert r.headers["Location"] in ("/", "http://localhost/")
     assert "乙肝表面抗原 · HBsAg" in c.get(url).get_data(as_text=True)  # unchanged
 
 

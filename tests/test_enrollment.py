@@ -17,7 +17,7 @@ from edc.crf.services import read_form, save_form
 from edc.extensions import db
 from edc.models import AuditEntry, Deviation, EligibilityEvaluation, Signature, Subject
 from edc.subjects.services import create_subject
-from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
+from tests.conftest import PASSWORD, count_statements, csrf_token, enter_eligible, login
 
 
 def _api(subject_id: int, what: str) -> str:
@@ -382,3 +382,25 @@ def test_a_coordinator_takes_a_subject_from_screening_to_enrollment_in_the_ui(ap
                  data={"csrf_token": csrf_token(crc, checklist)})
     assert r.status_code == 303
     assert "TJ-001" in crc.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_checklist_page_runs_a_constant_number_of_statements(app, world, token,
+                                                                 eligible):
+    crc = app.test_client()
+    login(crc, "crc")
+    page = f"/subjects/{eligible}/eligibility"
+    first = count_statements(app, crc, page)
+    with app.app_context():  # more rows, more signatures, more history
+        subject = db.session.get(Subject, eligible)
+        for n in range(4, 14):
+            save_form(subject, "SCREEN", "PT", {"PTAGENT": "azathioprine",
+                                               "PTSTDAT": "2019-01-01",
+                                               "PTENDAT": "2019-06-01",
+                                               "PTLSTDAT": "2019-06-01",
+                                               "PTRESP": "INEFFECTIVE"},
+                      version=0, actor=cli_actor(), form_repeat=n)
+    for ecog in ("0", "1"):
+        assert _sign(app, token, eligible).status_code == 201
+        _change(app, eligible, "EC", {"ECOG": ecog})
+    assert _enroll(app, token, eligible).status_code == 409  # a kept evaluation more
+    assert count_statements(app, crc, page) == first

@@ -39,8 +39,8 @@ def set_language():
     else:
         flash("Choose English or 中文.", "error")
     back = request.form.get("next", "")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("main.index")
+    if not back.startswith("/") or back.startswith("//") or "\\" in back:
+        back = url_for("main.index")  # only a path of this site: no open redirect
     return redirect(back, 303)
 
 

@@ -73,7 +73,6 @@ def demo_command(password: str, subjects: int):
     from edc.models import Site, Subject, User
     from edc.security import Role
     from edc.study import current_study, mark_demo
-    from edc.subjects.services import create_subject
 
     init_database()
     study = current_study()
@@ -102,15 +101,15 @@ def demo_command(password: str, subjects: int):
             username=username, full_name=full_name, email=f"{username}@demo.invalid",
             role=Role(role), site_codes=[site_code] if site_code else [],
             password=password, actor=actor)
-    from edc.clock import utcnow
+    from edc.clock import local_today
     from edc.demo import fill_subject
 
     stages = []
     try:
         for rank in range(subjects):
-            subject = create_subject(site, actor=actor, created_by_id=users["crc"].id)
-            stages.append(fill_subject(subject, rank, crc=users["crc"], pi=users["pi"],
-                                       pi_password=password, today=utcnow().date()))
+            stages.append(fill_subject(site, rank, crc=users["crc"], pi=users["pi"],
+                                       pi_password=password,
+                                       today=local_today(site.timezone)))
     except Exception as exc:
         db.session.rollback()
         raise click.ClickException(

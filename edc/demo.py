@@ -18,7 +18,8 @@ from edc import clock, signatures
 from edc.crf.services import save_form
 from edc.eligibility import enrollment
 from edc.eligibility.services import TARGET
-from edc.models import Subject, User
+from edc.models import Site, Subject, User
+from edc.subjects.services import create_subject
 from forms.samples import sample_form
 from forms.study_build import BUILD
 
@@ -146,8 +147,9 @@ def _at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour))
 
 
-def fill_subject(subject: Subject, rank: int, *, crc: User, pi: User, pi_password: str,
+def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str,
                  today: date) -> str:
+    """Register a synthetic subject at ``site`` and take it to its stage of the plan."""
     stage = PLAN[rank % len(PLAN)]
     crc_actor = Actor.for_user(crc, source="cli")
     if stage.since_infusion is None:
@@ -163,6 +165,9 @@ def fill_subject(subject: Subject, rank: int, *, crc: User, pi: User, pi_passwor
     elif stage.name == "apheresis":
         enrolled_on = today - timedelta(days=3)
     forms = screening_forms(stage.cohort, enrolled_on, rank=rank, complete=stage.screening)
+    consent = date.fromisoformat(forms[0][2]["RFICDAT"])
+    with clock.pinned(_at(consent, 1)):
+        subject = create_subject(site, actor=crc_actor, created_by_id=crc.id)
     with clock.pinned(_at(enrolled_on, 1)):
         enter_screening(subject, forms, actor=crc_actor, today=enrolled_on)
     if stage.signed:

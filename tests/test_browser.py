@@ -1,5 +1,5 @@
-"""In a real browser (Debian's Chromium driven by Playwright): inline errors and the
-unsaved-changes warning, which is JavaScript."""
+"""In a real browser (Debian's Chromium driven by Playwright): inline errors, the
+unsaved-changes warning (JavaScript), and the investigator's signature and enrollment."""
 
 from __future__ import annotations
 
@@ -73,3 +73,40 @@ def test_coordinator_sees_errors_at_the_field_and_is_warned_before_losing_input(
     page.wait_for_timeout(500)
     assert dialogs == ["beforeunload"]
     assert page.url == form_url
+
+
+def _sign_in(page, live_url, username):
+    page.goto(f"{live_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url, world,
+                                                                   browser_page):
+    from tests.conftest import enter_eligible
+
+    with app.app_context():
+        enter_eligible(world.subject_tj, "AAV")
+    page = browser_page
+    checklist = f"{live_url}/subjects/{world.subject_tj}/eligibility"
+    _sign_in(page, live_url, "pi")
+    page.goto(checklist)
+    page.fill("form.sign-form #username", "pi")
+    page.fill("form.sign-form #password", PASSWORD)
+    with page.expect_navigation():
+        page.click("form.sign-form button[type=submit]")
+    signature = page.locator(".signature").first.inner_text()
+    assert "Test Investigator" in signature and "UTC" in signature
+    assert "Asia/Shanghai" in signature and "valid" in signature
+    assert "I confirm this subject meets all eligibility criteria" in signature
+    with page.expect_navigation():
+        page.click("form.inline button.link:text('Sign out')")
+
+    _sign_in(page, live_url, "crc")
+    page.goto(checklist)
+    assert page.locator("form.sign-form").count() == 0  # a coordinator does not sign
+    with page.expect_navigation():
+        page.click("#enrollment button[type=submit]")
+    assert "Subject enrolled as TJ-001." in page.inner_text("body")

@@ -45,4 +45,5 @@ ACTIONS: dict[str, str] = {
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",
     "build.acrf_pdf": "blank annotated CRF generated",
+    "eligibility.export_pdf": "eligibility checklist printed as PDF",
 }

@@ -30,6 +30,7 @@ EXPECTED: dict[str, object] = {
     "subjects.create": {"crc", "pi"},
     "crf.view": VIEWERS,
     "eligibility.checklist": VIEWERS,
+    "eligibility.checklist_pdf": VIEWERS,
     "api.eligibility": VIEWERS,
     # roles.md: only investigators sign; coordinators and investigators enroll
     "eligibility.sign": {"pi"},

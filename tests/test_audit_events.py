@@ -87,6 +87,7 @@ def test_every_audited_event_type_is_produced(app, world):
              reason="transcription error")
     assert pi.post(f"{base}/eligibility/sign", data=sign).status_code == 303
     assert crc.post(f"{base}/enroll", data={"csrf_token": t}).status_code == 303
+    assert crc.get(f"{base}/eligibility.pdf").status_code == 200
     with app.app_context():  # after enrollment: a change that breaks eligibility
         subject = db.session.get(Subject, world.subject_tj)
         save(subject, "SCREEN", "EC", {"ECOG": "3"}, version=2, actor=cli_actor(),

@@ -404,3 +404,28 @@ def test_the_checklist_page_runs_a_constant_number_of_statements(app, world, tok
         _change(app, eligible, "EC", {"ECOG": ecog})
     assert _enroll(app, token, eligible).status_code == 409  # a kept evaluation more
     assert count_statements(app, crc, page) == first
+
+
+def test_the_printed_checklist_carries_each_signature_and_its_status(app, world, token,
+                                                                     eligible):
+    import io
+
+    import pikepdf
+    from pypdf import PdfReader
+
+    assert _sign(app, token, eligible).status_code == 201
+    _change(app, eligible, "EC", {"ECOG": "0"})
+    assert _sign(app, token, eligible).status_code == 201
+    c = app.test_client()
+    login(c, "cra")
+    r = c.get(f"/subjects/{eligible}/eligibility.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
+    text = " ".join(text.replace("\x00", "").split())
+    for needle in ("Test Investigator", "I confirm this subject meets all eligibility criteria",
+                   "invalidated by change", "Status: valid", " UTC", "Asia/Shanghai",
+                   "IN-03a", "LB.ANC = 2.1", "Printed", "cra"):
+        assert needle in text, needle
+    with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
+        assert meta["pdfaid:part"] == "2"
+    assert len(_actions(app, "eligibility.export_pdf")) == 1

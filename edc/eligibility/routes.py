@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+import audit
 from edc import signatures
+from edc.clock import utcnow
 from edc.eligibility import enrollment, services, settings
+from edc.extensions import db
 from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
@@ -35,6 +38,27 @@ def _page(subject, status: int = 200, **extra):
 @require(Perm.VIEW_SUBJECTS)
 def checklist(subject_id: int):
     return _page(_subject(subject_id))
+
+
+@bp.route("/subjects/<int:subject_id>/eligibility.pdf")
+@require(Perm.VIEW_SUBJECTS)
+def checklist_pdf(subject_id: int):
+    """The checklist as printed (PDF/A-2b): verdict, rule version, clarifications, every
+    signature with name, UTC and local time, meaning and status, and the evidence."""
+    from weasyprint import HTML
+
+    subject = _subject(subject_id)
+    rep = services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
+    html = render_template("eligibility/print.html", subject=subject, rep=rep,
+                           result=rep["result"], texts=services.CRITERIA_TEXT, now=utcnow(),
+                           printed_by=f"{current_user.full_name} ({current_user.username})")
+    pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-2b")
+    audit.record(db.session, "eligibility.export_pdf", actor=current_actor(), subject=subject,
+                 details={"status": rep["result"]["status"],
+                          "signatures": [s.status for s in rep["signatures"]]})
+    db.session.commit()
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="eligibility-{subject.label}.pdf"'})
 
 
 @bp.route("/subjects/<int:subject_id>/eligibility/sign", methods=["POST"])

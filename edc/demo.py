@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 
 from audit import Actor
 from edc import clock, signatures
-from edc.crf.services import save_form
+from edc.crf.services import read_form, save_form
 from edc.eligibility import enrollment
 from edc.eligibility.services import TARGET
 from edc.models import Site, Subject, User
@@ -178,6 +178,12 @@ def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str
         with clock.pinned(_at(enrolled_on, 3)):
             enrollment.enroll(subject, user=crc, actor=crc_actor)
     _treatment_and_follow_up(subject, stage, rank, infusion, enrolled_on, crc_actor, today)
+    if stage.name == "month 6":  # a screening value corrected after enrollment: a deviation
+        with clock.pinned(_at(today, 2)):
+            version = read_form(subject, "SCREEN", "LB").version
+            save_form(subject, "SCREEN", "LB", {"HGB": "58"}, version=version,
+                      actor=crc_actor, reason="Updated source document: haemoglobin "
+                      "re-read from the screening laboratory report", today=today)
     return stage.name
 
 
@@ -187,6 +193,8 @@ def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
         event = BUILD.event(event_oid)
         if event.day is not None:
             on = infusion + timedelta(days=event.day)
+            if stage.name == "day 28" and event_oid == "D21":
+                on += timedelta(days=4)  # seen late: outside the ±2-day window, a deviation
         elif event_oid == "APHER":
             on = enrolled_on + timedelta(days=1)
         else:

@@ -10,7 +10,7 @@ DEMO_PASSWORD ?= tianjin-demo-2026
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint bench clean chromium fonts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed fonts
 	$(BIN)/edc init
 	$(BIN)/edc demo --password "$(DEMO_PASSWORD)"
 	@echo
@@ -30,7 +30,7 @@ demo: $(VENV)/.installed
 	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --timeout 180 --bind $(HOST):$(PORT) \
 		--access-logfile - wsgi:app
 
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium fonts
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -39,6 +39,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+
+# PDFs (audit trail, annotated CRF, printed checklist) carry Chinese labels: Debian's Noto CJK.
+fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-noto-cjk; \
+	  else echo "Chinese text in PDFs needs Debian's fonts-noto-cjk: sudo apt-get install fonts-noto-cjk"; fi; }
 
 bench: $(VENV)/.installed
 	@for b in bench/[a-z]*.py; do $(BIN)/python "$$b" || exit 1; done

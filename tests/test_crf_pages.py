@@ -205,3 +205,27 @@ def test_item_groups_structure_the_page_the_dictionary_and_the_api(app, world, t
     assert 'class="item-group"' not in c.get(
         f"/subjects/{world.subject_tj}/forms/SCREEN/LB").get_data(as_text=True)
     assert "IG.DX.SLE2019" in c.get("/study/dictionary").get_data(as_text=True)
+
+
+def test_chinese_labels_print_in_a_cjk_font(app, world):
+    """The annotated CRF (like every PDF) embeds Noto Sans CJK for the Chinese labels."""
+    import glob
+    import io
+
+    import pytest
+    from pypdf import PdfReader
+
+    from tests.conftest import REQUIRE_PG
+
+    if not glob.glob("/usr/share/fonts/**/NotoSansCJK*", recursive=True):
+        if REQUIRE_PG:  # CI: the test command installs Debian's fonts-noto-cjk
+            pytest.fail("fonts-noto-cjk is not installed")
+        pytest.skip("Chinese fonts are not installed (apt-get install fonts-noto-cjk)")
+    c = app.test_client()
+    login(c, "dm")
+    reader = PdfReader(io.BytesIO(c.get("/study/acrf.pdf").data))
+    text = "".join(p.extract_text() for p in reader.pages[:12]).replace("\x00", "")
+    assert "知情同意日期" in text  # IC.RFICDAT
+    embedded = {str(f.get_object()["/BaseFont"]) for p in reader.pages[:12]
+                for f in p["/Resources"].get("/Font", {}).values()}
+    assert any("CJK" in name for name in embedded), embedded

@@ -306,6 +306,49 @@ def test_aav():
     assert ids(full({**aav, "DX.CLRESULT": "not classified"}, PT_OTHER))["AAV-1"] == NOT_MET
 
 
+@pytest.mark.parametrize("changes, rid, expected", [
+    ({}, "SSC-1", MET), ({"DX.CLRESULT": "not classified", "DX.CLSCORE": "8"}, "SSC-1",
+                         NOT_MET),
+    ({"DX.CLRESULT": None}, "SSC-1", MISSING),
+    ({}, "SSC-2", MET), ({"DX.SSC12": "N"}, "SSC-2", NOT_MET),
+    ({"DX.SSC12": "N", "DX.SSC11": "Y"}, "SSC-2", MET),
+    ({"DX.SSC12": "N", "DA.SSCABOTH": "anti-Th/To"}, "SSC-2", MET),  # recorded by the PI
+    ({}, "SSC-3", MET), ({"DX.SUBTYPE": "LIMITED"}, "SSC-3", NOT_MET),
+    ({"DX.SUBTYPE": "LIMITED", "DA.HRCTGGO": "Y"}, "SSC-3", MET),
+])
+def test_ssc_classification_antibody_and_extent(changes, rid, expected):
+    assert ids(full({**SSC, **changes}, PT_OTHER))[rid] == expected
+
+
+@pytest.mark.parametrize("changes, rid, expected", [
+    ({}, "IIM-1", MET), ({"DX.CLRESULT": "definite"}, "IIM-1", MET),
+    ({"DX.CLRESULT": "possible"}, "IIM-1", NOT_MET),
+    ({"DX.SUBTYPE": None}, "IIM-1", MISSING),  # the subtype must be recorded
+    ({"DA.ILDPROG": "Y"}, "IIM-4", MISSING),   # attested without its evidence date
+    ({"DA.ILDPROG": "Y", "DA.ILDDAT": "2026-10-01"}, "IIM-4", MET),
+    ({"DA.ILDPROG": "N"}, "IIM-4", NOT_MET),
+])
+def test_iim_classification_and_progression(changes, rid, expected):
+    assert ids(full({**IIM, **changes}, PT_OTHER))[rid] == expected
+
+
+@pytest.mark.parametrize("pt, expected", [
+    (PT_OTHER, MET),                       # glucocorticoid + methotrexate ineffective 8 months
+    (PT_OTHER[:1], NOT_MET),               # glucocorticoid alone is not conventional treatment
+    ([], MISSING),
+])
+def test_aav_refractory(pt, expected):
+    aav = {"DX.COHORT": "AAV", "DX.CLRESULT": "MPA", "DX.CLSCORE": "9", "DX.SUBTYPE": "MPA",
+           "DA.ANCATYPE": "MPO", "DA.BVAS": "15"}
+    assert ids(full(aav, pt))["AAV-4"] == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 9, 12, 13])
+@pytest.mark.parametrize("answer, expected", [("Y", MET), ("N", NOT_MET), (None, MISSING)])
+def test_investigator_judged_exclusions(n, answer, expected):
+    assert run({f"EX.EX{n:02d}": answer})[f"EX-{n:02d}"].result == expected
+
+
 def test_decision_missing_and_failing():
     assert full({**SLE, "PG.PGDAT": "2026-11-01"}, PT_SLE)["status"] == "not_evaluable"
     assert full({**SLE, "EX.EX02": "Y"}, PT_SLE)["status"] == "not_eligible"

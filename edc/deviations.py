@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import audit
 from audit import Actor
@@ -41,6 +41,10 @@ def record(subject: Subject, kind: str, description: str, *, actor: Actor,
 def for_subject(subject: Subject) -> list[Deviation]:
     return list(db.session.scalars(select(Deviation).where(Deviation.subject_id == subject.id)
                                    .order_by(Deviation.id.desc())))
+
+
+def count_in_scope() -> int:
+    return db.session.scalar(select(func.count()).select_from(Deviation))
 
 
 def all_in_scope(limit: int = 500) -> list[Deviation]:

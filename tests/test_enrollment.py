@@ -264,6 +264,7 @@ def test_after_enrollment_a_change_records_a_deviation_not_an_unenrollment(app, 
     for role in ("pi", "dm"):
         c = app.test_client()
         login(c, role)
+        assert "1 recorded in your sites" in c.get("/").get_data(as_text=True)
         assert "IN-03b" in c.get(f"/subjects/{eligible}").get_data(as_text=True)
         assert "IN-03b" in c.get("/subjects/deviations").get_data(as_text=True)
     other = app.test_client()

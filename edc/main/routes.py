@@ -4,6 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import text
 
+from edc import deviations
 from edc.extensions import db
 from edc.security import Perm, has_perm, login_only, public
 from edc.subjects.services import subject_counts
@@ -16,8 +17,10 @@ bp = Blueprint("main", __name__)
 def index():
     if has_perm(current_user, Perm.MANAGE_USERS):
         return redirect(url_for("admin.users"))
-    counts = subject_counts() if has_perm(current_user, Perm.VIEW_SUBJECTS) else None
-    return render_template("main/index.html", counts=counts)
+    clinical = has_perm(current_user, Perm.VIEW_SUBJECTS)
+    counts = subject_counts() if clinical else None
+    deviation_count = deviations.count_in_scope() if clinical else 0
+    return render_template("main/index.html", counts=counts, deviations=deviation_count)
 
 
 LANGUAGES = {"en": "English", "zh": "中文"}

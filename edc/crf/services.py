@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import audit
 from audit import Actor
@@ -104,10 +104,8 @@ def visit_number(event: Event, raw: str | int | None) -> int:
 
 
 def next_visit(subject: Subject, event_oid: str) -> int:
-    """The next free visit number of a repeatable event (numbers are never reused)."""
-    rows = db.session.scalars(select(FormData.event_repeat).where(
-        FormData.subject_id == subject.id, FormData.event_oid == event_oid)).all()
-    return max(rows, default=0) + 1
+    """The next free visit number of a repeatable event (unscheduled visits)."""
+    return _next_number(FormData.event_repeat, subject, FormData.event_oid == event_oid)
 
 
 def build_of(row: FormData | None) -> StudyBuild:
@@ -351,10 +349,15 @@ def _audit_hard_checks(subject, event_oid, form_oid, entered, errors, actor) -> 
     db.session.commit()
 
 
+def _next_number(column, subject: Subject, criterion) -> int:
+    """One more than the highest row or visit number used: numbers are never reused."""
+    used = db.session.scalar(select(func.max(column)).where(
+        FormData.subject_id == subject.id, criterion))
+    return (used or 0) + 1
+
+
 def next_log_row(subject: Subject, form_oid: str) -> int:
-    rows = db.session.scalars(select(FormData.form_repeat).where(
-        FormData.subject_id == subject.id, FormData.form_oid == form_oid)).all()
-    return max(rows, default=0) + 1
+    return _next_number(FormData.form_repeat, subject, FormData.form_oid == form_oid)
 
 
 

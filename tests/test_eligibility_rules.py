@@ -17,6 +17,7 @@ from edc.eligibility.rules import (
     Settings,
     decide,
     evaluate,
+    failing,
     months_before,
 )
 
@@ -279,6 +280,15 @@ def test_ssc_alternatives_refractory_or_progressive():
     assert ids(stable)["SSC-4"] == MET and stable["status"] == "eligible"
     none = full({**SSC, "DA.MRSS": "20"}, PT_OTHER[:1])         # neither
     assert none["status"] == "not_eligible"
+    assert [r.id for r in failing(none["criteria"], none["alternatives"])] == ["SSC-4", "SSC-5"]
+    # one alternative met: the other one missing keeps nobody out
+    unknown = full({**SSC, "DA.MRSS": None, "DA.MRSSPRI": None}, PT_OTHER)
+    assert ids(unknown)["SSC-5"] == MISSING and unknown["status"] == "eligible"
+    assert failing(unknown["criteria"], unknown["alternatives"]) == []
+    # none met, one still missing: not evaluable yet, and only the missing one is named
+    open_ = full({**SSC, "DA.MRSS": None, "DA.MRSSPRI": None}, PT_OTHER[:1])
+    assert open_["status"] == "not_evaluable"
+    assert [r.id for r in failing(open_["criteria"], open_["alternatives"])] == ["SSC-5"]
 
 
 IIM = {"DX.COHORT": "IIM", "DX.CLRESULT": "probable", "DX.CLSCORE": "6.1",

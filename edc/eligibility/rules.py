@@ -605,31 +605,30 @@ class CohortEvaluation(Evaluation):
         return [self._result("COHORT", MISSING, missing="DX.COHORT not entered")], []
 
 
-def decide(results: list[Result], alternatives: list[list[str]]) -> str:
-    """eligible / not_eligible / not_evaluable from the criteria.
-
-    Inclusion: each applicable criterion met (a group of alternatives: one met). Exclusion:
-    each not_met. A definite failure makes the subject not eligible even when other values
-    are still missing; otherwise anything missing makes the subject not evaluable.
-    """
-    by_id = {r.id: r for r in results}
+def failing(results: list[Result], alternatives: list[list[str]]) -> list[Result]:
+    """The criteria that keep the subject from being eligible: a missing value, an inclusion
+    not met, an exclusion met. A group of alternatives keeps the subject out only when none
+    of it is met; then its missing members are named (they may still be met), or all of
+    them when every one is not met."""
     grouped = {i for g in alternatives for i in g}
-    verdicts = []
-    for r in results:
-        if r.id in grouped:
-            continue
-        if r.id.startswith("EX-"):
-            verdicts.append({MET: "fail", NOT_MET: "ok", MISSING: "missing"}.get(r.result, "ok"))
-        else:
-            verdicts.append({MET: "ok", NOT_MET: "fail", MISSING: "missing"}.get(r.result, "ok"))
+    out = [r for r in results if r.id not in grouped and (
+        r.result == MISSING or r.result == (MET if r.id.startswith("EX-") else NOT_MET))]
+    by_id = {r.id: r for r in results}
     for group in alternatives:
-        states = [by_id[i].result for i in group if i in by_id]
-        verdicts.append("ok" if MET in states else "missing" if MISSING in states else "fail")
-    if "fail" in verdicts:
+        members = [by_id[i] for i in group if i in by_id]
+        if not any(m.result == MET for m in members):
+            out.extend([m for m in members if m.result == MISSING] or members)
+    return out
+
+
+def decide(results: list[Result], alternatives: list[list[str]]) -> str:
+    """eligible / not_eligible / not_evaluable. A definite failure makes the subject not
+    eligible even when other values are still missing; otherwise anything missing makes the
+    subject not evaluable."""
+    blocking = failing(results, alternatives)
+    if any(r.result != MISSING for r in blocking):
         return "not_eligible"
-    if "missing" in verdicts:
-        return "not_evaluable"
-    return "eligible"
+    return "not_evaluable" if blocking else "eligible"
 
 
 def evaluate(get: Getter, prior_treatments: list[dict], reference: date,
@@ -697,23 +696,3 @@ CRITERIA_TEXT: dict[str, str] = {
     "EX-13": "Other reasons the investigator judges unsuitable",
     "COHORT": "Disease cohort recorded (DX.COHORT)",
 }
-
-
-def failing(result: dict) -> list[Result]:
-    """The criteria that keep a subject from being eligible (missing, or on the wrong side)."""
-    grouped = {i for g in result["alternatives"] for i in g}
-    by_id = {r.id: r for r in result["criteria"]}
-    out = []
-    for r in result["criteria"]:
-        if r.result == MISSING:
-            out.append(r)
-        elif r.id in grouped:
-            continue
-        elif (r.id.startswith("EX-") and r.result == MET) or \
-                (not r.id.startswith("EX-") and r.result == NOT_MET):
-            out.append(r)
-    for group in result["alternatives"]:
-        members = [by_id[i] for i in group if i in by_id]
-        if members and all(m.result == NOT_MET for m in members):
-            out.extend(members)
-    return out

@@ -51,8 +51,7 @@ def screening_data(subject: Subject) -> dict[tuple[str, int], dict[str, str]]:
 
 
 def _prior_treatments(data) -> list[dict]:
-    return [{**values, "_row": repeat} for (form, repeat), values in sorted(data.items())
-            if form == "PT"]
+    return [values for (form, _), values in sorted(data.items()) if form == "PT"]
 
 
 def evaluate_subject(subject: Subject, reference: date | None = None, *,
@@ -196,7 +195,8 @@ def kept(subject: Subject) -> list[EligibilityEvaluation]:
 
 def failing_json(result: dict) -> list[dict]:
     return [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
-             "missing": r.missing} for r in failing(result)]
+             "missing": r.missing}
+            for r in failing(result["criteria"], result["alternatives"])]
 
 
 # The signed checklist ---------------------------------------------------------------------
@@ -220,8 +220,8 @@ def sign_blockers(subject: Subject) -> list[str]:
     result = evaluate_subject(subject)
     if result["status"] == "eligible":
         return []
-    return [f"{r.id} {r.result.replace('_', ' ')}" + (f": {r.missing}" if r.missing else "")
-            for r in failing(result)]
+    return [f"{f['id']} {f['result'].replace('_', ' ')}"
+            + (f": {f['missing']}" if f["missing"] else "") for f in failing_json(result)]
 
 
 signatures.register(signatures.Target(TARGET, MEANING, signed_content, sign_blockers))

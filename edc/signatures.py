@@ -76,13 +76,6 @@ class Shown:
     valid: bool
     status: str  # "valid" | "invalidated by change"
 
-    @property
-    def printed(self) -> str:
-        r = self.row
-        return (f"Signed by {r.signer_name} ({r.signer_role.upper()}) on "
-                f"{utc_time(r.signed_at)} / {local_time(r.signed_at, r.timezone)}. "
-                f"Meaning: {r.meaning}")
-
     def as_json(self) -> dict:
         r = self.row
         return {"id": r.id, "target": r.target, "meaning": r.meaning,
@@ -130,14 +123,14 @@ def sign(subject: Subject, target: str, *, user: User, username: str | None, pas
         db.session.commit()
         raise WrongCredentials("The account is now locked." if locked else
                                "User ID or password is not correct: nothing was signed.")
-    if valid_signature(subject, target) is not None:
+    content = spec.content(subject)
+    if valid_signature(subject, target, content) is not None:
         db.session.rollback()
         raise SignatureRefused("The record is signed already and the signature is valid.")
     blockers = spec.blockers(subject)
     if blockers:
         db.session.rollback()
         raise SignatureRefused("The record cannot be signed yet.", blockers)
-    content = spec.content(subject)
     digest = content_hash(content)
     row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target,
                     meaning=spec.meaning, signer_id=user.id, signer_name=user.full_name,
@@ -156,11 +149,10 @@ def sign(subject: Subject, target: str, *, user: User, username: str | None, pas
     return row
 
 
-def invalidate_changed(subject: Subject, *, actor: Actor) -> list[Signature]:
+def invalidate_changed(subject: Subject, *, actor: Actor) -> None:
     """Mark the subject's live signatures whose content changed. Runs inside the transaction
     of the change (the caller commits)."""
     live = [r for r in _rows(subject) if r.invalidated_at is None]
-    done = []
     current: dict[str, str] = {}
     for r in live:
         if r.target not in current:
@@ -173,5 +165,3 @@ def invalidate_changed(subject: Subject, *, actor: Actor) -> list[Signature]:
                      target_type="signature", target_id=str(r.id), item_oid=r.target,
                      old_value=r.content_hash, new_value=current[r.target],
                      reason="signed content changed")
-        done.append(r)
-    return done

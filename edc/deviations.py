@@ -17,12 +17,12 @@ from edc.models import Deviation, Subject
 def record(subject: Subject, kind: str, description: str, *, actor: Actor,
            details: dict | None = None, event_oid: str | None = None,
            form_oid: str | None = None) -> Deviation | None:
-    """Add a deviation unless the subject's latest one of this kind and form says the same.
+    """Add a deviation unless the subject's latest one of this kind and event says the same
+    (one finding, whichever of the event's forms showed it; ``form_oid`` names that form).
     The caller commits."""
     last = db.session.scalar(select(Deviation).where(
         Deviation.subject_id == subject.id, Deviation.kind == kind,
-        Deviation.event_oid.is_(None) if event_oid is None else Deviation.event_oid == event_oid,
-        Deviation.form_oid.is_(None) if form_oid is None else Deviation.form_oid == form_oid)
+        Deviation.event_oid.is_(None) if event_oid is None else Deviation.event_oid == event_oid)
         .order_by(Deviation.id.desc()).limit(1))
     if last is not None and last.description == description:
         return None

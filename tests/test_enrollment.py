@@ -257,6 +257,7 @@ def test_after_enrollment_a_change_records_a_deviation_not_an_unenrollment(app, 
         assert subject.status == "enrolled" and subject.subject_number == "TJ-001"
         rows = db.session.scalars(select(Deviation)).all()
         assert len(rows) == 1 and rows[0].kind == "eligibility"  # the same finding once
+        assert rows[0].form_oid == "LB"  # the change that showed it
         assert "IN-03b" in rows[0].description
         purposes = db.session.scalars(select(EligibilityEvaluation.purpose)
                                       .order_by(EligibilityEvaluation.id)).all()

@@ -95,7 +95,8 @@ def test_visit_outside_its_window_is_flagged_and_shown(app, world, subject):
         AuditEntry.action == "check.soft", AuditEntry.item_oid == "VSDAT"))
     assert fired.event_oid == "D7"
     deviation = db.session.scalar(db.select(Deviation))  # recorded for the data manager
-    assert (deviation.kind, deviation.event_oid) == ("visit_window", "D7")
+    assert (deviation.kind, deviation.event_oid, deviation.form_oid) == ("visit_window", "D7",
+                                                                         "VS")
     assert "Day 7" in deviation.description
     save(subject, "D7", "VS", {"TEMP": "37.5"}, version=1, reason="transcription error")
     save(subject, "D7", "CRS", {"CRSDAT": "2026-06-09", "FEVER": "N", "HYPOTEN": "none",

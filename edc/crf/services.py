@@ -255,13 +255,12 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                  details={"status": row.status, "missing": missing,
                           "metadata_version": row.metadata_version},
                  target_type="form_data", target_id=str(row.id))
-    if window:  # one deviation per visit (and date), whichever of its forms shows it first
+    if window:
         deviations.record(subject, "visit_window", f"{BUILD.event(event_oid).name}: {window}",
-                          actor=actor, event_oid=event_oid,
-                          details={"date": outcome.values.get(form.date_item),
-                                   "form": form_oid})
+                          actor=actor, event_oid=event_oid, form_oid=form_oid,
+                          details={"date": outcome.values.get(form.date_item)})
     if event_oid == "SCREEN":
-        after_screening_change(subject, actor=actor)
+        after_screening_change(subject, form_oid, actor=actor)
     if form_oid == "IF" and stored.get("IFDAT") and subject.status == SubjectStatus.ENROLLED:
         update_subject(subject, "status", SubjectStatus.TREATED.value, actor=actor,
                        reason="CAR-T infusion recorded")

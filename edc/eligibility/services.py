@@ -236,10 +236,12 @@ def enrollment_date(subject: Subject) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def after_screening_change(subject: Subject, *, actor: Actor) -> Deviation | None:
-    """Run in the transaction of a screening-data change: invalidate a checklist signature
-    whose content changed, and for an enrolled subject whom the change makes ineligible (at
-    the enrollment date) record a protocol deviation. The subject stays enrolled."""
+def after_screening_change(subject: Subject, form_oid: str, *, actor: Actor
+                           ) -> Deviation | None:
+    """Run in the transaction of a change to screening form ``form_oid``: invalidate a
+    checklist signature whose content changed, and for an enrolled subject whom the change
+    makes ineligible (at the enrollment date) record a protocol deviation. The subject stays
+    enrolled."""
     signatures.invalidate_changed(subject, actor=actor)
     if subject.subject_number is None:
         return None
@@ -253,7 +255,7 @@ def after_screening_change(subject: Subject, *, actor: Actor) -> Deviation | Non
         subject, "eligibility",
         f"Enrolled subject no longer meets eligibility at the enrollment date "
         f"({enrolled_on}): {', '.join(ids)}",
-        actor=actor, event_oid="SCREEN",
+        actor=actor, event_oid="SCREEN", form_oid=form_oid,
         details={"criteria_ids": ids, "criteria": failed,
                  "rule_version": result["rule_version"], "status": result["status"]})
     if deviation is not None:

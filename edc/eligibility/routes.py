@@ -105,12 +105,9 @@ def _settings_page(status: int = 200, errors: dict | None = None, form: dict | N
     current = settings.to_settings(rows[0])
     values = current.as_dict()
     if form is None:
-        form = {**{k: values[k] for k in settings.WINDOWS},
+        form = {**{k: values[k] for k in (*settings.WINDOWS, *settings.CLARIFICATIONS)},
                 "half_life_hours": "\n".join(f"{a} = {h:g}" for a, h in
                                              values["half_life_hours"].items()),
-                "antimalarials_count_for_washout": values["antimalarials_count_for_washout"],
-                "iim_either_refractory_or_progressive":
-                    values["iim_either_refractory_or_progressive"],
                 "reason": ""}
     history = [(r, json.loads(r.settings)) for r in rows]
     return render_template("eligibility/settings.html", current=current, rows=history,
@@ -127,17 +124,12 @@ def settings_view():
 @bp.route("/study/eligibility-settings", methods=["POST"])
 @require(Perm.MANAGE_SETTINGS)
 def settings_change():
-    form = {k: request.form.get(k, "") for k in settings.WINDOWS}
-    form["half_life_hours"] = request.form.get("half_life_hours", "")
-    for flag in ("antimalarials_count_for_washout", "iim_either_refractory_or_progressive"):
-        form[flag] = request.form.get(flag) == "y"
-    form["reason"] = request.form.get("reason", "")
+    form = {k: request.form.get(k, "") for k in (*settings.WINDOWS, "half_life_hours",
+                                                 "reason")}
+    form |= {k: request.form.get(k) == "y" for k in settings.CLARIFICATIONS}  # checkboxes
     try:
-        data = {**{k: form[k] for k in settings.WINDOWS},
-                "half_life_hours": settings.parse_half_lives(form["half_life_hours"]),
-                "antimalarials_count_for_washout": form["antimalarials_count_for_washout"],
-                "iim_either_refractory_or_progressive":
-                    form["iim_either_refractory_or_progressive"]}
+        data = {k: v for k, v in form.items() if k != "reason"}
+        data["half_life_hours"] = settings.parse_half_lives(form["half_life_hours"])
         row = settings.change_settings(data, reason=form["reason"], actor=current_actor(),
                                        user_id=current_user.id)
     except settings.SettingsError as exc:

@@ -25,6 +25,12 @@ WINDOWS = {  # field -> (label, lowest, highest)
 }
 
 
+CLARIFICATIONS = {  # yes/no settings -> the clarification they carry
+    "iim_either_refractory_or_progressive": "C-1",
+    "antimalarials_count_for_washout": "C-2",
+}
+
+
 class SettingsError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -127,14 +133,10 @@ def validate(data: dict) -> dict:
                                 "and at most one year")
     clean["half_life_hours"] = {str(k).strip().lower(): float(v)
                                 for k, v in sorted(lives.items())}
-    flag = data.get("antimalarials_count_for_washout")
-    if not isinstance(flag, bool):
-        raise SettingsError("antimalarials_count_for_washout", "must be true or false")
-    clean["antimalarials_count_for_washout"] = flag
-    either = data.get("iim_either_refractory_or_progressive", True)
-    if not isinstance(either, bool):
-        raise SettingsError("iim_either_refractory_or_progressive", "must be true or false")
-    clean["iim_either_refractory_or_progressive"] = either
+    for name in CLARIFICATIONS:
+        if not isinstance(data.get(name), bool):
+            raise SettingsError(name, "must be true or false")
+        clean[name] = data[name]
     agents = data.get("antimalarials", Settings().as_dict()["antimalarials"])
     if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip()
                                               for a in agents):

@@ -221,7 +221,7 @@ def test_a_failing_criterion_blocks_signature_and_enrollment(app, world, token, 
     assert _sign(app, token, eligible).status_code == 201  # signed while eligible
     _change(app, eligible, form, items)
     r = _enroll(app, token, eligible, role="pi")
-    assert r.status_code == 409
+    assert r.status_code == 409 and "The subject is not e" in r.json["error"]  # the evaluation
     assert criterion in [c["id"] for c in r.json["failing_criteria"]]
     assert r.json["signature"] == "missing or invalidated"
     assert _sign(app, token, eligible).status_code == 409

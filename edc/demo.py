@@ -158,12 +158,9 @@ def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str
         infusion = today + timedelta(days=5)
     else:
         infusion = today - timedelta(days=stage.since_infusion)
-    enrolled_on = (min(today, infusion - timedelta(days=14)) if stage.enrolled
-                   else today)
-    if stage.name == "enrolled":
-        enrolled_on = today
-    elif stage.name == "apheresis":
-        enrolled_on = today - timedelta(days=3)
+    # enrolled a few days ago (apheresis the day after), at least two weeks before infusion
+    enrolled_on = (min(today - timedelta(days=3), infusion - timedelta(days=14))
+                   if stage.enrolled else today)
     forms = screening_forms(stage.cohort, enrolled_on, rank=rank, complete=stage.screening)
     consent = date.fromisoformat(forms[0][2]["RFICDAT"])
     with clock.pinned(_at(consent, 1)):
@@ -191,14 +188,12 @@ def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
                              enrolled_on: date, actor: Actor, today: date) -> None:
     for event_oid in stage.events:
         event = BUILD.event(event_oid)
-        if event.day is not None:
+        if event.day is None:  # apheresis: the day after enrollment
+            on = enrolled_on + timedelta(days=1)
+        else:
             on = infusion + timedelta(days=event.day)
             if stage.name == "day 28" and event_oid == "D21":
                 on += timedelta(days=4)  # seen late: outside the ±2-day window, a deviation
-        elif event_oid == "APHER":
-            on = enrolled_on + timedelta(days=1)
-        else:
-            on = infusion - timedelta(days=5)
         if on > today:
             continue
         for form_oid in event.forms:

@@ -124,3 +124,26 @@ def test_all_site_role_ignores_site_option(app, world):
               "--password-stdin"], input="a-good-long-password\n")
     assert result.exit_code == 0, result.output
     assert "all sites" in result.output
+
+
+def test_the_whole_demo_plan_goes_through_signature_and_gate(app):
+    """`make demo` loads every stage: the enrolled subjects came through the investigator's
+    signature and the enrollment gate, and the trail replays to the same data."""
+    from edc.demo import PLAN
+    from edc.models import AuditEntry, Deviation
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--password", DEMO_PW])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        subjects = db.session.scalars(select(Subject).order_by(Subject.id)).all()
+        assert len(subjects) == len(PLAN) == 16
+        enrolled = [s.subject_number for s in subjects if s.subject_number]
+        assert enrolled == [f"TJ-{n:03d}" for n in range(1, 9)]
+        assert {s.status for s in subjects} == {"screening", "enrolled", "treated"}
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+        assert actions.count("subject.enroll") == 8 and actions.count("signature.sign") == 9
+        kinds = sorted(db.session.scalars(select(Deviation.kind)))
+        assert kinds == ["eligibility", "visit_window"]
+    replayed = runner.invoke(args=["audit", "replay"])
+    assert replayed.exit_code == 0 and "16 subjects" in replayed.output

@@ -1,11 +1,11 @@
 """Eligibility criteria of shared/spec/eligibility.md as pure functions over entered data.
 
 Each criterion evaluates to met / not_met / missing / not_applicable with the evidence it
-used. Settings (windows, washout half-lives, clarifications) are data with a version
-(``Settings``); the rule version is stored with every evaluation.
-
-This module covers the common inclusion criteria IN-01…IN-06 and the exclusions
-EX-01…EX-13. The cohort-specific criteria follow the same shape.
+used and the items it read. Settings (windows, washout half-lives, clarifications C-1 and
+C-2) are data with a version (``Settings``); the rule version names it. ``Evaluation`` holds
+the common inclusion criteria IN-01…IN-06 and the exclusions EX-01…EX-13,
+``CohortEvaluation`` the criteria of the four cohorts; ``failing`` and ``decide`` turn the
+results into the verdict.
 """
 
 from __future__ import annotations
@@ -435,7 +435,7 @@ BIOPSY_DAYS = 183
 
 
 class CohortEvaluation(Evaluation):
-    """Adds the disease-specific criteria and the overall decision."""
+    """Adds the criteria of the subject's cohort (SLE, SSC, IIM, AAV)."""
 
     @guarded()
     def _classified(self, rid: str, accepted) -> Result:

@@ -109,7 +109,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from edc import security
-    from edc.main.routes import current_language
+    from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
 

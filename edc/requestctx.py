@@ -1,8 +1,9 @@
-"""What a route passes to services about the request: the actor (who, from where)."""
+"""What a route passes on about the request: the actor (who, from where) and the language
+the user reads labels in."""
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import current_user
 
 from audit import Actor
@@ -14,3 +15,11 @@ def current_actor(source: str = "web") -> Actor:
     if current_user and current_user.is_authenticated:
         return Actor.for_user(current_user, source=source, request_id=rid, ip=ip)
     return Actor(user_id=None, username=None, role=None, source=source, request_id=rid, ip=ip)
+
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+
+
+def current_language() -> str:
+    """The label language the user chose for forms and code lists (English by default)."""
+    return session.get("lang", "en")

@@ -4,8 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from edc.crf import services
-from edc.main.routes import current_language
-from edc.requestctx import current_actor
+from edc.requestctx import current_actor, current_language
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
 from forms.builder import form_class

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import text
 
-from edc import deviations
+from edc import deviations, requestctx
 from edc.extensions import db
 from edc.security import Perm, has_perm, login_only, public
 from edc.subjects.services import subject_counts
@@ -23,21 +23,13 @@ def index():
     return render_template("main/index.html", counts=counts, deviations=deviation_count)
 
 
-LANGUAGES = {"en": "English", "zh": "中文"}
-
-
-def current_language() -> str:
-    """The label language the user chose for forms and code lists (English by default)."""
-    return session.get("lang", "en")
-
-
 @bp.route("/language", methods=["POST"])
 @login_only
 def set_language():
     """Show eCRF labels and code lists in English or Chinese (the other language stays
     beside it). Returns to the page the user came from."""
     lang = request.form.get("lang", "")
-    if lang in LANGUAGES:
+    if lang in requestctx.LANGUAGES:
         session["lang"] = lang
     else:
         flash("Choose English or 中文.", "error")

@@ -20,8 +20,9 @@ from edc.eligibility import enrollment
 from edc.eligibility.services import TARGET
 from edc.models import Site, Subject, User
 from edc.subjects.services import create_subject
+from forms import scores
 from forms.samples import sample_form
-from forms.study_build import BUILD
+from forms.study_build import BUILD, bvas_name
 
 COHORTS = ("SLE", "SSC", "IIM", "AAV")
 _FOLLOW_UP = [f"D{d}" for d in range(1, 15)] + ["D21", "D28"]
@@ -86,7 +87,10 @@ def _cohort_forms(cohort: str, ref: date) -> tuple[dict, dict]:
                "ALDOLULN": "7.6", "ILDPROG": "N"}
     else:  # AAV
         dx = {"SUBTYPE": "MPA", "AAV13": "Y", "AAV14": "Y"}
-        da |= {"ANCATYPE": "MPO", "BVASGENERA": "3", "BVASRENAL": "12", "BVASCHEST": "3"}
+        # BVAS v3 new/worse: general 3 (capped), renal 12 (capped), chest 4: 19
+        da |= {"ANCATYPE": "MPO", "BVASPERS": "N"} | {bvas_name(k): "Y" for k in (
+            "myalgia", "fever", "weight_loss", "haematuria", "proteinuria", "creatinine_125",
+            "infiltrate")}
     return {"COHORT": cohort, "DXDAT": _iso(ref - timedelta(days=8 * 365)), "GILBERT": "N",
             **dx}, da
 
@@ -117,10 +121,10 @@ def screening_forms(cohort: str, ref: date, *, rank: int = 0, complete: str = "e
     if complete == "partial":
         return forms
     forms += [
-        ("PT", 1, {"PTAGENT": "prednisone", "PTSTDAT": d(900), "PTRESP": "INEFFECTIVE"}),
-        ("PT", 2, {"PTAGENT": "cyclophosphamide", "PTSTDAT": d(800), "PTENDAT": d(500),
+        ("PT", 1, {"PTAGENT": "PREDNISONE", "PTSTDAT": d(900), "PTRESP": "INEFFECTIVE"}),
+        ("PT", 2, {"PTAGENT": "CYCLOPHOSPHAMIDE", "PTSTDAT": d(800), "PTENDAT": d(500),
                    "PTLSTDAT": d(500), "PTRESP": "INEFFECTIVE"}),
-        ("PT", 3, {"PTAGENT": "mycophenolate mofetil", "PTSTDAT": d(480), "PTENDAT": d(60),
+        ("PT", 3, {"PTAGENT": "MYCOPHENOLATE_MOFETIL", "PTSTDAT": d(480), "PTENDAT": d(60),
                    "PTLSTDAT": d(60), "PTRESP": "INEFFECTIVE"}),
         ("FC", 1, {"FCDAT": d(10), "CD19POS": "Y", "CD19PCT": "9.5"}),
         ("PG", 1, {"PGDAT": d(3), "PGTYPE": "SERUM", "PGRES": "NEG", "LACTAT": "N"}),
@@ -184,6 +188,12 @@ def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str
     return stage.name
 
 
+def _as_prescribed(subject: Subject) -> dict[str, str]:
+    derived = read_form(subject, "LD", "LD").derived
+    doses = scores.lymphodepletion_doses(float(derived["BSA"]), float(derived["CRCL"]))
+    return {"FLUADM": f"{doses['flu_mg']:.1f}", "CYADM": f"{doses['cy_mg']:.1f}"}
+
+
 def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
                              enrolled_on: date, actor: Actor, today: date) -> None:
     for event_oid in stage.events:
@@ -206,6 +216,8 @@ def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
                     break
                 if form.repeating and form.date_item:
                     values = {**values, form.date_item: row_day.isoformat()}
+                if form_oid == "LDD":  # given as prescribed
+                    values = {**values, **_as_prescribed(subject), "LDDEVR": ""}
                 with clock.pinned(_at(row_day, 4)):
                     save_form(subject, event_oid, form_oid, values, version=0, actor=actor,
                               form_repeat=row, today=row_day)

@@ -19,15 +19,29 @@ def _field(item: Item, build: StudyBuild, lang: str):
         hint.append(item.unit)
     if item.soft:
         hint.append(f"normal {item.soft}")
+    if item.partial:
+        hint.append("YYYY-MM-DD; day or month unknown: YYYY-MM-UN or YYYY-UN-UN")
+    if item.loq:
+        hint.append("beyond the limit of quantification: <limit or >limit")
     first, second = (item.label_zh or item.label, item.label) if lang == "zh" else \
         (item.label, item.label_zh)
     label = first + (f" · {second}" if second and second != first else "")
     kw = {"label": label + (" *" if item.required else ""), "description": ", ".join(hint)}
+    codelist = build.codelists[item.codelist] if item.type == "code" else None
+    if codelist is not None and codelist.search_terms:
+        # a long dictionary: a text box searching codes, names and synonyms in both
+        # languages (the page adds the datalist); the server accepts only its codes
+        hint.append("type a name, brand name or 中文名 and pick from the list")
+        kw["description"] = ", ".join(hint)
+        return StringField(render_kw={"list": f"{item.name}-list", "autocomplete": "off",
+                                      "maxlength": 40}, **kw)
     if item.type == "code":
         choices = [SelectChoice("", "—")] + [
             SelectChoice(c, f"{(zh or en) if lang == 'zh' else en} ({c})")
             for c, en, zh in build.codelists[item.codelist].terms]
         return SelectField(choices=choices, validate_choice=False, **kw)
+    if item.partial:
+        return StringField(render_kw={"placeholder": "YYYY-MM-DD", "maxlength": 10}, **kw)
     render = {"date": {"type": "date"}, "time": {"type": "time"},
               "integer": {"inputmode": "numeric"}, "float": {"inputmode": "decimal"}}
     return StringField(render_kw=render.get(item.type, {"maxlength": item.max_length}), **kw)

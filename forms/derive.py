@@ -20,9 +20,9 @@ class _Forms:
     """Late access to the study build (which imports this module's score tables)."""
 
     def __getitem__(self, oid):
-        from forms.study_build import FORMS
+        from forms.study_build import BUILD
 
-        return FORMS[oid]
+        return BUILD.forms[oid]
 
 
 BUILD_FORMS = _Forms()
@@ -79,9 +79,7 @@ def _da(v: dict, _lookup) -> dict:
     groups = {m: v.get(f"MMT{i + 1:02d}") for i, m in enumerate(scores.MMT8_ITEMS)}
     out["MMT8"] = (str(scores.mmt8({k: int(x) for k, x in groups.items()}))
                    if all(x is not None for x in groups.values()) else None)
-    bvas = {s: v.get(f"BVAS{s.upper()[:6]}") for s in scores.BVAS_MAX}
-    given = {s: int(x) for s, x in bvas.items() if x is not None}
-    out["BVAS"] = str(scores.bvas_v3(given)) if given else None
+    out["BVAS"] = _bvas(v, first_assessment=True)
     act = {k: v.get(f"NIHA{i + 1:02d}") for i, k in enumerate(scores.NIH_ACTIVITY)}
     chron = {k: v.get(f"NIHC{i + 1:02d}") for i, k in enumerate(scores.NIH_CHRONICITY)}
     out["NIHACT"] = (str(scores.nih_activity({k: int(x) for k, x in act.items()}))
@@ -89,6 +87,26 @@ def _da(v: dict, _lookup) -> dict:
     out["NIHCHR"] = (str(scores.nih_chronicity({k: int(x) for k, x in chron.items()}))
                      if all(x is not None for x in chron.values()) else None)
     return out
+
+
+def _bvas(v: dict, *, first_assessment: bool) -> str | None:
+    """BVAS v3 from its ticked items (metadata 1.2), or from the per-system subtotals that
+    instances entered under 1.0/1.1 keep. None until an item or subtotal is answered."""
+    answered = {key for n, (_, key, _, _, _) in enumerate(scores.BVAS_ITEMS, 1)
+                if v.get(f"BVAS{n:02d}") is not None}
+    persistent = v.get("BVASPERS") == "Y"
+    if answered:
+        ticked = [key for n, (_, key, _, _, _) in enumerate(scores.BVAS_ITEMS, 1)
+                  if v.get(f"BVAS{n:02d}") == "Y"]
+        return str(scores.bvas_v3(ticked, persistent=persistent,
+                                  first_assessment=first_assessment))
+    subtotals = {s: v.get(f"BVAS{s.upper()[:6]}") for s in scores.BVAS_MAX}
+    given = {s: int(x) for s, x in subtotals.items() if x is not None}
+    return str(scores.bvas_v3_subtotals(given)) if given else None
+
+
+def _daf(v: dict, _lookup) -> dict:
+    return {"BVAS": _bvas(v, first_assessment=False)}
 
 
 def _age(birth: str | None, on: str | None) -> int | None:
@@ -112,6 +130,21 @@ def _ld(v: dict, lookup: Lookup) -> dict:
     return {"BSA": _fmt(bsa, 3), "CRCL": _fmt(crcl, 1)}
 
 
+def _ldd(v: dict, lookup: Lookup) -> dict:
+    """Prescribed doses of one lymphodepletion day from the plan's BSA and CrCl (the LD
+    form): fludarabine 30 mg/m² with the renal adjustment, cyclophosphamide 500 mg/m²; a
+    fludarabine dose of 0 is the CrCl < 30 hard stop. Without a CrCl there is no fludarabine
+    dose to prescribe."""
+    bsa, crcl = _num(lookup("LD", "BSA")), _num(lookup("LD", "CRCL"))
+    if bsa is None:
+        return {"FLUPRE": None, "CYPRE": None}
+    cy = scores.CY_MG_M2 * bsa
+    if crcl is None:
+        return {"FLUPRE": None, "CYPRE": _fmt(cy, 1)}
+    doses = scores.lymphodepletion_doses(bsa, crcl)
+    return {"FLUPRE": _fmt(doses["flu_mg"], 1), "CYPRE": _fmt(doses["cy_mg"], 1)}
+
+
 def _dx(v: dict, _lookup) -> dict:
     cohort = v.get("COHORT")
     if cohort == "SLE":
@@ -130,8 +163,7 @@ def _dx(v: dict, _lookup) -> dict:
                             biopsy=v.get("IIMBX") == "Y")
         return {"CLSCORE": f"{r['score']:.1f}", "CLRESULT": r["band"]}
     if cohort == "AAV":
-        names = sorted({i for w, _ in scores.AAV_2022.values() for i in w})
-        r = scores.aav_2022(_flags(v, "AAV", names))
+        r = scores.aav_2022(_flags(v, "AAV", scores.AAV_2022_ITEMS))
         best = max(r, key=lambda k: r[k]["score"])
         classified = [k.upper() for k in r if r[k]["classified"]]
         return {"CLSCORE": str(r[best]["score"]),
@@ -144,13 +176,16 @@ DERIVATIONS: dict[str, tuple[Callable[[dict, Lookup], dict], tuple[str, ...]]] =
     "ICANS": (_icans, ("ice", "icans")),
     "DA": (_da, ("sledai2k", "mrss", "mmt8", "bvas3", "nih_ln")),
     "LD": (_ld, ("bsa", "crcl")),
+    "LDD": (_ldd, ("ld_dose",)),
+    "DAF": (_daf, ("bvas3",)),
     "DX": (_dx, ("sle2019", "ssc2013", "iim2017", "aav2022")),
 }
 
 
 ITEM_RULES = {"CRSGR": "crs", "ICE": "ice", "ICANSGR": "icans", "SLEDAI": "sledai2k",
               "MRSS": "mrss", "MMT8": "mmt8", "BVAS": "bvas3", "NIHACT": "nih_ln",
-              "NIHCHR": "nih_ln", "BSA": "bsa", "CRCL": "crcl"}
+              "NIHCHR": "nih_ln", "BSA": "bsa", "CRCL": "crcl", "FLUPRE": "ld_dose",
+              "CYPRE": "ld_dose"}
 
 
 COHORT_RULES = {"SLE": "sle2019", "SSC": "ssc2013", "IIM": "iim2017", "AAV": "aav2022"}
@@ -169,16 +204,24 @@ def item_rule_versions(form_oid: str, derived: dict, *, cohort: str | None = Non
     return out
 
 
-def derive(form_oid: str, values: dict, lookup: Lookup) -> tuple[dict, str]:
-    """(derived values, rule versions as one text) for a form; empty for forms without."""
+def derive(form_oid: str, values: dict, lookup: Lookup, form=None) -> tuple[dict, str]:
+    """(derived values, rule versions as one text) for a form; empty for forms without.
+    ``form`` is the definition of the instance (its metadata version): only the items it
+    declares derived are returned, so a total typed under an older version is never
+    overwritten."""
     entry = DERIVATIONS.get(form_oid)
     if entry is None:
         return {}, ""
+    form = form or BUILD_FORMS[form_oid]
+    own = {i.name for i in form.items if i.derived}
     fn, rules = entry
     try:
         derived = fn(values, lookup)
     except (ValueError, ArithmeticError):
-        # inputs out of a rule's domain (e.g. a birth date after consent): nothing to show;
-        # the entered values themselves have been checked by validation
-        derived = {i.name: None for i in BUILD_FORMS[form_oid].items if i.derived}
+        # inputs out of a rule's domain (e.g. a birth date after consent, a result beyond a
+        # quantification limit): nothing to show; validation has spoken about the inputs
+        derived = dict.fromkeys(own)
+    derived = {k: v for k, v in derived.items() if k in own}
+    if not derived:
+        return {}, ""
     return derived, ", ".join(f"{r} {scores.RULE_VERSIONS[r]}" for r in rules)

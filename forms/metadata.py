@@ -20,6 +20,9 @@ ITEM_TYPES = ("text", "integer", "float", "date", "time", "code")
 class CodeList:
     oid: str
     terms: tuple[tuple[str, str, str], ...]  # (code, English, Chinese)
+    # code -> further names a pick list searches (synonyms, brand names); a list with them
+    # is offered as a searchable list instead of a drop-down
+    search_terms: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -71,12 +74,18 @@ class Item:
     derived: str | None = None  # name of the derivation that computes it (read-only)
     group: str | None = None  # item group within the form (None: the form's main group)
     no_future: bool = True  # dates: not after today
+    partial: bool = False  # dates: may be partial (YYYY-MM-UN, YYYY-UN-UN); history only
+    loq: bool = False  # numbers: may be a result beyond a quantification limit (<x, >x)
 
     def __post_init__(self):
         if self.type not in ITEM_TYPES:
             raise ValueError(f"{self.name}: unknown type {self.type}")
         if (self.type == "code") != (self.codelist is not None):
             raise ValueError(f"{self.name}: code items, and only they, name a code list")
+        if self.partial and self.type != "date":
+            raise ValueError(f"{self.name}: only dates may be partial")
+        if self.loq and self.type not in ("integer", "float"):
+            raise ValueError(f"{self.name}: only numbers may be beyond a quantification limit")
 
     def oid(self, form: str) -> str:
         return f"I.{form}.{self.name}"

@@ -26,7 +26,7 @@ RULE_VERSIONS: dict[str, str] = {
     "mrss": "mrss-17/1",
     "iim2017": "eular-acr-2017/1",
     "mmt8": "mmt8-bilateral-150/1",
-    "bvas3": "bvas-v3/1",
+    "bvas3": "bvas-v3-items/2",
     "aav2022": "acr-eular-2022/1",
     "nih_ln": "nih-modified-2018/1",
 }
@@ -210,6 +210,39 @@ def icaht_late(anc_after_day_30: Iterable[float]) -> int:
     return 0
 
 
+def icaht(anc_by_day: Mapping[int, tuple[float, float]]) -> dict:
+    """Early and late ICAHT from the ANC measurements after infusion.
+
+    ``anc_by_day`` maps the day since infusion to the (lowest, highest) ANC per µL the
+    result may denote (equal for an exact number; a result below the limit of
+    quantification spans 0 up to the limit). Between two measurements the earlier value
+    holds (neutropenia lasts until a count shows recovery); days before the first and after
+    the last measurement are not counted. Each grade is given as (lowest, highest) possible:
+    equal unless a result beyond a quantification limit leaves the grade open.
+    ``provisional``: no measurement on or after day 30 yet, so the early grade may still rise.
+    """
+    days = sorted(d for d in anc_by_day if d >= 0)
+    for d in days:
+        low, high = anc_by_day[d]
+        _need(f"ANC day {d}", low, 0)
+    early: dict[int, tuple[float, float]] = {}
+    for i, d in enumerate(days):
+        if d > 30:
+            break
+        end = min(days[i + 1] - 1 if i + 1 < len(days) else d, 30)
+        for day in range(d, end + 1):
+            early[day] = anc_by_day[d]
+    late = [anc_by_day[d] for d in days if d > 30]
+
+    def grades(pick: int) -> tuple[int, int | None]:
+        e = icaht_early({d: v[pick] for d, v in early.items()}) if early else 0
+        return e, (icaht_late([v[pick] for v in late]) if len(late) >= 2 else None)
+
+    (e_max, l_max), (e_min, l_min) = grades(0), grades(1)
+    return {"early": (e_min, e_max), "late": None if l_max is None else (l_min, l_max),
+            "days_counted": len(early), "provisional": not any(d >= 30 for d in days)}
+
+
 CTCAE_GRADES = {1: "mild", 2: "moderate; limits instrumental ADL",
                 3: "severe or medically significant; hospitalisation; limits self-care ADL",
                 4: "life-threatening; urgent intervention", 5: "death related to the AE"}
@@ -364,28 +397,127 @@ BVAS_MAX = {  # system: (persistent max, new/worse max)
     "nervous_system": (6, 9),
 }
 
+# The 56 items of the published BVAS v3 form (Mukhtyar et al., Ann Rheum Dis 2009;68:1827)
+# in form order: (system, key, English label, persistent weight, new/worse weight). A
+# persistent weight of 0 marks the items that are new or worse by definition.
+BVAS_ITEMS: tuple[tuple[str, str, str, int, int], ...] = (
+    ("general", "myalgia", "Myalgia", 1, 1),
+    ("general", "arthralgia", "Arthralgia / arthritis", 1, 1),
+    ("general", "fever", "Fever ≥ 38 °C", 2, 2),
+    ("general", "weight_loss", "Weight loss ≥ 2 kg", 2, 2),
+    ("cutaneous", "infarct", "Infarct", 1, 2),
+    ("cutaneous", "purpura", "Purpura", 1, 2),
+    ("cutaneous", "ulcer", "Ulcer", 1, 4),
+    ("cutaneous", "gangrene", "Gangrene", 2, 6),
+    ("cutaneous", "other_skin", "Other skin vasculitis", 1, 2),
+    ("mucous_membranes_eyes", "mouth_ulcers", "Mouth ulcers / granulomata", 1, 2),
+    ("mucous_membranes_eyes", "genital_ulcers", "Genital ulcers", 1, 1),
+    ("mucous_membranes_eyes", "adnexal", "Adnexal inflammation", 2, 4),
+    ("mucous_membranes_eyes", "proptosis", "Significant proptosis", 2, 4),
+    ("mucous_membranes_eyes", "scleritis", "Scleritis / episcleritis", 1, 2),
+    ("mucous_membranes_eyes", "conjunctivitis", "Conjunctivitis / blepharitis / keratitis", 1,
+     1),
+    ("mucous_membranes_eyes", "blurred_vision", "Blurred vision", 2, 3),
+    ("mucous_membranes_eyes", "sudden_visual_loss", "Sudden visual loss", 0, 6),
+    ("mucous_membranes_eyes", "uveitis", "Uveitis", 2, 6),
+    ("mucous_membranes_eyes", "retinal", "Retinal changes (vasculitis / thrombosis / exudate / "
+     "haemorrhage)", 2, 6),
+    ("ent", "nasal", "Bloody nasal discharge / crusts / ulcers / granulomata", 2, 4),
+    ("ent", "sinus", "Paranasal sinus involvement", 1, 2),
+    ("ent", "subglottic", "Subglottic stenosis", 3, 6),
+    ("ent", "conductive_hearing", "Conductive hearing loss", 1, 3),
+    ("ent", "sensorineural_hearing", "Sensorineural hearing loss", 2, 6),
+    ("chest", "wheeze", "Wheeze", 1, 2),
+    ("chest", "nodules", "Nodules or cavities", 1, 3),
+    ("chest", "pleural", "Pleural effusion / pleurisy", 2, 4),
+    ("chest", "infiltrate", "Infiltrate", 2, 4),
+    ("chest", "endobronchial", "Endobronchial involvement", 2, 4),
+    ("chest", "haemoptysis", "Massive haemoptysis / alveolar haemorrhage", 4, 6),
+    ("chest", "respiratory_failure", "Respiratory failure", 4, 6),
+    ("cardiovascular", "loss_of_pulses", "Loss of pulses", 1, 4),
+    ("cardiovascular", "valvular", "Valvular heart disease", 2, 4),
+    ("cardiovascular", "pericarditis", "Pericarditis", 1, 3),
+    ("cardiovascular", "ischaemic_cardiac_pain", "Ischaemic cardiac pain", 2, 4),
+    ("cardiovascular", "cardiomyopathy", "Cardiomyopathy", 3, 6),
+    ("cardiovascular", "heart_failure", "Congestive cardiac failure", 3, 6),
+    ("abdominal", "peritonitis", "Peritonitis", 3, 9),
+    ("abdominal", "bloody_diarrhoea", "Bloody diarrhoea", 3, 9),
+    ("abdominal", "ischaemic_abdominal_pain", "Ischaemic abdominal pain", 2, 6),
+    ("renal", "hypertension", "Hypertension", 1, 4),
+    ("renal", "proteinuria", "Proteinuria > 1+", 2, 4),
+    ("renal", "haematuria", "Haematuria ≥ 10 RBCs/hpf", 3, 6),
+    ("renal", "creatinine_125", "Serum creatinine 125–249 µmol/L (first assessment only)", 2, 4),
+    ("renal", "creatinine_250", "Serum creatinine 250–499 µmol/L (first assessment only)", 3, 6),
+    ("renal", "creatinine_500", "Serum creatinine ≥ 500 µmol/L (first assessment only)", 4, 8),
+    ("renal", "creatinine_rise", "Rise in serum creatinine > 30 % or fall in creatinine "
+     "clearance > 25 %", 0, 6),
+    ("nervous_system", "headache", "Headache", 1, 1),
+    ("nervous_system", "meningitis", "Meningitis", 1, 3),
+    ("nervous_system", "organic_confusion", "Organic confusion", 1, 3),
+    ("nervous_system", "seizures", "Seizures (not hypertensive)", 3, 9),
+    ("nervous_system", "cva", "Cerebrovascular accident", 3, 9),
+    ("nervous_system", "spinal_cord", "Spinal cord lesion", 3, 9),
+    ("nervous_system", "cranial_nerve", "Cranial nerve palsy", 3, 6),
+    ("nervous_system", "sensory_neuropathy", "Sensory peripheral neuropathy", 3, 6),
+    ("nervous_system", "mononeuritis", "Mononeuritis multiplex", 3, 9),
+)
+BVAS_FIRST_ONLY = frozenset({"creatinine_125", "creatinine_250", "creatinine_500"})
+_BVAS_BY_KEY = {key: (system, p, n) for system, key, _, p, n in BVAS_ITEMS}
 
-def bvas_v3(ticked: Mapping[str, float], *, persistent: bool = False) -> int:
-    """Sum of each system's ticked item scores, capped at the system maximum."""
-    _unknown("BVAS v3", ticked, BVAS_MAX)
+
+def bvas_v3(ticked: Iterable[str], *, persistent: bool = False,
+            first_assessment: bool = True) -> int:
+    """BVAS v3 from the ticked items: each system's sum of item weights (persistent or
+    new/worse, by the form's "persistent disease only" box) capped at the system maximum.
+    The serum creatinine bands count only at the first assessment."""
+    ticked = set(ticked)
+    _unknown("BVAS v3", ticked, _BVAS_BY_KEY)
     col = 0 if persistent else 1
-    return int(sum(min(_need(f"BVAS {s}", v, 0), BVAS_MAX[s][col]) for s, v in ticked.items()))
+    per_system: dict[str, int] = {}
+    for key in ticked:
+        if key in BVAS_FIRST_ONLY and not first_assessment:
+            continue
+        system, p, n = _BVAS_BY_KEY[key]
+        per_system[system] = per_system.get(system, 0) + (p, n)[col]
+    return sum(min(v, BVAS_MAX[s][col]) for s, v in per_system.items())
+
+
+def bvas_v3_subtotals(subtotals: Mapping[str, float], *, persistent: bool = False) -> int:
+    """Metadata 1.0/1.1 entered one subtotal per system; their instances keep this reading."""
+    _unknown("BVAS v3", subtotals, BVAS_MAX)
+    col = 0 if persistent else 1
+    return int(sum(min(_need(f"BVAS {s}", v, 0), BVAS_MAX[s][col])
+                   for s, v in subtotals.items()))
 
 
 AAV_2022 = {
     "gpa": ({"nasal_involvement": 3, "cartilaginous": 2, "hearing_loss": 1, "canca_or_pr3": 5,
              "pulmonary_nodules": 2, "granuloma_on_biopsy": 2, "sinus_imaging": 1,
              "pauci_immune_gn": 1, "panca_or_mpo": -1, "eosinophils_ge_1": -4}, 5),
+    # one finding, "nasal involvement: bloody discharge, ulcers, crusting, congestion,
+    # blockage or septal defect/perforation", scores in GPA (+3) and in MPA (−3)
     "mpa": ({"panca_or_mpo": 6, "pauci_immune_gn": 3, "lung_fibrosis_or_ild": 3,
-             "sinonasal": -3, "canca_or_pr3": -1, "eosinophils_ge_1": -4}, 5),
+             "nasal_involvement": -3, "canca_or_pr3": -1, "eosinophils_ge_1": -4}, 5),
     "egpa": ({"obstructive_airway": 3, "nasal_polyps": 3, "mononeuritis_multiplex": 1,
               "eosinophils_ge_1": 5, "eosinophilic_inflammation_biopsy": 2,
               "canca_or_pr3": -3, "haematuria": -1}, 6),
 }
 
 
+# The items in the order of the eCRF (AAV01…AAV17 from metadata 1.0). Item names are never
+# reused: version 1.2 drops AAV16 ("sinonasal"), which asked the nasal finding a second time.
+AAV_2022_ITEMS = ("canca_or_pr3", "cartilaginous", "eosinophilic_inflammation_biopsy",
+                  "eosinophils_ge_1", "granuloma_on_biopsy", "haematuria", "hearing_loss",
+                  "lung_fibrosis_or_ild", "mononeuritis_multiplex", "nasal_involvement",
+                  "nasal_polyps", "obstructive_airway", "panca_or_mpo", "pauci_immune_gn",
+                  "pulmonary_nodules", "sinonasal", "sinus_imaging")
+
+# Metadata 1.0/1.1 asked the nasal finding twice; their "sinonasal" item is that finding.
+AAV_2022_ALIASES = {"sinonasal": "nasal_involvement"}
+
+
 def aav_2022(present: Iterable[str]) -> dict:
-    present = set(present)
+    present = {AAV_2022_ALIASES.get(i, i) for i in present}
     _unknown("2022 AAV", present, {i for weights, _ in AAV_2022.values() for i in weights})
     out = {}
     for kind, (weights, threshold) in AAV_2022.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from forms import scores
+from forms import medications, scores
 from forms.metadata import CodeList, DateOrder, Event, Form, Item, Range, StudyBuild
 
 R = Range.of
@@ -152,6 +152,8 @@ DM = Form("DM", "Demographics", "人口学资料", (
         cdash="VSORRES:WEIGHT"),
 ))
 
+AAV_ITEMS = scores.AAV_2022_ITEMS
+
 _CLASSIFICATION = (
     grouped("SLE2019", *flags("SLE", scores.SLE_2019, "2019 SLE"),
             yn("ANA80", "ANA ≥ 1:80 on HEp-2 cells (ever)", "ANA ≥ 1:80"))
@@ -163,8 +165,7 @@ _CLASSIFICATION = (
     + grouped("IIM2017", *flags("IIM", scores.IIM_2017, "2017 IIM"),
               num("IIMAGE", "Age at first symptom", "首发症状年龄", "years", (0, 130)),
               yn("IIMBX", "Muscle biopsy available", "有肌肉活检"))
-    + grouped("AAV2022", *flags("AAV", sorted({i for w, _ in scores.AAV_2022.values()
-                                               for i in w}), "2022 AAV"))
+    + grouped("AAV2022", *flags("AAV", AAV_ITEMS, "2022 AAV"))
     + grouped("CLASS",
               num("CLSCORE", "Classification score", "分类标准评分", None,
                   derived="classification"),
@@ -552,10 +553,136 @@ BUILD_1_0 = StudyBuild("1.0", EVENTS, FORMS, CODELISTS)
 VS_1_1 = replace(VS, items=(*VS.items, num("WEIGHT", "Body weight", "体重", "kg", (25, 250))))
 BUILD_1_1 = StudyBuild("1.1", EVENTS, {**FORMS, "VS": VS_1_1}, CODELISTS)
 
-BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1)}
+# Version 1.2 ---------------------------------------------------------------------------------
+# Medications are coded, history dates may be partial, laboratory results may lie beyond a
+# limit of quantification, BVAS v3 is ticked item by item, and a serious AE records the
+# seriousness criteria and the 24-hour reporting clock.
+
+CODELISTS_1_2 = {**CODELISTS, **{c.oid: c for c in (
+    CodeList("MED", medications.codelist_terms(), search_terms={
+        m.code: " ".join((m.en, m.zh, *m.synonyms)) for m in medications.MEDICATIONS}),
+    _cl("WASHJ", ("NOT_IS", "Not an immunosuppressant or biologic", "非免疫抑制剂或生物制剂"),
+        ("COMPLETE", "Washout complete before enrollment", "入组前洗脱期已满"),
+        ("NOT_COMPLETE", "Washout not complete", "洗脱期未满")),
+)}}
+
+
+def _with(form: Form, **changes) -> Form:
+    """``form`` with some items replaced (name -> Item or None to drop) and others added
+    after a named item (``after_<NAME>``: tuple of items)."""
+    out = []
+    for item in form.items:
+        if item.name in changes:
+            if changes[item.name] is not None:
+                out.append(changes[item.name])
+        else:
+            out.append(item)
+        out.extend(changes.get(f"after_{item.name}", ()))
+    return replace(form, items=tuple(out))
+
+
+def _loq(form: Form, *names: str) -> Form:
+    return replace(form, items=tuple(replace(i, loq=True) if i.name in names else i
+                                     for i in form.items))
+
+
+def _partial(form: Form, *names: str) -> Form:
+    return replace(form, items=tuple(replace(i, partial=True) if i.name in names else i
+                                     for i in form.items))
+
+
+def bvas_name(key: str) -> str:
+    """The item name (BVAS01…BVAS56) of a BVAS v3 item key."""
+    n = next(n for n, item in enumerate(scores.BVAS_ITEMS, 1) if item[1] == key)
+    return f"BVAS{n:02d}"
+
+
+def bvas_items(*, first_assessment: bool) -> tuple[Item, ...]:
+    """BVAS01…BVAS56 (the published form's items), the persistent box and the total. The
+    serum creatinine bands are asked only at the first assessment."""
+    items = tuple(
+        yn(f"BVAS{n:02d}", f"BVAS {system.replace('_', ' ')}: {label}",
+           f"BVAS {label}")
+        for n, (system, key, label, _, _) in enumerate(scores.BVAS_ITEMS, 1)
+        if first_assessment or key not in scores.BVAS_FIRST_ONLY)
+    return items + (
+        yn("BVASPERS", "Persistent disease only (all abnormalities persistent, none new or "
+                       "worse in the last 4 weeks)", "仅持续性病变"),
+        num("BVAS", "BVAS v3 total", "BVAS总分", None, derived="bvas3"))
+
+
+_LB_LOQ = tuple(i.name for i in LB.items if (i.sdtm or "").startswith("LBORRES:")
+                and i.name != "CREAT")
+
+PT_1_2 = _partial(_with(
+    PT,
+    PTAGENT=code("PTAGENT", "Agent (medication dictionary)", "药物（药品字典）", "MED",
+                 required=True),
+    after_PTAGENT=(text("PTAGOTH", "Other agent: name", "其他药物名称", max_length=100,
+                        required_if=("PTAGENT", "OTHER")),),
+    after_PTRESP=(code("PTWOJ", "Investigator's washout judgement for EX-11 (agents without "
+                                "a half-life in the washout table, and other agents)",
+                       "研究者洗脱期判断（EX-11）", "WASHJ"),),
+), "PTSTDAT", "PTENDAT", "PTLSTDAT")
+
+CM_1_2 = _with(
+    CM,
+    CMTRT=code("CMTRT", "Agent (medication dictionary)", "药物（药品字典）", "MED",
+               required=True, cdash="CMTRT"),
+    after_CMTRT=(text("CMTRTOTH", "Other agent: name", "其他药物名称", max_length=200,
+                      required_if=("CMTRT", "OTHER")),),
+)
+
+DX_1_2 = _partial(_with(DX, AAV16=None), "DXDAT")
+EX_1_2 = _partial(EX, "MALIGDAT", "TRIALDAT")
+
+DA_1_2 = replace(DA, items=tuple(
+    i for i in DA.items if not (i.group == "AAV" and i.name.startswith("BVAS")))
+    + grouped("AAV", *bvas_items(first_assessment=True)))
+DAF_1_2 = _with(DAF, BVAS=None, after_GCDOSE=grouped("BVAS", *bvas_items(
+    first_assessment=False)))
+DAF_1_2 = replace(DAF_1_2, group_names={"BVAS": ("BVAS v3 (AAV)", "BVAS v3（AAV）")})
+
+_SERIOUS = (("AESDTH", "Results in death", "导致死亡"),
+            ("AESLIFE", "Life-threatening", "危及生命"),
+            ("AESHOSP", "Requires or prolongs hospitalisation", "导致住院或延长住院"),
+            ("AESDISAB", "Persistent or significant disability or incapacity", "导致残疾"),
+            ("AESCONG", "Congenital anomaly or birth defect", "先天异常"),
+            ("AESMIE", "Other medically important event", "其他重要医学事件"))
+AE_1_2 = _with(
+    AE, AESERCR=None,
+    after_AESER=(
+        *(yn(name, f"Seriousness: {en}", zh, cdash=name) for name, en, zh in _SERIOUS),
+        date("AESAWDAT", "Date the site became aware of the SAE", "研究中心获知SAE日期",
+             required_if=("AESER", "Y")),
+        Item("AESAWTIM", "Time the site became aware (site time)", "获知时间", "time",
+             required_if=("AESER", "Y")),
+        date("AESRPDAT", "Date reported to the sponsor", "报告申办方日期"),
+        Item("AESRPTIM", "Time reported to the sponsor (site time)", "报告时间", "time"),
+    ))
+SERIOUSNESS_ITEMS = tuple(name for name, _, _ in _SERIOUS)
+
+FORMS_1_2 = {**FORMS, "VS": VS_1_1, "PT": PT_1_2, "CM": CM_1_2, "DX": DX_1_2, "EX": EX_1_2,
+             "DA": DA_1_2, "DAF": DAF_1_2, "AE": AE_1_2,
+             "LB": _loq(LB, *_LB_LOQ), "SR": _loq(SR, "HBVDNA"),
+             "PK": _loq(PK, "CARCOPY", "CARABS", "BCELL"), "FC": _loq(FC, "CD19ABS")}
+BUILD_1_2 = StudyBuild("1.2", EVENTS, FORMS_1_2, CODELISTS_1_2)
+
+BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1, BUILD_1_2)}
 CHANGES: dict[str, str] = {
     "1.0": "First version of the study build.",
     "1.1": "Amendment: vital signs record body weight (VS.WEIGHT, kg), so weight loss after "
            "infusion is followed at every visit.",
+    "1.2": "Clinical safety: prior treatments and concomitant medications take a coded agent "
+           "from the medication dictionary (PT.PTAGENT, CM.CMTRT; OTHER with the name typed "
+           "in PTAGOTH/CMTRTOTH) and PT records the investigator's washout judgement "
+           "(PTWOJ); diagnosis, prior-treatment, malignancy and other-trial dates may be "
+           "partial (YYYY-MM-UN, YYYY-UN-UN); laboratory results may be below or above the "
+           "limit of quantification (<x, >x); BVAS v3 is entered as its 56 published items "
+           "with the persistent-disease box at baseline (DA) and follow-up (DAF, without the "
+           "creatinine bands), and the total is computed; the 2022 AAV classification asks "
+           "the nasal finding once (AAV16 dropped); a serious AE records its seriousness "
+           "criteria (AESDTH…AESMIE, replacing the free-text AESERCR), the time the site "
+           "became aware and the time it was reported to the sponsor.",
 }
-BUILD = BUILD_1_1  # the active version: new form instances are entered under it
+BUILD = BUILD_1_2  # the active version: new form instances are entered under it

@@ -14,6 +14,7 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from forms.metadata import Form, Item, StudyBuild
+from forms.values import date_span, parse_date, parse_quantity
 
 _INT = re.compile(r"^[+-]?\d+$")
 _DEC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -48,14 +49,21 @@ def _parse(item: Item, raw: str) -> tuple[str | None, str | None]:
             return None, f"at most {item.max_length} characters"
         return raw, None
     value = raw.strip()
+    if item.loq and value[:1] in ("<", ">"):
+        try:
+            return parse_quantity(value, loq=True).text, None
+        except ValueError as exc:
+            return None, str(exc)
     if item.type == "integer":
         if not _INT.match(value):
-            return None, "enter a whole number"
+            return None, "enter a whole number" + (" (or <limit / >limit)" if item.loq else "")
         return str(int(value)), None
     if item.type == "float":
         value = value.replace(",", ".") if value.count(",") == 1 and "." not in value else value
         if not _DEC.match(value):
-            return None, "enter a number (use . for decimals)"
+            return None, "enter a number (use . for decimals)" + (
+                "; below or above the limit of quantification: <limit or >limit"
+                if item.loq else "")
         try:
             number = Decimal(value)
         except InvalidOperation:
@@ -63,9 +71,9 @@ def _parse(item: Item, raw: str) -> tuple[str | None, str | None]:
         return format(number.normalize(), "f") if number == number.to_integral() else value, None
     if item.type == "date":
         try:
-            return date.fromisoformat(value).isoformat(), None
-        except ValueError:
-            return None, "enter a date as YYYY-MM-DD"
+            return parse_date(value, partial=item.partial).text, None
+        except ValueError as exc:
+            return None, str(exc)
     if item.type == "time":
         try:
             return time.fromisoformat(value).strftime("%H:%M"), None
@@ -121,15 +129,16 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
                 errors[item.name] = f"give the unit ({item.unit_item})"
                 continue
             hard, soft = item.ranges_for(unit)
-            number = Decimal(value)
+            q = parse_quantity(value, loq=item.loq)
             unit_text = f" {unit or item.unit}" if (unit or item.unit) else ""
-            if hard and not hard.contains(number):
+            if hard and not hard.contains(q.limit):
                 errors[item.name] = (f"{value}{unit_text} is outside the plausible range "
                                      f"{hard}{unit_text}")
-            elif soft and not soft.contains(number):
+            elif soft and (_surely_outside(q, soft)):
                 warnings[item.name] = f"{value}{unit_text} is outside the normal range {soft}"
         if item.type == "date":
-            day = date.fromisoformat(value)
+            span = date_span(value)
+            day = span.earliest
             if item.no_future and day > context.today:
                 errors[item.name] = "is after today"
             elif (form.procedure and item.name == form.date_item and context.consent_date
@@ -139,7 +148,8 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
 
     for order in form.date_orders:
         a, b = merged.get(order.earlier), merged.get(order.later)
-        if a and b and order.later not in errors and b < a:
+        if a and b and order.later not in errors and order.earlier not in errors and \
+                date_span(b).latest < date_span(a).earliest:  # surely before, partial or not
             errors[order.later] = order.message
 
     for item in form.items:
@@ -154,6 +164,14 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
         if required and not present and item.name in entered:
             warnings[item.name] = "required"
     return Outcome(values, errors, warnings)
+
+
+def _surely_outside(q, soft) -> bool:
+    """A value (or a result beyond a quantification limit) certainly outside the normal
+    range; a qualified result that may lie inside it is not flagged."""
+    below = soft.low is not None and q.at_least(soft.low) is False
+    above = soft.high is not None and q.at_most(soft.high) is False
+    return below or above
 
 
 def missing_required(form: Form, stored: dict[str, str | None]) -> list[str]:

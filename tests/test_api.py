@@ -43,7 +43,7 @@ def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
 def test_study_dictionary(app, world, token):
     r = app.test_client().get("/api/v1/study", headers=token("cra"))
     body = r.json
-    assert body["metadata_version"] == BUILD.version == "1.1"
+    assert body["metadata_version"] == BUILD.version == "1.2"
     lb = {i["name"]: i for i in body["forms"]["LB"]["items"]}
     assert lb["HGB"]["unit"] == "g/L" and lb["HGB"]["hard_range"] == "30–250"
     assert lb["HGB"]["oid"] == "I.LB.HGB"
@@ -84,7 +84,8 @@ def test_form_save_versions_reasons_and_errors(app, world, token):
                 headers=crc)
     assert r.status_code == 422
     assert r.json["errors"] == {"NOPE": "LB has no item NOPE",
-                                "HGB": "enter a number (use . for decimals)"}
+                                "HGB": "enter a number (use . for decimals); below or above "
+                                       "the limit of quantification: <limit or >limit"}
     for body in ({"items": []}, {"items": {}, "version": "1"}, {"items": {}, "reason": 5}):
         assert api.put(url, json=body, headers=crc).status_code == 422
     r = api.put(url, json={"items": {"HGB": 113}, "version": 1,
@@ -148,17 +149,17 @@ def test_prior_treatments_and_lymphodepletion_days_are_rows_too(app, world, toke
     """interfaces.md lists PT among the repeating forms of /logs; LDD rows likewise."""
     api, crc = app.test_client(), token("crc")
     base = f"/api/v1/subjects/{world.subject_tj}/logs/PT"
-    r = api.post(base, json={"items": {"PTAGENT": "prednisone", "PTSTDAT": "2024-01-01",
+    r = api.post(base, json={"items": {"PTAGENT": "PREDNISONE", "PTSTDAT": "2024-01-01",
                                        "PTRESP": "INEFFECTIVE"}}, headers=crc)
     assert r.status_code == 201 and r.json["seq"] == 1
-    r = api.post(base, json={"items": {"PTAGENT": "rituximab", "PTSTDAT": "2024-03-01",
+    r = api.post(base, json={"items": {"PTAGENT": "RITUXIMAB", "PTSTDAT": "2024-03-01",
                                        "PTRESP": "RELAPSE"}}, headers=crc)
     assert r.json["seq"] == 2
     listed = api.get(base, headers=crc).json
     assert listed["event"] == "SCREEN" and [x["items"]["PTAGENT"] for x in listed["rows"]] == [
-        "prednisone", "rituximab"]
+        "PREDNISONE", "RITUXIMAB"]
     got = api.get(f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/PT", headers=crc).json
-    assert got["items"]["PTAGENT"] == "prednisone"  # row 1 is the form's first row
+    assert got["items"]["PTAGENT"] == "PREDNISONE"  # row 1 is the form's first row
     r = api.post(f"/api/v1/subjects/{world.subject_tj}/logs/LDD",
                  json={"items": {"LDDAT": "2026-11-20"}}, headers=crc)
     assert r.status_code == 409 and "not enrolled" in r.json["error"]  # LD opens at enrollment

@@ -47,7 +47,7 @@ def test_bad_value_is_shown_next_to_the_field_and_nothing_saved(app, world):
     r = post(c, url, {"version": "0", "LBDAT": "2026-11-20", "HGB": "500", "ANC": "abc"})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert re.search(r'name="HGB"[^>]*>\s*<small[^>]*>g/L, normal 115–175</small>\s*'
+    assert re.search(r'name="HGB"[^>]*>\s*<small[^>]*>g/L, normal 115–175[^<]*</small>\s*'
                      r'<p class="error" role="alert">500 g/L is outside the plausible range', html)
     assert "enter a number (use . for decimals)" in html
     assert "Haemoglobin · 血红蛋白" in html  # both labels of the metadata

@@ -20,6 +20,7 @@ from edc.eligibility.rules import (
     failing,
     months_before,
 )
+from forms import medications
 
 REF = date(2026, 11, 24)
 
@@ -172,12 +173,13 @@ def test_exclusion_boundaries(changes, rid, expected):
     ("tocilizumab", None, MISSING),
 ])
 def test_washout(agent, last_dose, expected):
-    pt = [{"PTAGENT": agent, "PTSTDAT": "2025-01-01", "PTLSTDAT": last_dose}]
+    code = medications.resolve(agent).code  # the pick list's choice
+    pt = [{"PTAGENT": code, "PTSTDAT": "2025-01-01", "PTLSTDAT": last_dose}]
     assert run(pt=pt)["EX-11"].result == expected
 
 
 def test_washout_settings_are_data():
-    pt = [{"PTAGENT": "hydroxychloroquine", "PTLSTDAT": "2026-11-20"}]
+    pt = [{"PTAGENT": "HYDROXYCHLOROQUINE", "PTLSTDAT": "2026-11-20"}]
     counted = Settings(version="settings-2", antimalarials_count_for_washout=True)
     assert run(pt=pt, settings=counted)["EX-11"].result == MET
 
@@ -193,11 +195,11 @@ def test_months_before_clamps_to_the_month_end():
 
 
 PT_SLE = [  # glucocorticoid + cyclophosphamide + MMF, MMF ineffective for 7 months
-    {"PTAGENT": "prednisone", "PTSTDAT": "2024-01-01", "PTENDAT": "2026-06-01",
+    {"PTAGENT": "PREDNISONE", "PTSTDAT": "2024-01-01", "PTENDAT": "2026-06-01",
      "PTLSTDAT": "2026-06-01", "PTRESP": "INEFFECTIVE"},
-    {"PTAGENT": "cyclophosphamide", "PTSTDAT": "2024-01-01", "PTENDAT": "2024-06-01",
+    {"PTAGENT": "CYCLOPHOSPHAMIDE", "PTSTDAT": "2024-01-01", "PTENDAT": "2024-06-01",
      "PTLSTDAT": "2024-06-01", "PTRESP": "INEFFECTIVE"},
-    {"PTAGENT": "mycophenolate mofetil", "PTSTDAT": "2025-06-01", "PTENDAT": "2026-01-05",
+    {"PTAGENT": "MYCOPHENOLATE_MOFETIL", "PTSTDAT": "2025-06-01", "PTENDAT": "2026-01-05",
      "PTLSTDAT": "2026-01-05", "PTRESP": "INEFFECTIVE"},
 ]
 SLE = {"DX.CLRESULT": "classified", "DX.CLSCORE": "16", "DA.SLEDAI": "12",
@@ -243,7 +245,7 @@ def test_sle_criteria(changes, rid, expected):
 
 
 def test_sle_refractory_needs_cyclophosphamide_and_six_months():
-    no_cyc = [r for r in PT_SLE if r["PTAGENT"] != "cyclophosphamide"]
+    no_cyc = [r for r in PT_SLE if r["PTAGENT"] != "CYCLOPHOSPHAMIDE"]
     assert ids(full(SLE, no_cyc))["SLE-4"] == NOT_MET
     short = [dict(r) for r in PT_SLE]
     short[2]["PTENDAT"] = "2025-11-29"  # 181 days of MMF
@@ -256,8 +258,8 @@ def test_sle_refractory_needs_cyclophosphamide_and_six_months():
 
 SSC = {"DX.COHORT": "SSC", "DX.CLRESULT": "classified", "DX.CLSCORE": "11", "DX.SSC12": "Y",
        "DX.SUBTYPE": "DIFFUSE", "DA.MRSS": "26", "DA.MRSSPRI": "20"}
-PT_OTHER = [{"PTAGENT": "prednisone", "PTSTDAT": "2025-01-01", "PTRESP": "ONGOING"},
-            {"PTAGENT": "methotrexate", "PTSTDAT": "2025-01-01", "PTENDAT": "2025-09-01",
+PT_OTHER = [{"PTAGENT": "PREDNISONE", "PTSTDAT": "2025-01-01", "PTRESP": "ONGOING"},
+            {"PTAGENT": "METHOTREXATE", "PTSTDAT": "2025-01-01", "PTENDAT": "2025-09-01",
              "PTRESP": "INEFFECTIVE"}]
 
 
@@ -293,7 +295,7 @@ def test_ssc_alternatives_refractory_or_progressive():
 
 IIM = {"DX.COHORT": "IIM", "DX.CLRESULT": "probable", "DX.CLSCORE": "6.1",
        "DX.SUBTYPE": "DM", "DA.MMT8": "130", "DA.PHGA": "4", "DA.HAQDI": "0.5",
-       "LB.TXMYO": "Y"}
+       "DA.PTGA": "1", "DA.EXTRAMUS": "1", "LB.TXMYO": "Y"}
 
 
 def test_iim_core_set_and_clarification_c1():
@@ -302,6 +304,11 @@ def test_iim_core_set_and_clarification_c1():
     assert ids(full({**IIM, "DA.HAQDI": "0.2"}, PT_OTHER))["IIM-2"] == NOT_MET
     enzyme = {**IIM, "DA.HAQDI": "0.2", "LB.CK": "300", "LB.CKULN": "200"}
     assert ids(full(enzyme, PT_OTHER))["IIM-2"] == MET
+    # a core-set measure not entered could make the second abnormality: missing, not a verdict
+    assert ids(full({**IIM, "DA.HAQDI": "0.2", "DA.PTGA": None}, PT_OTHER))["IIM-2"] == MISSING
+    # a muscle enzyme below its limit of quantification cannot count
+    loq = {**IIM, "DA.HAQDI": "0.2", "LB.CK": "<400", "LB.CKULN": "200"}
+    assert ids(full(loq, PT_OTHER))["IIM-2"] == MISSING
     # IIM-3 or IIM-4 (C-1): attested ILD progression alone is enough
     ild = full({**IIM, "DA.ILDPROG": "Y", "DA.ILDDAT": "2026-10-01"}, PT_OTHER[:1])
     assert ids(ild)["IIM-3"] == NOT_MET and ild["status"] == "eligible"

@@ -33,7 +33,7 @@ def test_version_1_holds_the_reference_values(app, world):
         rows = db.session.scalars(select(EligibilitySettings)).all()
         assert [r.version for r in rows] == [1]
         values = json.loads(rows[0].settings)
-        assert values["half_life_hours"]["rituximab"] == 528
+        assert values["half_life_hours"]["RITUXIMAB"] == 528  # by dictionary code
         assert values["antimalarials_count_for_washout"] is False  # C-2
         assert db.session.scalar(select(AuditEntry).where(
             AuditEntry.action == "settings.create")) is not None
@@ -76,7 +76,7 @@ def test_clarification_c2_counts_antimalarials_when_switched_on(app, world, toke
         subject = db.session.get(Subject, world.subject_tj)
         last = site_today(subject) - timedelta(days=30)
         save_form(subject, "SCREEN", "PT", {
-            "PTAGENT": "hydroxychloroquine", "PTSTDAT": "2020-01-01",
+            "PTAGENT": "HYDROXYCHLOROQUINE", "PTSTDAT": "2020-01-01",
             "PTLSTDAT": last.isoformat(), "PTRESP": "INEFFECTIVE"},
             version=0, actor=cli_actor(), form_repeat=4)
 
@@ -98,6 +98,7 @@ def test_clarification_c2_counts_antimalarials_when_switched_on(app, world, toke
     ({"half_life_hours": "rituximab 528"}, "half_life_hours", "agent = hours"),
     ({"half_life_hours": "rituximab = soon"}, "half_life_hours", "not a number"),
     ({"half_life_hours": "rituximab = -1"}, "half_life_hours", "above 0"),
+    ({"half_life_hours": "rituximabb = 528"}, "half_life_hours", "not in the medication"),
     ({"half_life_hours": ""}, "half_life_hours", "at least one agent"),
     ({"reason": " "}, "reason", "reason"),
 ])
@@ -123,7 +124,7 @@ def test_coordinators_read_the_settings_but_cannot_change_them(app, world):
     crc = app.test_client()
     login(crc, "crc")
     html = crc.get(PAGE).get_data(as_text=True)
-    assert "rituximab" in html and "Store a new version" not in html
+    assert "RITUXIMAB" in html and "Store a new version" not in html
     assert crc.post(PAGE, data={"csrf_token": csrf_token(crc, PAGE), **FORM}).status_code == 403
 
 

@@ -395,7 +395,7 @@ def test_the_checklist_page_runs_a_constant_number_of_statements(app, world, tok
     with app.app_context():  # more rows, more signatures, more history
         subject = db.session.get(Subject, eligible)
         for n in range(4, 14):
-            save_form(subject, "SCREEN", "PT", {"PTAGENT": "azathioprine",
+            save_form(subject, "SCREEN", "PT", {"PTAGENT": "AZATHIOPRINE",
                                                "PTSTDAT": "2019-01-01",
                                                "PTENDAT": "2019-06-01",
                                                "PTLSTDAT": "2019-06-01",

@@ -216,22 +216,64 @@ def test_mmt8_bilateral():
         s.mmt8({**dict.fromkeys(s.MMT8_ITEMS, 10), "neck_flexors": 11})
 
 
-def test_bvas_v3_caps_each_system():
-    assert s.bvas_v3({"renal": 20}) == 12
-    assert s.bvas_v3({"renal": 20}, persistent=True) == 6
-    assert s.bvas_v3({k: 99 for k in s.BVAS_MAX}) == 63
-    assert s.bvas_v3({"general": 2, "ent": 3, "chest": 4}) == 9
+def _system(name):
+    return [k for system, k, *_ in s.BVAS_ITEMS if system == name]
+
+
+def test_bvas_v3_has_the_56_published_items_in_nine_systems():
+    assert len(s.BVAS_ITEMS) == 56
+    assert [system for system in dict.fromkeys(i[0] for i in s.BVAS_ITEMS)] == list(s.BVAS_MAX)
+    assert len({k for _, k, *_ in s.BVAS_ITEMS}) == 56
+
+
+@pytest.mark.parametrize("system", list(s.BVAS_MAX))
+def test_bvas_v3_caps_each_system_at_its_maximum(system):
+    persistent_max, new_max = s.BVAS_MAX[system]
+    assert s.bvas_v3(_system(system)) == new_max
+    assert s.bvas_v3(_system(system), persistent=True) == persistent_max
+
+
+def test_bvas_v3_totals_and_weights():
+    every = [k for _, k, *_ in s.BVAS_ITEMS]
+    assert s.bvas_v3(every) == 63 and s.bvas_v3(every, persistent=True) == 33
+    assert s.bvas_v3([]) == 0
+    # below the caps the weights add: fever 2 + weight loss 2 → 3 (cap); gangrene 6
+    assert s.bvas_v3(["myalgia", "arthralgia"]) == 2
+    assert s.bvas_v3(["gangrene"]) == 6 and s.bvas_v3(["gangrene"], persistent=True) == 2
+    assert s.bvas_v3(["haematuria", "proteinuria"]) == 10
+    assert s.bvas_v3(["haematuria", "proteinuria", "hypertension"]) == 12  # renal cap
+    # items new or worse by definition score nothing as persistent disease
+    assert s.bvas_v3(["sudden_visual_loss"]) == 6
+    assert s.bvas_v3(["sudden_visual_loss"], persistent=True) == 0
+
+
+def test_bvas_v3_creatinine_bands_count_only_at_the_first_assessment():
+    assert s.bvas_v3(["creatinine_500"]) == 8
+    assert s.bvas_v3(["creatinine_500"], first_assessment=False) == 0
+    assert s.bvas_v3(["creatinine_rise"], first_assessment=False) == 6
+    with pytest.raises(ValueError, match="unknown item"):
+        s.bvas_v3(["renal"])
+
+
+def test_bvas_subtotals_of_older_metadata_still_read():
+    assert s.bvas_v3_subtotals({"renal": 20}) == 12
+    assert s.bvas_v3_subtotals({"general": 2, "ent": 3, "chest": 4}) == 9
 
 
 @pytest.mark.parametrize("items, gpa, mpa, egpa", [
     (["canca_or_pr3"], (5, True), (-1, False), (-3, False)),
     (["panca_or_mpo", "pauci_immune_gn"], (0, False), (9, True), (0, False)),
     (["obstructive_airway", "eosinophils_ge_1"], (-4, False), (-4, False), (8, True)),
-    (["nasal_involvement", "pauci_immune_gn"], (4, False), (3, False), (0, False)),
+    # one nasal finding scores in GPA (+3) and in MPA (−3)
+    (["nasal_involvement", "pauci_immune_gn"], (4, False), (0, False), (0, False)),
+    (["panca_or_mpo", "nasal_involvement"], (2, False), (3, False), (0, False)),
     (["obstructive_airway", "nasal_polyps"], (0, False), (0, False), (6, True)),
 ])
 def test_aav_2022(items, gpa, mpa, egpa):
     result = s.aav_2022(items)
+    # the older metadata's second nasal item ("sinonasal") reads as the same finding
+    old = [("sinonasal" if i == "nasal_involvement" else i) for i in items]
+    assert s.aav_2022(old) == result
     assert (result["gpa"]["score"], result["gpa"]["classified"]) == gpa
     assert (result["mpa"]["score"], result["mpa"]["classified"]) == mpa
     assert (result["egpa"]["score"], result["egpa"]["classified"]) == egpa

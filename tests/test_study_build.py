@@ -131,7 +131,7 @@ def test_date_logic_within_a_form():
         "AETERM": "Fever", "AESTDAT": "2026-11-20", "AEENDAT": "2026-11-19"}, CTX)
     assert result.errors == {"AEENDAT": "The resolution date is before the onset date."}
     history = validate_form(BUILD, BUILD.form("PT"), {
-        "PTAGENT": "MMF", "PTSTDAT": "2020-01-01", "PTENDAT": "2025-06-01"}, CTX)
+        "PTAGENT": "MYCOPHENOLATE_MOFETIL", "PTSTDAT": "2020-01-01", "PTENDAT": "2025-06-01"}, CTX)
     assert history.ok  # treatment history may precede consent
     birth = validate_form(BUILD, BUILD.form("DM"), {"BRTHDAT": "1980-05-01"}, CTX)
     assert birth.ok

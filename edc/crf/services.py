@@ -23,6 +23,7 @@ from edc.eligibility.services import after_screening_change
 from edc.extensions import db
 from edc.models import FormData, Subject, SubjectStatus
 from edc.subjects.services import update_subject
+from forms import consistency
 from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form, StudyBuild
 from forms.schedule import out_of_window, schedule
@@ -204,17 +205,27 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
 
     outcome = validate_form(build, form, entered, _context(subject, today))
     window = _cross_form_checks(subject, event_oid, form, outcome)
+    before = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
+                        form_repeat=form_repeat) if row is not None else {}
+    derived, rules = {}, ""
+    if outcome.ok:
+        after = {k: v for k, v in {**before, **outcome.values, **(assigned or {})}.items()
+                 if v is not None}
+        derived, rules = derive(form_oid, after, _lookup(subject), form)
+        others = _Others(subject, event_oid, event_repeat)
+        errors, warnings = consistency.run(form_oid, {**after, **derived}, others)
+        outcome.errors.update(errors)
+        for item, message in warnings.items():
+            outcome.warnings.setdefault(item, message)
     if not outcome.ok:
         db.session.rollback()
         _audit_hard_checks(subject, event_oid, form_oid, entered, outcome.errors, actor)
         raise Invalid(outcome.errors)
     reason = (reason or "").strip() or None
-    if row is not None and not reason:
-        stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
-                            form_repeat=form_repeat)
-        if any(stored.get(k) != v for k, v in outcome.values.items()):
-            db.session.rollback()
-            raise Invalid({"reason": "The form was saved before: give a reason for change."})
+    if row is not None and not reason and \
+            any(before.get(k) != v for k, v in outcome.values.items()):
+        db.session.rollback()
+        raise Invalid({"reason": "The form was saved before: give a reason for change."})
 
     write_items(subject, event_oid, form_oid, outcome.values, actor=actor, reason=reason,
                 event_repeat=event_repeat, form_repeat=form_repeat)
@@ -223,16 +234,12 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                     reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
     stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat)
-    derived, rules = derive(form_oid, stored, lambda f, i: read_items(subject, "SCREEN", f)
-                            .get(i))
     if derived:
-        versions = item_rule_versions(form_oid, derived, cohort=stored.get("COHORT"))
-        write_items(subject, event_oid, form_oid, derived,
-                    actor=Actor.system(), reason=f"derived ({rules})",
-                    event_repeat=event_repeat, form_repeat=form_repeat,
-                    rule_versions=versions)
+        _write_derived(subject, event_oid, form_oid, derived, rules, stored,
+                       event_repeat=event_repeat, form_repeat=form_repeat)
         stored.update({k: v for k, v in derived.items()})
         stored = {k: v for k, v in stored.items() if v is not None}
+    _rederive_dependents(subject, event_oid, form_oid)
 
     if row is None:
         row = FormData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
@@ -272,6 +279,65 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                      metadata_version=row.metadata_version,
                      rules=rule_versions(subject, event_oid, form_oid,
                                          event_repeat=event_repeat, form_repeat=form_repeat))
+
+
+def _write_derived(subject: Subject, event_oid: str, form_oid: str, derived: dict, rules: str,
+                   stored: dict, *, event_repeat: int, form_repeat: int) -> None:
+    versions = item_rule_versions(form_oid, derived, cohort=stored.get("COHORT"))
+    write_items(subject, event_oid, form_oid, derived, actor=Actor.system(),
+                reason=f"derived ({rules})", event_repeat=event_repeat,
+                form_repeat=form_repeat, rule_versions=versions)
+
+
+# Derived values that read another form: when that form changes, they are derived again
+# (audited as a system change). The lymphodepletion plan's CrCl reads the screening
+# creatinine, age and sex; each day's prescribed dose reads the plan's BSA and CrCl.
+DEPENDENTS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("SCREEN", "LB"): (("LD", "LD"),), ("SCREEN", "DM"): (("LD", "LD"),),
+    ("SCREEN", "IC"): (("LD", "LD"),), ("LD", "LD"): (("LD", "LDD"),),
+}
+
+
+def _rederive_dependents(subject: Subject, event_oid: str, form_oid: str) -> None:
+    for dep_event, dep_form in DEPENDENTS.get((event_oid, form_oid), ()):
+        rows = db.session.scalars(select(FormData).where(
+            FormData.subject_id == subject.id, FormData.event_oid == dep_event,
+            FormData.form_oid == dep_form))
+        for row in rows:
+            values = read_items(subject, dep_event, dep_form, event_repeat=row.event_repeat,
+                                form_repeat=row.form_repeat)
+            derived, rules = derive(dep_form, values, _lookup(subject),
+                                    build_of(row).form(dep_form))
+            if any(values.get(k) != v for k, v in derived.items()):
+                _write_derived(subject, dep_event, dep_form, derived, rules, values,
+                               event_repeat=row.event_repeat, form_repeat=row.form_repeat)
+        _rederive_dependents(subject, dep_event, dep_form)
+
+
+def _home_event(form_oid: str) -> str:
+    """The event a subject-level value of a form is read from: the first event of the
+    schedule that has the form (screening for LB, the lymphodepletion plan for LD, the logs
+    for DTH)."""
+    return next(e.oid for e in BUILD.events if form_oid in e.forms)
+
+
+def _lookup(subject: Subject):
+    """What a derivation reads of other forms: their subject-level instance."""
+    return lambda form, item: read_items(subject, _home_event(form), form).get(item)
+
+
+class _Others:
+    """What a consistency check reads of other forms (forms.consistency.Others)."""
+
+    def __init__(self, subject: Subject, event_oid: str, event_repeat: int):
+        self._subject, self._event, self._repeat = subject, event_oid, event_repeat
+
+    def visit(self, form: str, item: str) -> str | None:
+        return read_items(self._subject, self._event, form,
+                          event_repeat=self._repeat).get(item)
+
+    def subject(self, form: str, item: str) -> str | None:
+        return _lookup(self._subject)(form, item)
 
 
 def infusion_date(subject: Subject) -> date | None:

@@ -31,7 +31,7 @@ def _page(subject, status: int = 200, **extra):
     rep = services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
     return render_template("eligibility/checklist.html", subject=subject, rep=rep,
                            result=rep["result"], meaning=services.MEANING,
-                           texts=services.CRITERIA_TEXT, **extra), status
+                           texts=rep["result"]["texts"], **extra), status
 
 
 @bp.route("/subjects/<int:subject_id>/eligibility")
@@ -50,7 +50,7 @@ def checklist_pdf(subject_id: int):
     subject = _subject(subject_id)
     rep = services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
     html = render_template("eligibility/print.html", subject=subject, rep=rep,
-                           result=rep["result"], texts=services.CRITERIA_TEXT, now=utcnow(),
+                           result=rep["result"], texts=rep["result"]["texts"], now=utcnow(),
                            printed_by=f"{current_user.full_name} ({current_user.username})")
     pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-2b")
     audit.record(db.session, "eligibility.export_pdf", actor=current_actor(), subject=subject,

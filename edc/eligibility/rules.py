@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from forms import scores
+from forms import medications, scores
+from forms.values import DateSpan, Quantity, date_span, quantity
 
 RULES_VERSION = "eligibility-1"
 
@@ -32,19 +33,15 @@ class Settings:
     hcg_window_days: int = 7
     malignancy_years: int = 5
     other_trial_months: int = 3
-    # agent (lower case) -> half-life in hours (5 half-lives, rounded up to whole days)
-    half_life_hours: Mapping[str, float] = field(default_factory=lambda: {
-        "rituximab": 22 * 24, "belimumab": 19.4 * 24, "tocilizumab": 13 * 24,
-        "cyclophosphamide": 8, "mycophenolate mofetil": 18, "tacrolimus": 36,
-        "ciclosporin": 19, "azathioprine": 5, "methotrexate": 15, "leflunomide": 18 * 24,
-        "teriflunomide": 18 * 24, "hydroxychloroquine": 40 * 24})
+    # medication code -> half-life in hours (5 half-lives, rounded up to whole days)
+    half_life_hours: Mapping[str, float] = field(
+        default_factory=medications.reference_half_lives)
     antimalarials_count_for_washout: bool = False  # clarification C-2
-    antimalarials: frozenset[str] = frozenset({"hydroxychloroquine", "chloroquine"})
     iim_either_refractory_or_progressive: bool = True  # clarification C-1
 
     STORED = ("screening_window_days", "hcg_window_days", "malignancy_years",
               "other_trial_months", "half_life_hours", "antimalarials_count_for_washout",
-              "antimalarials", "iim_either_refractory_or_progressive")
+              "iim_either_refractory_or_progressive")
 
     @property
     def clarifications(self) -> dict[str, str]:
@@ -61,14 +58,19 @@ class Settings:
         """The stored form (JSON-ready; the version is kept beside it)."""
         out = {name: getattr(self, name) for name in self.STORED}
         out["half_life_hours"] = dict(sorted(self.half_life_hours.items()))
-        out["antimalarials"] = sorted(self.antimalarials)
         return out
 
     @classmethod
     def from_dict(cls, version: int, data: Mapping) -> Settings:
+        """Settings of a stored version. Versions written before the medication dictionary
+        keyed the half-lives by name; each name is read as the agent the dictionary gives
+        it (a name it does not know stays as it is and matches no code)."""
         values = {name: data[name] for name in cls.STORED if name in data}
-        if "antimalarials" in values:
-            values["antimalarials"] = frozenset(values["antimalarials"])
+        if "half_life_hours" in values:
+            values["half_life_hours"] = {
+                (medications.get(str(k).upper()) or medications.resolve(str(k))
+                 or medications.Medication(str(k), None, str(k), "", "supportive")).code: h
+                for k, h in values["half_life_hours"].items()}
         return cls(version=f"settings-{version}", **values)
 
 
@@ -91,6 +93,20 @@ def _d(value: str | None) -> date | None:
 
 def _f(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
+
+
+def _q(value: str | None) -> Quantity | None:
+    """A laboratory result, possibly beyond a limit of quantification (``<20``)."""
+    return quantity(value)
+
+
+def _span(value: str | None) -> DateSpan | None:
+    """A history date, possibly partial (``2019-03-UN``)."""
+    return date_span(value)
+
+
+def _as_text(q: Quantity) -> str | float:
+    return float(q.low) if q.exact else q.text
 
 
 def age_years(birth: date, on: date) -> int:
@@ -180,15 +196,23 @@ class Evaluation:
             return self._result(rid, MISSING, missing=why)
         if (r := self._need(rid, ("LB", value_item), ("LB", uln_item))):
             return r
-        value, uln = _f(self.get("LB", value_item)), _f(self.get("LB", uln_item))
-        ratio = value / uln
-        evidence = {"value": value, "uln": uln, "x_uln": round(ratio, 2), "limit_x_uln": limit,
+        value, uln = _q(self.get("LB", value_item)), _f(self.get("LB", uln_item))
+        if uln <= 0:
+            raise ValueError("the upper limit of normal must be above 0")
+        evidence = {"value": _as_text(value), "uln": uln, "limit_x_uln": limit,
                     "sample_date": day.isoformat()}
-        if ratio <= limit:
+        if value.exact:
+            evidence["x_uln"] = round(float(value.low) / uln, 2)
+        within = value.at_most(limit * uln)
+        if within:
             return self._result(rid, MET, evidence)
         if exempt:
             evidence["exemption"] = note
             return self._result(rid, MET, evidence)
+        if within is None:
+            return self._result(rid, MISSING, evidence, missing=(
+                f"LB.{value_item} {value} cannot be compared with {limit} × ULN ({uln}): "
+                "confirm the value with the laboratory"))
         return self._result(rid, NOT_MET, evidence)
 
     # inclusion ---------------------------------------------------------------------------
@@ -217,11 +241,16 @@ class Evaluation:
             return self._result("IN-03a", MISSING, missing=why)
         if (r := self._need("IN-03a", ("LB", "ANC"), ("LB", "CSF14D"))):
             return r
-        anc, csf = _f(self.get("LB", "ANC")), self.get("LB", "CSF14D") == "Y"
-        ok = anc >= 1.0 and not csf
-        return self._result("IN-03a", MET if ok else NOT_MET,
-                            {"ANC": anc, "unit": "10^9/L", "CSF_in_14_days": csf,
-                       "sample_date": day.isoformat()})
+        anc, csf = _q(self.get("LB", "ANC")), self.get("LB", "CSF14D") == "Y"
+        evidence = {"ANC": _as_text(anc), "unit": "10^9/L", "CSF_in_14_days": csf,
+                    "sample_date": day.isoformat()}
+        enough = anc.at_least(1.0)
+        if csf or enough is False:
+            return self._result("IN-03a", NOT_MET, evidence)
+        if enough is None:
+            return self._result("IN-03a", MISSING, evidence, missing=(
+                f"LB.ANC {anc} cannot be compared with 1.0 ×10⁹/L: confirm the count"))
+        return self._result("IN-03a", MET, evidence)
 
     @guarded("IN-03b")
     def in03b(self) -> Result:
@@ -230,9 +259,13 @@ class Evaluation:
             return self._result("IN-03b", MISSING, missing=why)
         if (r := self._need("IN-03b", ("LB", "HGB"))):
             return r
-        hgb = _f(self.get("LB", "HGB"))
-        return self._result("IN-03b", MET if hgb >= 60 else NOT_MET,
-                            {"HGB": hgb, "unit": "g/L", "sample_date": day.isoformat()})
+        hgb = _q(self.get("LB", "HGB"))
+        evidence = {"HGB": _as_text(hgb), "unit": "g/L", "sample_date": day.isoformat()}
+        enough = hgb.at_least(60)
+        if enough is None:
+            return self._result("IN-03b", MISSING, evidence, missing=(
+                f"LB.HGB {hgb} cannot be compared with 60 g/L: confirm the value"))
+        return self._result("IN-03b", MET if enough else NOT_MET, evidence)
 
     def _myo_exempt(self) -> bool:
         return self.get("DX", "COHORT") == "IIM" and self.get("LB", "TXMYO") == "Y"
@@ -344,13 +377,16 @@ class Evaluation:
 
     @guarded("EX-06")
     def ex06(self) -> Result:
-        malig = _d(self.get("EX", "MALIGDAT"))
+        malig = _span(self.get("EX", "MALIGDAT"))
         if malig is None:
             return self._result("EX-06", NOT_MET, {"malignancy": "none recorded"})
         limit = months_before(self.ref, 12 * self.s.malignancy_years)
-        return self._result("EX-06", MET if malig > limit else NOT_MET,
-                            {"diagnosed": malig.isoformat(),
-                             "within_years": self.s.malignancy_years})
+        evidence = {"diagnosed": malig.text, "within_years": self.s.malignancy_years,
+                    "window_starts_after": limit.isoformat()}
+        if not malig.exact:
+            evidence["partial_date"] = ("counted as inside the window if any day it may "
+                                        "denote is inside")
+        return self._result("EX-06", MET if malig.latest > limit else NOT_MET, evidence)
 
     @guarded("EX-08")
     def ex08(self) -> Result:
@@ -364,7 +400,12 @@ class Evaluation:
             if g["HBVDNA"] is None or g["HBVULN"] is None:
                 return self._result("EX-08", MISSING, g, missing="SR.HBVDNA and SR.HBVULN are "
                                     "needed when HBsAg or HBcAb is positive")
-            if float(g["HBVDNA"]) > float(g["HBVULN"]):
+            within = _q(g["HBVDNA"]).at_most(float(g["HBVULN"]))
+            if within is None:
+                return self._result("EX-08", MISSING, g, missing=(
+                    f"SR.HBVDNA {g['HBVDNA']} cannot be compared with its upper limit "
+                    f"{g['HBVULN']} IU/mL: confirm the result"))
+            if not within:
                 reasons.append("HBV DNA above ULN with a positive HBV marker")
         if g["HCVAB"] == "POS":
             if g["HCVRNA"] is None:
@@ -380,36 +421,61 @@ class Evaluation:
 
     @guarded("EX-10")
     def ex10(self) -> Result:
-        trial = _d(self.get("EX", "TRIALDAT"))
+        trial = _span(self.get("EX", "TRIALDAT"))
         if trial is None:
             return self._result("EX-10", NOT_MET, {"other_trial": "none recorded"})
         months = self.s.other_trial_months
         limit = months_before(self.ref, months)
-        return self._result("EX-10", MET if trial > limit else NOT_MET,
-                            {"last_participation": trial.isoformat(), "within_months": months})
+        evidence = {"last_participation": trial.text, "within_months": months,
+                    "window_starts_after": limit.isoformat()}
+        if not trial.exact:
+            evidence["partial_date"] = ("counted as inside the window if any day it may "
+                                        "denote is inside")
+        return self._result("EX-10", MET if trial.latest > limit else NOT_MET, evidence)
 
     @guarded("EX-11")
     def ex11(self) -> Result:
-        hits, unknown = [], []
-        for row in self._prior_treatments():
-            agent = (row.get("PTAGENT") or "").strip().lower()
-            last = _d(row.get("PTLSTDAT") or row.get("PTENDAT"))
-            if agent in self.s.antimalarials and not self.s.antimalarials_count_for_washout:
-                continue
-            hours = self.s.half_life_hours.get(agent)
+        """Reads each prior treatment's coded agent, never a typed name. An agent the
+        washout table has no half-life for (an OTHER agent, an uncoded row of an older
+        metadata version, a coded agent without one) is `missing` until the investigator
+        records a washout judgement for that row; it never counts as clear."""
+        hits, unknown, judged = [], [], []
+        for n, row in enumerate(self._prior_treatments(), 1):
+            med = medications.get(row.get("PTAGENT"))
+            name = med.en if med else (row.get("PTAGOTH") or row.get("PTAGENT")
+                                       or "an agent not entered")
+            label = f"{name} (PT row {n})"
+            if med is not None and not med.ex11:
+                continue  # not an immunosuppressant or biologic (glucocorticoids, G-CSF, …)
+            if med is not None and med.cls == "antimalarial" and \
+                    not self.s.antimalarials_count_for_washout:
+                continue  # clarification C-2
+            hours = self.s.half_life_hours.get(med.code) if med else None
+            judgement = row.get("PTWOJ")
             if hours is None:
+                if judgement == "NOT_COMPLETE":
+                    hits.append({"agent": name, "row": n, "investigator": judgement})
+                elif judgement in ("COMPLETE", "NOT_IS"):
+                    judged.append({"agent": name, "row": n, "investigator": judgement})
+                else:
+                    unknown.append(f"confirm the washout of {label}: no half-life in the "
+                                   "washout table; record the investigator's judgement "
+                                   "(PT.PTWOJ)")
                 continue
+            last = _span(row.get("PTLSTDAT") or row.get("PTENDAT"))
             if last is None:
-                unknown.append(agent)
+                unknown.append(f"last dose date of {label} (PT.PTLSTDAT)")
                 continue
-            clear = last + timedelta(days=five_half_lives_days(hours))
+            clear = last.latest + timedelta(days=five_half_lives_days(hours))
             if clear >= self.ref:
-                hits.append({"agent": agent, "last_dose": last.isoformat(),
+                hits.append({"agent": name, "row": n, "last_dose": last.text,
                              "washout_until": clear.isoformat()})
+        evidence = {"within_washout": hits, "judged_by_investigator": judged}
+        if hits:
+            return self._result("EX-11", MET, {**evidence, "unresolved": unknown})
         if unknown:
-            return self._result("EX-11", MISSING, {"agents": unknown},
-                                missing=f"last dose date of {', '.join(unknown)} (PT.PTLSTDAT)")
-        return self._result("EX-11", MET if hits else NOT_MET, {"within_washout": hits})
+            return self._result("EX-11", MISSING, evidence, missing="; ".join(unknown))
+        return self._result("EX-11", NOT_MET, evidence)
 
     def common(self) -> list[Result]:
         inclusion = [self.in01(), self.in02(), self.in03a(), self.in03b(), self.in03c(),
@@ -425,11 +491,6 @@ class Evaluation:
 
 # Cohort criteria ------------------------------------------------------------------------------
 
-GLUCOCORTICOIDS = {"prednisone", "prednisolone", "methylprednisolone", "dexamethasone",
-                   "hydrocortisone", "glucocorticoid", "glucocorticoids"}
-IMMUNOMODULATORS = {"hydroxychloroquine", "chloroquine", "azathioprine",
-                    "mycophenolate mofetil", "methotrexate", "leflunomide", "tacrolimus",
-                    "ciclosporin", "belimumab", "rituximab", "tocilizumab"}
 SIX_MONTHS_DAYS = 183
 BIOPSY_DAYS = 183
 
@@ -457,28 +518,53 @@ class CohortEvaluation(Evaluation):
 
     @guarded()
     def _refractory(self, rid: str, *, require_cyc: bool) -> Result:
+        """Conventional treatment by the agents' dictionary classes: glucocorticoids, and an
+        immunomodulator (cyclophosphamide counts, except for SLE, which needs it as well).
+        An uncoded agent may be either, so when it could decide the result the criterion
+        is `missing`; so is a six-month course that partial dates leave in doubt."""
         if not self._prior_treatments():
             return self._result(rid, MISSING, missing="no prior treatment rows (PT) entered")
-        rows = []
-        for row in self._prior_treatments():
-            agent = (row.get("PTAGENT") or "").strip().lower()
-            start = _d(row.get("PTSTDAT"))
-            end = _d(row.get("PTENDAT")) or _d(row.get("PTLSTDAT")) or self.ref
-            rows.append((agent, (end - start).days if start else 0, row.get("PTRESP")))
-        agents = {a for a, _, _ in rows}
-        gc = bool(agents & GLUCOCORTICOIDS)
-        cyc = "cyclophosphamide" in agents
-        others = IMMUNOMODULATORS | (set() if require_cyc else {"cyclophosphamide"})
-        im = bool(agents & others)
+        rows, uncoded = [], []
+        for n, row in enumerate(self._prior_treatments(), 1):
+            med = medications.get(row.get("PTAGENT"))
+            if med is None:
+                uncoded.append(f"PT row {n} ({row.get('PTAGOTH') or row.get('PTAGENT')})")
+            start = _span(row.get("PTSTDAT"))
+            end = _span(row.get("PTENDAT")) or _span(row.get("PTLSTDAT")) or \
+                DateSpan(self.ref, self.ref, self.ref.isoformat())
+            shortest = (end.earliest - start.latest).days if start else None
+            longest = (end.latest - start.earliest).days if start else None
+            rows.append((med, shortest, longest, row.get("PTRESP"), n))
+        classes = {m.cls for m, *_ in rows if m}
+        gc = "glucocorticoid" in classes
+        cyc = any(m and m.code == "CYCLOPHOSPHAMIDE" for m, *_ in rows)
+        others = medications.IMMUNOMODULATOR_CLASSES - ({"alkylating"} if require_cyc
+                                                         else set())
+        im = bool(classes & others)
         evidence = {"glucocorticoids": gc, "cyclophosphamide": cyc, "immunomodulator": im,
-                    "treatments": [{"agent": a, "days": d, "response": r} for a, d, r in rows]}
+                    "treatments": [{"agent": m.code if m else None, "row": n,
+                                    "days_at_least": lo, "response": r}
+                                   for m, lo, _, r, n in rows]}
+        if uncoded:
+            evidence["uncoded"] = uncoded
         conventional = gc and im and (cyc or not require_cyc)
         if not conventional:
+            if uncoded:
+                return self._result(rid, MISSING, evidence, missing=(
+                    "code the agent of " + ", ".join(uncoded) + " (medication dictionary): "
+                    "it may be the conventional treatment this criterion needs"))
             return self._result(rid, NOT_MET, evidence)
-        relapse = any(r == "RELAPSE" for _, _, r in rows)
-        failed = any(r == "INEFFECTIVE" and d >= SIX_MONTHS_DAYS for a, d, r in rows
-                     if a in others | {"cyclophosphamide"})
-        return self._result(rid, MET if (relapse or failed) else NOT_MET, evidence)
+        counted = medications.IMMUNOMODULATOR_CLASSES
+        relapse = any(r == "RELAPSE" for *_, r, _ in rows)
+        courses = [(m, lo, hi) for m, lo, hi, r, _ in rows
+                   if r == "INEFFECTIVE" and lo is not None and (m is None or m.cls in counted)]
+        if relapse or any(m is not None and lo >= SIX_MONTHS_DAYS for m, lo, _ in courses):
+            return self._result(rid, MET, evidence)
+        if any(hi >= SIX_MONTHS_DAYS for _, _, hi in courses):
+            return self._result(rid, MISSING, evidence, missing=(
+                "whether an ineffective course lasted 6 months: its partial dates or its "
+                "uncoded agent leave it open; give full dates or code the agent"))
+        return self._result(rid, NOT_MET, evidence)
 
     # SLE
     def sle(self) -> list[Result]:
@@ -556,20 +642,32 @@ class CohortEvaluation(Evaluation):
     def _iim2(self) -> Result:
         if (r := self._need("IIM-2", ("DA", "MMT8"))):
             return r
-        core = {
-            "physician_global": (_f(self.get("DA", "PHGA")) or 0) >= 2,
-            "patient_global": (_f(self.get("DA", "PTGA")) or 0) >= 2,
-            "extramuscular": (_f(self.get("DA", "EXTRAMUS")) or 0) >= 2,
-            "haq_di": (_f(self.get("DA", "HAQDI")) or 0) >= 0.25,
-            "enzyme_1_5_uln": any(
-                (_f(self.get(f, v)) or 0) >= 1.5 * (_f(self.get(f, u)) or math.inf)
-                for f, v, u in (("LB", "CK", "CKULN"), ("DA", "ALDOL", "ALDOLULN"),
-                                ("LB", "LDH", "LDHULN"), ("LB", "ALT", "ALTULN"),
-                                ("LB", "AST", "ASTULN"))),
-        }
+        def at_least(item: str, limit: float) -> bool | None:
+            value = _f(self.get("DA", item))
+            return None if value is None else value >= limit
+
+        enzymes = []
+        for f, v, u in (("LB", "CK", "CKULN"), ("DA", "ALDOL", "ALDOLULN"),
+                        ("LB", "LDH", "LDHULN"), ("LB", "ALT", "ALTULN"),
+                        ("LB", "AST", "ASTULN")):
+            value, uln = _q(self.get(f, v)), _f(self.get(f, u))
+            if value is not None and uln:
+                enzymes.append(value.at_least(1.5 * uln))
+        enzyme = (True if any(e is True for e in enzymes) else
+                  None if not enzymes or None in enzymes else False)
+        core = {"physician_global": at_least("PHGA", 2), "patient_global": at_least("PTGA", 2),
+                "extramuscular": at_least("EXTRAMUS", 2), "haq_di": at_least("HAQDI", 0.25),
+                "enzyme_1_5_uln": enzyme}
         mmt8 = _f(self.get("DA", "MMT8"))
-        ok = mmt8 < 142 and sum(core.values()) >= 2
-        return self._result("IIM-2", MET if ok else NOT_MET, {"MMT8": mmt8, "core_set": core})
+        evidence = {"MMT8": mmt8, "core_set": core}
+        sure = sum(1 for v in core.values() if v is True)
+        open_ = [k for k, v in core.items() if v is None]
+        if mmt8 >= 142 or sure + len(open_) < 2:
+            return self._result("IIM-2", NOT_MET, evidence)
+        if sure >= 2:
+            return self._result("IIM-2", MET, evidence)
+        return self._result("IIM-2", MISSING, evidence, missing=(
+            "core-set measures not entered or not comparable: " + ", ".join(open_)))
 
     @guarded("IIM-4")
     def _iim4(self) -> Result:
@@ -645,22 +743,28 @@ def evaluate(get: Getter, prior_treatments: list[dict], reference: date,
             "rule_version": f"{RULES_VERSION} ({ev.s.version}; C-1 IIM-3 {c1} IIM-4; "
                             f"C-2 antimalarials {c2})",
             "criteria": results, "alternatives": alternatives,
-            "clarifications": ev.s.clarifications}
+            "clarifications": ev.s.clarifications, "texts": criterion_texts(ev.s)}
 
 
-CRITERIA_TEXT: dict[str, str] = {
+_TEXTS: dict[str, str] = {
     "IN-01": "Age ≥ 18 years at consent",
-    "IN-02": "CD19 expression on peripheral-blood B cells positive (flow cytometry)",
-    "IN-03a": "ANC ≥ 1.0 ×10⁹/L without G-CSF/GM-CSF in the 14 days before the sample",
-    "IN-03b": "Haemoglobin ≥ 60 g/L",
-    "IN-03c": "ALT ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt)",
-    "IN-03d": "AST ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt)",
-    "IN-03e": "Total bilirubin ≤ 1.5 × ULN (≤ 3.0 × ULN with documented Gilbert syndrome)",
+    "IN-02": "CD19 expression on peripheral-blood B cells positive (flow cytometry; sample "
+             "≤ {screening_window_days} days before enrollment)",
+    "IN-03a": "ANC ≥ 1.0 ×10⁹/L without G-CSF/GM-CSF in the 14 days before the sample "
+              "(sample ≤ {screening_window_days} days before enrollment)",
+    "IN-03b": "Haemoglobin ≥ 60 g/L (sample ≤ {screening_window_days} days before enrollment)",
+    "IN-03c": "ALT ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt; sample ≤ "
+              "{screening_window_days} days before enrollment)",
+    "IN-03d": "AST ≤ 3 × ULN (IIM: elevation attributed to myopathy exempt; sample ≤ "
+              "{screening_window_days} days before enrollment)",
+    "IN-03e": "Total bilirubin ≤ 1.5 × ULN (≤ 3.0 × ULN with documented Gilbert syndrome; "
+              "sample ≤ {screening_window_days} days before enrollment)",
     "IN-03f": "CrCl ≥ 30 mL/min (Cockcroft–Gault); acute disease-related fall exempt except "
-              "in lupus nephritis",
-    "IN-04": "ECOG performance status 0 or 1",
+              "in lupus nephritis (sample ≤ {screening_window_days} days before enrollment)",
+    "IN-04": "ECOG performance status 0 or 1 (assessed ≤ {screening_window_days} days before "
+             "enrollment)",
     "IN-05": "Contraception agreed; for a woman of childbearing potential a negative HCG "
-             "0–7 days before enrollment and not lactating",
+             "0–{hcg_window_days} days before enrollment and not lactating",
     "IN-06": "Informed consent signed before every screening procedure; willing to comply",
     "SLE-1": "2019 EULAR/ACR SLE classification (ANA ≥ 1:80, score ≥ 10)",
     "SLE-2": "SLEDAI-2K ≥ 8",
@@ -671,12 +775,15 @@ CRITERIA_TEXT: dict[str, str] = {
     "SSC-1": "2013 ACR/EULAR SSc classification (score ≥ 9)",
     "SSC-2": "Scleroderma-related antibody positive",
     "SSC-3": "Diffuse cutaneous SSc or active ILD (HRCT ground glass)",
-    "SSC-4": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months",
-    "SSC-5": "Progressive: mRSS +25 %, or FVC −10 %, or FVC −5 % with DLCO −15 %",
+    "SSC-4": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months "
+             "(SSC-4 or SSC-5 is enough)",
+    "SSC-5": "Progressive: mRSS +25 %, or FVC −10 %, or FVC −5 % with DLCO −15 % (SSC-4 or "
+             "SSC-5 is enough)",
     "IIM-1": "2017 EULAR/ACR IIM classification (subtype recorded)",
     "IIM-2": "MMT-8 < 142 and ≥ 2 core-set abnormalities",
-    "IIM-3": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months",
-    "IIM-4": "Rapidly progressive ILD (investigator-attested, with evidence date)",
+    "IIM-3": "Relapsed/refractory after glucocorticoids and an immunomodulator ≥ 6 months "
+             "({c1})",
+    "IIM-4": "Rapidly progressive ILD (investigator-attested, with evidence date) ({c1})",
     "AAV-1": "2022 ACR/EULAR classification for GPA, MPA or EGPA (subtype recorded)",
     "AAV-2": "MPO-ANCA or PR3-ANCA positive",
     "AAV-3": "BVAS v3 ≥ 15",
@@ -686,13 +793,25 @@ CRITERIA_TEXT: dict[str, str] = {
     "EX-03": "CNS disease",
     "EX-04": "Insufficient cardiac function",
     "EX-05": "Congenital immunoglobulin deficiency",
-    "EX-06": "Malignancy within 5 years",
+    "EX-06": "Malignancy diagnosed within {malignancy_years} years before enrollment",
     "EX-07": "End-stage renal failure (not counting lupus nephritis)",
     "EX-08": "HBV, HCV, HIV or syphilis infection by serology",
     "EX-09": "Psychiatric disorder or severe cognitive impairment",
-    "EX-10": "Another clinical trial within 3 months",
-    "EX-11": "Immunosuppressant or biologic within 5 half-lives",
+    "EX-10": "Another clinical trial within {other_trial_months} months before enrollment",
+    "EX-11": "Immunosuppressant or biologic within 5 half-lives before enrollment (washout "
+             "table of {version}; antimalarials {c2}, C-2)",
     "EX-12": "Pregnant or planning to conceive",
     "EX-13": "Other reasons the investigator judges unsuitable",
     "COHORT": "Disease cohort recorded (DX.COHORT)",
 }
+
+
+def criterion_texts(settings: Settings | None = None) -> dict[str, str]:
+    """Each criterion's text as the settings in force state it (windows, years, months,
+    clarifications), so that a signed or printed checklist names the rule it applied."""
+    s = settings or Settings()
+    values = {**{name: getattr(s, name) for name in s.STORED}, "version": s.version,
+              "c1": "IIM-3 or IIM-4 is enough, C-1" if s.iim_either_refractory_or_progressive
+              else "both IIM-3 and IIM-4 are needed, C-1",
+              "c2": "counted" if s.antimalarials_count_for_washout else "not counted"}
+    return {rid: text.format(**values) for rid, text in _TEXTS.items()}

@@ -15,7 +15,6 @@ from audit.models import AuditEntry
 from edc import deviations, signatures
 from edc.clock import local_today
 from edc.eligibility.rules import (
-    CRITERIA_TEXT,
     MISSING,
     NOT_MET,
     evaluate,
@@ -129,7 +128,8 @@ def as_json(result: dict, used: dict | None = None) -> dict:
             "reference_date": result["reference_date"],
             "alternatives": result["alternatives"],
             "clarifications": result["clarifications"],
-            "criteria": [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
+            "criteria": [{"id": r.id, "text": result["texts"].get(r.id, ""),
+                          "result": r.result,
                           "evidence": {**r.evidence, "sources": used.get(r.id, [])},
                           "missing": r.missing} for r in checklist(result)]}
 
@@ -194,7 +194,7 @@ def kept(subject: Subject) -> list[EligibilityEvaluation]:
 
 
 def failing_json(result: dict) -> list[dict]:
-    return [{"id": r.id, "text": CRITERIA_TEXT.get(r.id, ""), "result": r.result,
+    return [{"id": r.id, "text": result["texts"].get(r.id, ""), "result": r.result,
              "missing": r.missing}
             for r in failing(result["criteria"], result["alternatives"])]
 

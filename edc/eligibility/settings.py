@@ -16,6 +16,7 @@ from audit import Actor
 from edc.eligibility.rules import Settings
 from edc.extensions import db
 from edc.models import EligibilitySettings, Study
+from forms import medications
 
 WINDOWS = {  # field -> (label, lowest, highest)
     "screening_window_days": ("Screening window for laboratory values (days)", 1, 90),
@@ -89,16 +90,29 @@ def _store(study_id: int, version: int, data: dict, old: dict | None, actor: Act
     return row
 
 
+def agent_code(name: str) -> str:
+    """The medication dictionary's code for an agent named by code, name or synonym."""
+    med = medications.get(name.strip().upper()) or medications.resolve(name)
+    if med is None:
+        raise SettingsError("half_life_hours", f"{name.strip()!r} is not in the medication "
+                                               "dictionary")
+    return med.code
+
+
 def parse_half_lives(text: str) -> dict[str, float]:
-    """Lines ``agent = hours`` (the page's text box) into a mapping; errors name the line."""
+    """Lines ``agent = hours`` (the page's text box) into a mapping keyed by the agent's
+    dictionary code; errors name the line."""
     out: dict[str, float] = {}
     for n, line in enumerate((text or "").splitlines(), 1):
         if not line.strip():
             continue
         agent, sep, hours = line.partition("=")
-        agent = " ".join(agent.split()).lower()
-        if not sep or not agent:
+        if not sep or not agent.strip():
             raise SettingsError("half_life_hours", f"line {n}: write 'agent = hours'")
+        try:
+            agent = agent_code(agent)
+        except SettingsError as exc:
+            raise SettingsError("half_life_hours", f"line {n}: {exc.message}") from None
         try:
             value = float(hours)
         except ValueError:
@@ -131,17 +145,12 @@ def validate(data: dict) -> dict:
             raise SettingsError("half_life_hours",
                                 f"{agent}: the half-life must be a number of hours above 0 "
                                 "and at most one year")
-    clean["half_life_hours"] = {str(k).strip().lower(): float(v)
-                                for k, v in sorted(lives.items())}
+    clean["half_life_hours"] = dict(sorted((agent_code(str(k)), float(v))
+                                           for k, v in lives.items()))
     for name in CLARIFICATIONS:
         if not isinstance(data.get(name), bool):
             raise SettingsError(name, "must be true or false")
         clean[name] = data[name]
-    agents = data.get("antimalarials", Settings().as_dict()["antimalarials"])
-    if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip()
-                                              for a in agents):
-        raise SettingsError("antimalarials", "must be a list of agent names")
-    clean["antimalarials"] = sorted({a.strip().lower() for a in agents})
     return clean
 
 

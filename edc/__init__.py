@@ -108,7 +108,7 @@ def _register_request_hooks(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
-    from edc import security
+    from edc import safety, security
     from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
@@ -116,6 +116,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
     app.jinja_env.filters["utc"] = utc_time
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["icaht_grade"] = safety.grade_text
 
     @app.context_processor
     def _helpers():

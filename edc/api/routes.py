@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, jsonify, make_response, request
 from flask_login import current_user
 
-from edc import signatures
+from edc import safety, signatures
 from edc.crf import services as crf
 from edc.eligibility import enrollment
 from edc.eligibility import services as eligibility_services
@@ -148,7 +148,14 @@ def subject_detail(subject_id: int):
                        "latest": _iso(v.latest if v else None),
                        "visit_date": _iso(v.actual if v else None),
                        "status": v.status if v else None, "forms": forms})
-    return jsonify({**_subject_json(subject), "events": events})
+    icaht = safety.icaht(subject)
+    return jsonify({**_subject_json(subject), "events": events, "safety": {
+        "icaht": None if icaht is None else {
+            "early": list(icaht["early"]) if icaht["early"] else None,
+            "late": list(icaht["late"]) if icaht.get("late") else None,
+            "provisional": icaht.get("provisional"), "measurements": icaht["measurements"],
+            "rule_version": icaht["rule_version"]},
+        "serious_adverse_events": [c.as_json() for c in safety.sae_clocks(subject)]}})
 
 
 def _iso(d) -> str | None:

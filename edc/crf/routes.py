@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from edc import safety
 from edc.crf import services
 from edc.requestctx import current_actor, current_language
 from edc.security import Perm, can, has_perm, require
@@ -35,14 +36,14 @@ def _reason(wtf) -> str | None:
     return f"{pick}: {text}" if pick and text else (pick or None)
 
 
-def _render(subject, event, build, form, state, wtf, status=200, stale=None):
+def _render(subject, event, build, form, state, wtf, status=200, stale=None, offer=None):
     show_pii = has_perm(current_user, Perm.VIEW_PII)
     shown = {}
     for item in form.items:
         value = (state.derived if item.derived else state.items).get(item.name)
         shown[item.name] = WITHHELD if (item.pii and value and not show_pii) else value
     return render_template("crf/form.html", subject=subject, event=event, form=form,
-                           state=state, wtf=wtf, shown=shown, stale=stale,
+                           state=state, wtf=wtf, shown=shown, stale=stale, offer=offer,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
                            build=build), status
 
@@ -76,7 +77,14 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         for item in form.items:
             if item.pii and not item.derived:
                 getattr(wtf, item.name).data = WITHHELD if state.items.get(item.name) else ""
-    return _render(subject, event, build, form, state, wtf)
+    offer = None
+    if form_oid == "AE" and state.version == 0 and can(current_user, Perm.ENTER_DATA, subject):
+        # a new adverse event: offer ICAHT of grade 3 or more, computed from the counts
+        offer = safety.icaht_offer(subject)
+        if offer and request.args.get("from") == "icaht":
+            for name in ("AETERM", "AETOXGR", "AESTDAT", "AESI"):
+                getattr(wtf, name).data = offer[name]
+    return _render(subject, event, build, form, state, wtf, offer=offer)
 
 
 @bp.route("/forms/<event_oid>/<form_oid>", methods=["POST"], defaults={"repeat": 1})

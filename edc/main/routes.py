@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user
 from sqlalchemy import text
 
-from edc import deviations, requestctx
+from edc import deviations, requestctx, safety
 from edc.extensions import db
 from edc.security import Perm, has_perm, login_only, public
 from edc.subjects.services import subject_counts
@@ -20,7 +20,10 @@ def index():
     clinical = has_perm(current_user, Perm.VIEW_SUBJECTS)
     counts = subject_counts() if clinical else None
     deviation_count = deviations.count_in_scope() if clinical else 0
-    return render_template("main/index.html", counts=counts, deviations=deviation_count)
+    # investigators and coordinators report SAEs: their start page shows every clock
+    saes = safety.sae_clocks() if has_perm(current_user, Perm.ENTER_DATA) else []
+    return render_template("main/index.html", counts=counts, deviations=deviation_count,
+                           saes=saes, subject=None, icaht=None)
 
 
 @bp.route("/language", methods=["POST"])

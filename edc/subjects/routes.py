@@ -50,7 +50,7 @@ def detail(subject_id: int):
     subject = services.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
-    from edc import deviations
+    from edc import deviations, safety
     from edc.crf.services import casebook, visit_schedule
     from forms.study_build import BUILD, LOG_FORMS
 
@@ -67,6 +67,7 @@ def detail(subject_id: int):
     return render_template("subjects/detail.html", subject=subject, saved=saved, rows=rows,
                            repeats={k: sorted(v) for k, v in repeats.items()},
                            visits=visits, deviations=deviations.for_subject(subject),
+                           icaht=safety.icaht(subject), saes=safety.sae_clocks(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject))

@@ -148,6 +148,10 @@ def test_a_crcl_below_30_stops_fludarabine_on_the_plan_and_every_day(app, planne
         assert "must not be given" in state.warnings["FLUPRE"]
         assert "although CrCl is below 30" in state.warnings["FLUADM"]
         db.session.commit()
+        # shown again whenever the plan or the day is read
+        assert "hard stop" in read_form(_subject(planned), "LD", "LD").warnings["CRCL"]
+        assert "must not be given" in read_form(_subject(planned), "LD",
+                                                "LDD").warnings["FLUPRE"]
         firings = db.session.scalars(select(AuditEntry.item_oid).where(
             AuditEntry.action == "check.soft", AuditEntry.form_oid.in_(("LD", "LDD")))).all()
         assert {"CRCL", "FLUPRE", "FLUADM"} <= set(firings)

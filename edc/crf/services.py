@@ -158,8 +158,12 @@ def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: 
     values = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat)
     items, derived = _split(form, values)
+    # the consistency flags stay on their items whenever the form is shown (the CrCl hard
+    # stop on the plan and on each day, a serious AE without its criteria, …)
+    _, flags = consistency.run(form_oid, values, _Others(subject, event_oid, event_repeat)) \
+        if row is not None else ({}, {})
     return FormState(subject.id, event_oid, form_oid, row.version if row else 0,
-                     row.status if row else "not started", items, derived,
+                     row.status if row else "not started", items, derived, warnings=flags,
                      locked=bool(row and row.locked),
                      metadata_version=row.metadata_version if row else BUILD.version,
                      rules=rule_versions(subject, event_oid, form_oid,

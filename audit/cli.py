@@ -17,17 +17,40 @@ def audit_group():
 @audit_group.command("verify")
 @with_appcontext
 def verify_command():
-    """Walk the hash chain; exit 1 naming the first bad sequence number."""
+    """Walk the hash chain and check it against every signed checkpoint; exit 1 naming the
+    first bad sequence number, each checkpoint the trail contradicts, time going backwards,
+    or a missing trigger."""
+    from audit import ddl
     from audit.verify import verify_chain
+    from edc import anchor
 
-    result = verify_chain(db.session)
+    result = verify_chain(db.session, anchor=anchor.current())
+    absent = sorted(ddl.missing(db.session.connection()))
+    db.session.rollback()
     click.echo(result.summary())
-    if result.ok:
+    if result.chain_ok:
         click.echo(f"head {result.head_hash}")
         click.echo(f"count {result.count}")
     else:
         click.echo(f"first bad sequence number: {result.bad_seq}")
-    raise SystemExit(0 if result.ok else 1)
+    for problem in result.problems:
+        click.echo(f"problem: {problem}")
+    if absent:
+        click.echo("problem: audit triggers missing or disabled: " + ", ".join(absent)
+                   + " (run `edc init` to repair them)")
+    raise SystemExit(0 if result.ok and not absent else 1)
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def checkpoint_command():
+    """Sign the head of the chain and append it to the checkpoint log (outside the
+    database)."""
+    from edc import anchor
+
+    cp = anchor.checkpoint_now(db.session)
+    click.echo(f"checkpoint seq {cp.seq} head {cp.hash} at {cp.ts} (key {cp.key_id}) "
+               f"appended to {anchor.current().log_file}")
 
 
 @audit_group.command("replay")

@@ -1,9 +1,13 @@
 """Database-level immutability of the audit table, per dialect.
 
 Triggers refuse UPDATE, DELETE (and on PostgreSQL TRUNCATE) of ``audit_entry`` whoever asks:
-the application, the ORM, or plain SQL. ``install`` is idempotent; migrations call it, and
-``edc init`` calls it again after ``upgrade head`` because Alembic's SQLite batch mode drops
-triggers when it rebuilds a table.
+the application, the ORM, or plain SQL. An INSERT is accepted only as the next entry of the
+chain (seq = head + 1): that closes SQLite's conflict-resolution paths (``INSERT OR
+REPLACE`` deletes the row it replaces without firing a DELETE trigger) and any insertion
+into the middle or beyond the head. ``install`` is idempotent; migrations call it, and
+``edc init`` calls ``repair`` after ``upgrade head`` (Alembic's SQLite batch mode drops
+triggers when it rebuilds a table; a PostgreSQL owner may disable them), saying what it
+repaired.
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ SQLITE_TRIGGERS = {
         "CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry "
         "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: DELETE refused'); END"
     ),
+    "audit_entry_append_at_head": (
+        "CREATE TRIGGER IF NOT EXISTS audit_entry_append_at_head BEFORE INSERT ON audit_entry "
+        "WHEN NEW.seq IS NOT (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_entry) "
+        "BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only: an entry may only be added "
+        "after the head of the chain'); END"
+    ),
 }
 
 PG_FUNCTION = """
@@ -32,10 +42,27 @@ BEGIN
 END
 $$
 """
+PG_HEAD_FUNCTION = """
+CREATE OR REPLACE FUNCTION edc_audit_append_at_head() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.seq IS DISTINCT FROM (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_entry) THEN
+        RAISE EXCEPTION 'audit_entry is append-only: an entry may only be added after the '
+                        'head of the chain' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
 PG_TRIGGERS = {
-    "audit_entry_no_update": "BEFORE UPDATE ON audit_entry FOR EACH ROW",
-    "audit_entry_no_delete": "BEFORE DELETE ON audit_entry FOR EACH ROW",
-    "audit_entry_no_truncate": "BEFORE TRUNCATE ON audit_entry FOR EACH STATEMENT",
+    "audit_entry_no_update": ("BEFORE UPDATE ON audit_entry FOR EACH ROW",
+                              "edc_audit_append_only"),
+    "audit_entry_no_delete": ("BEFORE DELETE ON audit_entry FOR EACH ROW",
+                              "edc_audit_append_only"),
+    "audit_entry_no_truncate": ("BEFORE TRUNCATE ON audit_entry FOR EACH STATEMENT",
+                                "edc_audit_append_only"),
+    "audit_entry_append_at_head": ("BEFORE INSERT ON audit_entry FOR EACH ROW",
+                                   "edc_audit_append_at_head"),
 }
 
 
@@ -52,22 +79,48 @@ def install(conn) -> None:
     if dialect != "postgresql":
         raise RuntimeError(f"no audit immutability DDL for {dialect}")
     conn.execute(text(PG_FUNCTION))
-    present = installed(conn)
-    for name, when in PG_TRIGGERS.items():
-        if name not in present:
-            conn.execute(text(
-                f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION edc_audit_append_only()"))
+    conn.execute(text(PG_HEAD_FUNCTION))
+    for name, (when, function) in PG_TRIGGERS.items():
+        if name not in _pg_triggers(conn):
+            conn.execute(text(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION {function}()"))
+    present = _pg_triggers(conn)
+    for name in PG_TRIGGERS:
+        if present[name] != "A":
+            # disabled ('D'), or firing only for replicas ('R') or at origin ('O'): a
+            # session with session_replication_role = replica would pass an 'O' trigger
+            conn.execute(text(f"ALTER TABLE audit_entry ENABLE ALWAYS TRIGGER {name}"))
+
+
+def _pg_triggers(conn) -> dict[str, str]:
+    rows = conn.execute(text(
+        "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'audit_entry'::regclass "
+        "AND NOT tgisinternal"))
+    return {r[0]: r[1] for r in rows}
 
 
 def installed(conn) -> set[str]:
+    """The triggers present and enabled (on PostgreSQL: enabled ALWAYS, so that no
+    session_replication_role setting skips them)."""
     if conn.dialect.name == "sqlite":
         rows = conn.execute(text(
             "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_entry'"))
-    else:
-        rows = conn.execute(text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_entry'::regclass "
-            "AND NOT tgisinternal AND tgenabled <> 'D'"))
-    return {r[0] for r in rows}
+        return {r[0] for r in rows}
+    return {name for name, state in _pg_triggers(conn).items() if state == "A"}
+
+
+def missing(conn) -> set[str]:
+    """Expected triggers absent or not always enabled."""
+    return expected_triggers(conn.dialect.name) - installed(conn)
+
+
+def repair(conn) -> list[str]:
+    """Install what is missing or disabled; the names it repaired."""
+    before = missing(conn)
+    install(conn)
+    after = missing(conn)
+    if after:
+        raise RuntimeError(f"audit triggers still missing after repair: {sorted(after)}")
+    return sorted(before)
 
 
 def drop(conn) -> None:

@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -63,7 +63,7 @@ def main() -> None:
             durations = []
             # screening, the investigator's signature and the enrollment gate, at their dates
             enrolled_on = infusion - timedelta(days=14)
-            with clock.pinned(datetime.combine(enrolled_on, datetime.min.time())):
+            with clock.simulated_day(enrolled_on):
                 for oid, row, values in screening_forms("SLE", enrolled_on):
                     started = time.perf_counter()
                     save_form(full, "SCREEN", oid, values, version=0, actor=actor,

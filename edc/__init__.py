@@ -30,6 +30,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config or {})
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("EDC_AUDIT_KEY_FILE"):
+        app.config["EDC_AUDIT_KEY_FILE"] = str(instance / "audit_signing_key.pem")
+    if not app.config.get("EDC_AUDIT_CHECKPOINT_LOG"):
+        app.config["EDC_AUDIT_CHECKPOINT_LOG"] = str(instance / "audit_checkpoints.jsonl")
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True,
@@ -44,6 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     from edc.errors import register_error_handlers
 
     register_error_handlers(app)
+    from edc import anchor
+
+    anchor.register()
     from edc.cli import register_commands
 
     register_commands(app)

@@ -33,10 +33,13 @@ def init_database() -> None:
 
     upgrade()
     with db.engine.begin() as conn:
-        ddl.install(conn)
-        missing = ddl.expected_triggers(conn.dialect.name) - ddl.installed(conn)
-    if missing:
-        raise click.ClickException(f"audit triggers missing after install: {sorted(missing)}")
+        try:
+            repaired = ddl.repair(conn)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+    if repaired:
+        click.echo("repaired audit triggers that were missing or disabled: "
+                   + ", ".join(repaired), err=True)
     actor = cli_actor()
     ensure_settings(ensure_study(actor), actor)
     db.session.commit()

@@ -1,4 +1,14 @@
-"""The server clock. Every stored time is naive UTC taken from here, never from a browser."""
+"""The server clock and the business day.
+
+``utcnow()`` is the real clock, always: every audit timestamp, signature time and session
+time comes from it, never from a browser, and nothing may pin or set it.
+
+``local_today(zone)`` is the *business* day at a site: the reference date of an enrollment,
+the "not after today" of a form, the visit statuses. It is the real calendar day at the
+site, unless a synthetic load simulates another day with ``simulated_day`` (`edc demo`
+enters each subject's history at its own dates that way). The audit trail of such a load
+still carries the real time of each entry.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +18,29 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-_pinned: ContextVar[datetime | None] = ContextVar("edc_clock_pinned", default=None)
+_business_day: ContextVar[date | None] = ContextVar("edc_business_day", default=None)
 
 
 def utcnow() -> datetime:
-    pinned = _pinned.get()
-    return pinned if pinned is not None else datetime.now(UTC).replace(tzinfo=None)
+    """Now, in naive UTC, from the real clock."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def local_today(timezone: str) -> date:
-    """The calendar day now in ``timezone`` (a site's IANA zone): the day site staff call
-    today, which is not the UTC day for eight hours of every Tianjin morning."""
-    return utcnow().replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).date()
+    """The business day in ``timezone`` (a site's IANA zone): the calendar day site staff
+    call today, which is not the UTC day for eight hours of every Tianjin morning."""
+    simulated = _business_day.get()
+    if simulated is not None:
+        return simulated
+    return datetime.now(UTC).astimezone(ZoneInfo(timezone)).date()
 
 
 @contextmanager
-def pinned(at: datetime) -> Iterator[None]:
-    """Run as if the server clock read ``at`` (naive UTC). Used only by `edc demo` to load a
-    synthetic subject's history at its own dates; the request path never pins the clock."""
-    token = _pinned.set(at)
+def simulated_day(day: date) -> Iterator[None]:
+    """Run as if the business day were ``day`` at every site (synthetic loads only: `edc
+    demo`, benchmarks). The audit clock is not affected."""
+    token = _business_day.set(day)
     try:
         yield
     finally:
-        _pinned.reset(token)
+        _business_day.reset(token)

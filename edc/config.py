@@ -58,6 +58,14 @@ class Config:
     # Worker processes for large audit-trail PDFs (None: one per core, at most 4)
     EDC_PDF_WORKERS: int | None = None
 
+    # Signed checkpoints of the audit chain, kept outside the database (audit/checkpoint.py);
+    # the files default to instance/ (set by create_app)
+    EDC_AUDIT_KEY_FILE: str | None = None
+    EDC_AUDIT_KEY_COMMAND: str | None = None
+    EDC_AUDIT_CHECKPOINT_LOG: str | None = None
+    EDC_AUDIT_CHECKPOINT_EVERY = 1000
+    EDC_AUDIT_WITNESS_SYSLOG: str | None = None
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -84,6 +92,12 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
         values["EDC_IDLE_TIMEOUT"] = timedelta(minutes=int(environ["EDC_IDLE_TIMEOUT_MINUTES"]))
     if "EDC_PDF_WORKERS" in environ:
         values["EDC_PDF_WORKERS"] = max(1, int(environ["EDC_PDF_WORKERS"]))
+    for name in ("EDC_AUDIT_KEY_FILE", "EDC_AUDIT_KEY_COMMAND", "EDC_AUDIT_CHECKPOINT_LOG",
+                 "EDC_AUDIT_WITNESS_SYSLOG"):
+        if environ.get(name):
+            values[name] = environ[name]
+    if "EDC_AUDIT_CHECKPOINT_EVERY" in environ:
+        values["EDC_AUDIT_CHECKPOINT_EVERY"] = max(1, int(environ["EDC_AUDIT_CHECKPOINT_EVERY"]))
     if "EDC_PASSWORD_MAX_AGE_DAYS" in environ:
         values["EDC_PASSWORD_MAX_AGE"] = timedelta(days=int(environ["EDC_PASSWORD_MAX_AGE_DAYS"]))
     return values

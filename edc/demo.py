@@ -2,8 +2,10 @@
 
 Every value goes through the same services as a site's work: the save service for entries,
 the signature service for the investigator's checklist signature and the enrollment gate for
-enrollment. A subject past enrollment is loaded at its own dates (the clock pinned to each
-step), so its screening values were inside their windows on the day it was enrolled.
+enrollment. A subject past enrollment is loaded at its own dates: each step runs on its
+simulated business day (``clock.simulated_day``), so its screening values were inside their
+windows on the day it was enrolled. The audit trail records the real time of every entry:
+the history is entered now, with historical dates in the data, never in the trail.
 
 ``screening_forms`` is also what the tests use to build an eligible subject of each cohort.
 """
@@ -11,7 +13,7 @@ step), so its screening values were inside their windows on the day it was enrol
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from audit import Actor
 from edc import clock, signatures
@@ -146,11 +148,6 @@ def enter_screening(subject: Subject, forms, *, actor: Actor, today: date) -> No
                   form_repeat=row, today=today)
 
 
-def _at(day: date, hour: int) -> datetime:
-    """A UTC time on ``day`` (hours 0–15 UTC are the same calendar day in Asia/Shanghai)."""
-    return datetime.combine(day, time(hour))
-
-
 def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str,
                  today: date) -> str:
     """Register a synthetic subject at ``site`` and take it to its stage of the plan."""
@@ -167,20 +164,20 @@ def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str
                    if stage.enrolled else today)
     forms = screening_forms(stage.cohort, enrolled_on, rank=rank, complete=stage.screening)
     consent = date.fromisoformat(forms[0][2]["RFICDAT"])
-    with clock.pinned(_at(consent, 1)):
+    with clock.simulated_day(consent):
         subject = create_subject(site, actor=crc_actor, created_by_id=crc.id)
-    with clock.pinned(_at(enrolled_on, 1)):
+    with clock.simulated_day(enrolled_on):
         enter_screening(subject, forms, actor=crc_actor, today=enrolled_on)
     if stage.signed:
-        with clock.pinned(_at(enrolled_on, 2)):
+        with clock.simulated_day(enrolled_on):
             signatures.sign(subject, TARGET, user=pi, username=pi.username,
                             password=pi_password, actor=Actor.for_user(pi, source="cli"))
     if stage.enrolled:
-        with clock.pinned(_at(enrolled_on, 3)):
+        with clock.simulated_day(enrolled_on):
             enrollment.enroll(subject, user=crc, actor=crc_actor)
     _treatment_and_follow_up(subject, stage, rank, infusion, enrolled_on, crc_actor, today)
     if stage.name == "month 6":  # a screening value corrected after enrollment: a deviation
-        with clock.pinned(_at(today, 2)):
+        with clock.simulated_day(today):
             version = read_form(subject, "SCREEN", "LB").version
             save_form(subject, "SCREEN", "LB", {"HGB": "58"}, version=version,
                       actor=crc_actor, reason="Updated source document: haemoglobin "
@@ -218,11 +215,11 @@ def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
                     values = {**values, form.date_item: row_day.isoformat()}
                 if form_oid == "LDD":  # given as prescribed
                     values = {**values, **_as_prescribed(subject), "LDDEVR": ""}
-                with clock.pinned(_at(row_day, 4)):
+                with clock.simulated_day(row_day):
                     save_form(subject, event_oid, form_oid, values, version=0, actor=actor,
                               form_repeat=row, today=row_day)
     if stage.since_infusion is not None and stage.since_infusion >= 7:
-        with clock.pinned(_at(infusion + timedelta(days=5), 4)):
+        with clock.simulated_day(infusion + timedelta(days=5)):
             save_form(subject, "LOG", "AE", {
                 "AETERM": "Cytokine release syndrome",
                 "AESTDAT": (infusion + timedelta(days=1)).isoformat(),

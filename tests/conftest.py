@@ -12,8 +12,10 @@ import itertools
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -28,7 +30,10 @@ PASSWORD = "correct-horse-battery"
 
 
 def base_config(url: str) -> dict:
+    anchor = Path(tempfile.mkdtemp(prefix="edc-anchor-"))  # key and checkpoints of this app
     return {
+        "EDC_AUDIT_KEY_FILE": str(anchor / "audit_signing_key.pem"),
+        "EDC_AUDIT_CHECKPOINT_LOG": str(anchor / "audit_checkpoints.jsonl"),
         "TESTING": True,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "SQLALCHEMY_DATABASE_URI": url,

@@ -122,6 +122,10 @@ def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=
     details = {"filter": f.as_details() or "whole study", "entries": count, **(extra or {})}
     audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)
     db.session.commit()
+    if kind != "pdf":  # the PDF signs its own checkpoint, the one it prints
+        from edc import anchor
+
+        anchor.checkpoint_now(db.session)
 
 
 def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_by: str,
@@ -130,15 +134,16 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
     then covers the chain up to and including that entry, and says so on every page."""
     from dataclasses import replace
 
-    from audit import chain_head
     from audit.pdf import Header, render_pdf
     from audit.verify import verify_chain
+    from edc import anchor
     from edc.clock import utcnow
     from edc.study import current_study
 
     record_export("pdf", f, actor=actor, count=count(f))
-    head_seq, head_hash = chain_head(db.session)
-    check = verify_chain(db.session)
+    signed = anchor.checkpoint_now(db.session)  # the copy is anchored outside the database
+    head_seq, head_hash = signed.seq, signed.hash
+    check = verify_chain(db.session, anchor=anchor.current())
     pinned = replace(f, upto_seq=head_seq)
     n = count(pinned)
     now = utcnow()
@@ -152,8 +157,11 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
         study=f"{current_study().name} ({current_study().oid})", scope=scope,
         generated_by=generated_by, generated_at=when,
         head_hash=head_hash, count=n,
-        verification=(f"chain intact, {check.count} entries, head seq {head_seq}" if check.ok
-                      else f"FAILED at seq {check.bad_seq}: {check.problem}"),
+        verification=(f"chain intact, {check.count} entries, head seq {head_seq}, "
+                      f"{check.checkpoints} signed checkpoints" if check.ok
+                      else f"FAILED at seq {check.bad_seq}: {check.problem}" if not
+                      check.chain_ok else f"FAILED: {check.problems[0]}"),
+        anchor=anchor.printed(),
     )
     from flask import current_app
 

@@ -22,7 +22,12 @@ from sqlalchemy import select
 import audit
 from audit import Actor
 from edc.auth.passwords import verify_password
-from edc.auth.services import normalise_username, register_failed_password
+from edc.auth.services import (
+    LOCKED_MESSAGE,
+    normalise_username,
+    password_expired,
+    register_failed_password,
+)
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import Signature, Subject, User
@@ -109,13 +114,16 @@ def valid_signature(subject: Subject, target: str, content: dict | None = None) 
     return found[0] if found and found[0].valid else None
 
 
-def sign(subject: Subject, target: str, *, user: User, username: str | None, password: str,
+def sign(subject: Subject, target: str, *, user: User, username: str, password: str,
          actor: Actor) -> Signature:
     """Apply ``user``'s signature to the record. Commits (the failure audit too)."""
     spec = TARGETS[target]
     if not can(user, Perm.SIGN, subject):
         raise NotAllowed("Only an investigator of the subject's site signs.")
-    name_ok = username is None or normalise_username(username) == user.username
+    if user.locked:  # as the login: a locked account signs nothing, whatever the password
+        raise WrongCredentials(LOCKED_MESSAGE)
+    # both components of the signature (21 CFR 11.200(a)(1)): the user ID and the password
+    name_ok = bool(username) and normalise_username(username) == user.username
     if not name_ok or not verify_password(user.password_hash, password or ""):
         locked = register_failed_password(user, "signature.failed", actor=actor,
                                           details={"target": target,
@@ -123,6 +131,10 @@ def sign(subject: Subject, target: str, *, user: User, username: str | None, pas
         db.session.commit()
         raise WrongCredentials("The account is now locked." if locked else
                                "User ID or password is not correct: nothing was signed.")
+    if password_expired(user):
+        db.session.rollback()
+        raise WrongCredentials("Your password has expired or is temporary: change it before "
+                               "signing.")
     content = spec.content(subject)
     if valid_signature(subject, target, content) is not None:
         db.session.rollback()

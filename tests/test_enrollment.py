@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 import rfc8785
@@ -32,9 +33,9 @@ def _change(app, subject_id, form, items, reason="transcription error"):
                   reason=reason)
 
 
-def _sign(app, token, subject_id, password=PASSWORD):
+def _sign(app, token, subject_id, password=PASSWORD, username="pi"):
     return app.test_client().post(_api(subject_id, "eligibility/sign"), headers=token("pi"),
-                                  json={"password": password})
+                                  json={"username": username, "password": password})
 
 
 def _enroll(app, token, subject_id, role="crc"):
@@ -150,17 +151,23 @@ def test_a_coordinator_enrolls_in_the_page_after_the_investigator_signed(app, wo
 
 def test_only_an_investigator_signs_and_a_wrong_password_is_401(app, world, token, eligible):
     r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=token("crc"),
-                               json={"password": PASSWORD})
+                               json={"username": "crc", "password": PASSWORD})
     assert r.status_code == 403
     r = _sign(app, token, eligible, password="not-the-password")
     assert r.status_code == 401 and r.json["errors"]["password"]
     r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=token("pi"),
                                json={})
-    assert r.status_code == 422 and r.json["errors"] == {"password": "required"}
+    assert r.status_code == 422 and set(r.json["errors"]) == {"username", "password"}
+    # the password alone is not a signature (21 CFR 11.200): the user ID is required too
+    r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=token("pi"),
+                               json={"password": PASSWORD})
+    assert r.status_code == 422 and "user ID" in r.json["errors"]["username"]
+    r = _sign(app, token, eligible, username="crc")
+    assert r.status_code == 401
     with app.app_context():
         assert db.session.scalar(select(Signature)) is None
     # five wrong passwords in a row lock the account, as at sign-in
-    for _ in range(4):
+    for _ in range(3):
         _sign(app, token, eligible, password="not-the-password")
     r = _sign(app, token, eligible, password=PASSWORD)
     assert r.status_code == 401  # the token's user is locked: the API refuses it
@@ -431,3 +438,33 @@ def test_the_printed_checklist_carries_each_signature_and_its_status(app, world,
     with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
         assert meta["pdfaid:part"] == "2"
     assert len(_actions(app, "eligibility.export_pdf")) == 1
+
+
+def test_signing_refuses_an_expired_password_and_a_locked_account(app, world, token,
+                                                                  eligible):
+    from edc.clock import utcnow
+    from edc.models import User
+
+    header = token("pi")
+
+    def set_user(**values):  # test set-up: the passing of time, an account state
+        with app.app_context(), db.engine.begin() as conn:
+            conn.execute(User.__table__.update().where(
+                User.__table__.c.id == world.users["pi"]).values(**values))
+
+    set_user(password_changed_at=utcnow() - timedelta(days=181))
+    r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=header,
+                               json={"username": "pi", "password": PASSWORD})
+    assert r.status_code == 401 and "expired" in r.json["error"]
+    with app.app_context():
+        assert db.session.scalar(select(Signature)) is None
+    set_user(password_changed_at=utcnow(), locked=True)
+    # a service call as the page and the API make it: a locked account signs nothing
+    from edc.eligibility.services import TARGET
+    from edc.signatures import WrongCredentials, sign
+
+    with app.app_context():
+        subject = db.session.get(Subject, eligible, execution_options={"all_sites": True})
+        with pytest.raises(WrongCredentials, match="locked"):
+            sign(subject, TARGET, user=db.session.get(User, world.users["pi"]),
+                 username="pi", password=PASSWORD, actor=cli_actor())

@@ -288,10 +288,13 @@ def eligibility_sign(subject_id: int):
     subject = _subject(subject_id)
     data = _json_body()
     password, username = data.get("password"), data.get("username")
+    errors = {}
+    if not isinstance(username, str) or not username.strip():
+        errors["username"] = "required: a signature takes the user ID and the password"
     if not isinstance(password, str) or not password:
-        return _error(422, "the password is required to sign", {"password": "required"})
-    if username is not None and not isinstance(username, str):
-        return _error(422, "bad user ID", {"username": "must be a string"})
+        errors["password"] = "required"  # noqa: S105 - a message, not a password
+    if errors:
+        return _error(422, "the user ID and the password are required to sign", errors)
     try:
         row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
                               username=username, password=password,

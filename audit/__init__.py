@@ -7,7 +7,10 @@ and adds the next entry with its hash. Commit or roll back with the change it de
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
@@ -16,6 +19,15 @@ from audit.actions import ACTIONS
 from audit.chain import GENESIS, entry_hash
 from audit.models import AuditEntry
 from edc.clock import utcnow
+
+# The person at the terminal when the operating-system account is a shared service account
+# (`edc --operator NAME …`, or EDC_OPERATOR).
+_operator: ContextVar[str | None] = ContextVar("edc_cli_operator", default=None)
+
+
+def set_operator(name: str | None) -> None:
+    _operator.set((name or "").strip() or None)
+
 
 # Key of the PostgreSQL advisory lock that serialises appends ("EDCAUDIT" as an int64).
 CHAIN_LOCK_KEY = 0x4544434155444954
@@ -35,6 +47,15 @@ class Actor:
     @classmethod
     def system(cls, source: str = "system") -> Actor:
         return cls(user_id=None, username="system", role=None, source=source)
+
+    @classmethod
+    def cli(cls) -> Actor:
+        """The command line's actor: the operating-system user and host, and the operator
+        named with ``--operator`` when one is."""
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+        operator = _operator.get()
+        name = f"cli:{operator} ({who})" if operator else f"cli:{who}"
+        return cls(user_id=None, username=name[:64], role=None, source="cli")
 
     @classmethod
     def for_user(cls, user, *, source: str, request_id=None, ip=None) -> Actor:

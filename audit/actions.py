@@ -44,6 +44,8 @@ ACTIONS: dict[str, str] = {
     # copies of the trail
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",
+    "audit.export_copy": "audit trail exported as a verifiable electronic copy (JSON Lines)",
+    "audit.export_api": "audit trail read through the API (an electronic copy)",
     "build.acrf_pdf": "blank annotated CRF generated",
     "eligibility.export_pdf": "eligibility checklist printed as PDF",
 }

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import text
 
+from audit import Actor
 from edc.extensions import db
 
 
@@ -102,13 +103,12 @@ def grant_app_role_command(role, print_only):
 @with_appcontext
 def pdf_command(subject, everything, output, include_identifying):
     """Write the audit-trail PDF (PDF/A-2b) of one subject or of the whole study."""
-    from edc.cli import cli_actor
     from edc.trail.services import TrailFilter, export_pdf
 
     if bool(subject) == everything:
         raise click.UsageError("give exactly one of --subject NUMBER or --all")
     f = TrailFilter(subject=subject) if subject else TrailFilter()
-    actor = cli_actor()
+    actor = Actor.cli()
     result = export_pdf(f, output, actor=actor, show_pii=include_identifying,
                         generated_by=actor.username)
     click.echo(f"wrote {output}: {result['entries']} entries, {result['pages']} pages, "
@@ -123,12 +123,28 @@ def pdf_command(subject, everything, output, include_identifying):
 @with_appcontext
 def csv_command(subject, output, include_identifying):
     """Write the audit trail (one subject, or all) as CSV."""
-    from edc.cli import cli_actor
     from edc.trail.services import TrailFilter, count, csv_lines, record_export
 
     f = TrailFilter(subject=subject)
-    record_export("csv", f, actor=cli_actor(), count=count(f))
+    record_export("csv", f, actor=Actor.cli(), count=count(f))
     with open(output, "w", encoding="utf-8", newline="") as fh:
         for line in csv_lines(f, include_identifying):
             fh.write(line)
     click.echo(f"wrote {output}")
+
+
+@audit_group.command("copy")
+@click.option("--subject", "subject", default=None, help="Screening or subject number.")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False))
+@click.option("--include-identifying", is_flag=True,
+              help="Include identifying values; without it their entries are marked withheld.")
+@with_appcontext
+def copy_command(subject, output, include_identifying):
+    """Write the electronic copy (JSON Lines) that `python -m audit.verify_copy` checks."""
+    from edc.trail.services import TrailFilter, write_copy
+
+    with open(output, "w", encoding="utf-8") as fh:
+        result = write_copy(TrailFilter(subject=subject), fh, actor=Actor.cli(),
+                            show_pii=include_identifying)
+    click.echo(f"wrote {output}: {result['entries']} entries up to seq {result['head_seq']}, "
+               f"chain head {result['head_hash']}")

@@ -8,7 +8,7 @@ UPDATE/DELETE statements on audited tables are refused outright (they would bypa
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from audit.models import AuditEntry
@@ -22,7 +22,10 @@ class UnauditedChange(RuntimeError):
 
 
 class Audited:
-    """Mixin for tables whose every change needs an audit entry."""
+    """Mixin for tables whose every change needs an audit entry. ``UNAUDITED`` names
+    operational columns (a last-use time) whose change alone is not a change of the record."""
+
+    UNAUDITED: frozenset[str] = frozenset()
 
     def audit_target(self) -> tuple[str, str]:
         raise NotImplementedError
@@ -38,11 +41,16 @@ def _track(session, _flush_context) -> None:
         elif isinstance(obj, Audited):
             changed.add(obj.audit_target())
     for obj in session.dirty:
-        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
+        if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False) \
+                and _changed_columns(obj) - obj.UNAUDITED:
             changed.add(obj.audit_target())
     for obj in session.deleted:
         if isinstance(obj, Audited):
             changed.add(obj.audit_target())
+
+
+def _changed_columns(obj) -> set[str]:
+    return {a.key for a in inspect(obj).attrs if a.history.has_changes()}
 
 
 @event.listens_for(Session, "before_commit")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import click
@@ -10,18 +9,30 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from audit import Actor
+from audit import Actor, set_operator
 from edc.extensions import db
+
+
+def _operator(_ctx, _param, value):
+    set_operator(value)
+
+
+OPERATOR = click.Option(
+    ["--operator"], envvar="EDC_OPERATOR", expose_value=False, is_eager=True,
+    callback=_operator, help="Your name, recorded in the audit trail beside the operating-"
+                             "system user and host (for a shared service account).")
 
 
 def main() -> None:
     from edc import create_app
 
-    FlaskGroup(create_app=create_app, help="CAR-T EDC administration.")(prog_name="edc")
+    FlaskGroup(create_app=create_app, help="CAR-T EDC administration.",
+               params=[OPERATOR])(prog_name="edc")
 
 
 def cli_actor() -> Actor:
-    return Actor(user_id=None, username=f"cli:{getpass.getuser()}", role=None, source="cli")
+    """The actor of a command: the operating-system user and host (``Actor.cli``)."""
+    return Actor.cli()
 
 
 def init_database() -> None:
@@ -175,8 +186,10 @@ def token_group():
 @token_group.command("create")
 @click.option("--username", required=True)
 @click.option("--label", default="", help="What the token is for (shown in the audit trail).")
+@click.option("--days", type=int, default=None,
+              help="Days until it expires (default EDC_API_TOKEN_DAYS, 90).")
 @with_appcontext
-def token_create_command(username, label):
+def token_create_command(username, label, days):
     """Print a new API token for USERNAME (shown once; audited; revocable)."""
     from edc.auth.services import find_user
     from edc.auth.tokens import issue
@@ -185,12 +198,32 @@ def token_create_command(username, label):
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     try:
-        row, token = issue(user, label=label, actor=cli_actor())
+        row, token = issue(user, label=label, actor=cli_actor(), days=days)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(token)
-    click.echo(f"token {row.id} for {user.username}; store it now, it is not shown again",
-               err=True)
+    click.echo(f"token {row.id} for {user.username}, expires {row.expires_at:%Y-%m-%d %H:%M} "
+               "UTC; store it now, it is not shown again", err=True)
+
+
+@token_group.command("list")
+@click.option("--username", default=None)
+@with_appcontext
+def token_list_command(username):
+    """The API tokens: user, label, created, expires, last used, revoked (UTC)."""
+    from edc.auth.tokens import listing
+    from edc.clock import utcnow
+
+    def when(t):
+        return t.strftime("%Y-%m-%d %H:%M") if t else "—"
+
+    now = utcnow()
+    for row in listing(username):
+        state = ("revoked" if row.revoked_at else
+                 "expired" if not row.expires_at or row.expires_at <= now else "valid")
+        click.echo(f"{row.id}\t{row.user.username}\t{row.label or '—'}\tcreated "
+                   f"{when(row.created_at)}\texpires {when(row.expires_at)}\tlast used "
+                   f"{when(row.last_used_at)}\t{state}")
 
 
 @token_group.command("revoke")
@@ -213,6 +246,8 @@ def token_revoke_command(token_id, reason):
 
 
 def register_commands(app) -> None:
+    if OPERATOR not in app.cli.params:  # `flask --app wsgi --operator NAME …` too
+        app.cli.params.append(OPERATOR)
     app.cli.add_command(token_group)
     from audit.cli import audit_group
 

@@ -52,6 +52,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     EDC_LOGIN_RATE_LIMIT = "20 per minute"
 
+    # API bearer tokens expire (days)
+    EDC_API_TOKEN_DAYS = 90
+
     # Uploads and bodies
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
 
@@ -98,6 +101,8 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
             values[name] = environ[name]
     if "EDC_AUDIT_CHECKPOINT_EVERY" in environ:
         values["EDC_AUDIT_CHECKPOINT_EVERY"] = max(1, int(environ["EDC_AUDIT_CHECKPOINT_EVERY"]))
+    if "EDC_API_TOKEN_DAYS" in environ:
+        values["EDC_API_TOKEN_DAYS"] = int(environ["EDC_API_TOKEN_DAYS"])
     if "EDC_PASSWORD_MAX_AGE_DAYS" in environ:
         values["EDC_PASSWORD_MAX_AGE"] = timedelta(days=int(environ["EDC_PASSWORD_MAX_AGE_DAYS"]))
     return values

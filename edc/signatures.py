@@ -161,9 +161,11 @@ def sign(subject: Subject, target: str, *, user: User, username: str, password: 
     return row
 
 
-def invalidate_changed(subject: Subject, *, actor: Actor) -> None:
-    """Mark the subject's live signatures whose content changed. Runs inside the transaction
-    of the change (the caller commits)."""
+def invalidate_changed(subject: Subject, *, actor: Actor,
+                       cause: str = "the signed content changed") -> None:
+    """Mark the subject's live signatures whose content changed, each with a
+    ``signature.invalidate`` entry naming the ``cause``. Runs inside the transaction of the
+    change (the caller commits)."""
     live = [r for r in _rows(subject) if r.invalidated_at is None]
     current: dict[str, str] = {}
     for r in live:
@@ -172,8 +174,22 @@ def invalidate_changed(subject: Subject, *, actor: Actor) -> None:
         if current[r.target] == r.content_hash:
             continue
         r.invalidated_at = utcnow()
-        r.invalidated_reason = "the signed content changed"
+        r.invalidated_reason = cause[:200]
         audit.record(db.session, "signature.invalidate", actor=actor, subject=subject,
                      target_type="signature", target_id=str(r.id), item_oid=r.target,
                      old_value=r.content_hash, new_value=current[r.target],
-                     reason="signed content changed")
+                     reason=f"signed content changed: {cause}")
+
+
+def invalidate_all_changed(*, actor: Actor, cause: str) -> int:
+    """After a change that is not a subject's data (an eligibility setting): every subject
+    with a live signature, checked as ``invalidate_changed`` does. The caller commits."""
+    subject_ids = set(db.session.scalars(select(Signature.subject_id).where(
+        Signature.invalidated_at.is_(None)).execution_options(all_sites=True)))
+    count = 0
+    for subject_id in sorted(subject_ids):
+        subject = db.session.get(Subject, subject_id, execution_options={"all_sites": True})
+        before = sum(1 for r in _rows(subject) if r.invalidated_at is None)
+        invalidate_changed(subject, actor=actor, cause=cause)
+        count += before - sum(1 for r in _rows(subject) if r.invalidated_at is None)
+    return count

@@ -15,7 +15,8 @@ from edc.models import AuditEntry, Study, Subject
 from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
 
 
-def test_every_audited_event_type_is_produced(app, world):
+def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
+    api_token = token
     from edc.cli import cli_actor
     from edc.clinical.store import write_items
     from edc.study import mark_demo
@@ -63,6 +64,9 @@ def test_every_audited_event_type_is_produced(app, world):
     crc.get("/audit/export.pdf?subject=TJ-S001")
     crc.get("/study/acrf.pdf")
     crc.post("/logout", data={"csrf_token": t})
+    app.test_client().get("/api/v1/audit?limit=3", headers=api_token("crc"))
+    assert app.test_cli_runner().invoke(args=["audit", "copy", "-o",
+                                              str(tmp_path / "copy.jsonl")]).exit_code == 0
 
     # eligibility, signature, enrollment, deviation, settings
     with app.app_context():

@@ -16,7 +16,7 @@ from edc.models import Site
 from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
-from edc.trail.services import TrailFilter, iter_presented
+from edc.trail.services import TrailFilter, iter_presented, record_export
 from forms.pii import WITHHELD
 from forms.study_build import BUILD, CHANGES
 
@@ -271,6 +271,9 @@ def audit_entries():
         rows.append(row)
         if len(rows) >= limit:
             break
+    # an electronic copy of the trail: audited like the page's and the CLI's copies
+    record_export("api", f, actor=current_actor("api"), count=len(rows),
+                  extra={"limit": limit, "last_seq": rows[-1]["seq"] if rows else None})
     return jsonify({"entries": rows, "count": len(rows)})
 
 

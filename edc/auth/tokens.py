@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 import audit
@@ -20,16 +22,27 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(user: User, *, label: str, actor: Actor) -> tuple[ApiToken, str]:
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+def issue(user: User, *, label: str, actor: Actor, days: int | None = None
+          ) -> tuple[ApiToken, str]:
+    """A new token, valid for ``days`` (default ``EDC_API_TOKEN_DAYS``, 90)."""
     if not user.active:
         raise ValueError(f"{user.username} is deactivated")
+    days = days if days is not None else current_app.config["EDC_API_TOKEN_DAYS"]
+    if not 1 <= days <= 3650:
+        raise ValueError("a token is valid for 1 to 3650 days")
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label[:100])
+    now = utcnow()
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label[:100],
+                   created_at=now, expires_at=now + timedelta(days=days))
     db.session.add(row)
     db.session.flush()
     audit.record(db.session, "token.create", actor=actor, target_type="user",
                  target_id=str(user.id), new_value=f"token {row.id}",
-                 details={"label": label[:100]})
+                 details={"label": label[:100],
+                          "expires_at_utc": row.expires_at.isoformat(timespec="seconds")})
     db.session.commit()
     return row, token
 
@@ -53,4 +66,17 @@ def user_for(header: str | None) -> User | None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
+    now = utcnow()
+    if row.expires_at is None or now >= row.expires_at:
+        return None  # expired (tokens issued before expiry existed count as expired)
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        row.last_used_at = now
+        db.session.commit()
     return row.user
+
+
+def listing(username: str | None = None) -> list[ApiToken]:
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if username:
+        stmt = stmt.join(ApiToken.user).where(User.username == username)
+    return list(db.session.scalars(stmt))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
+from edc import signatures
 from edc.eligibility.rules import Settings
 from edc.extensions import db
 from edc.models import EligibilitySettings, Study
@@ -167,5 +168,8 @@ def change_settings(data: dict, *, reason: str, actor: Actor,
     if clean == {k: old_values[k] for k in clean}:
         raise SettingsError("reason", "Nothing changed: the settings are as stored.")
     new = _store(row.study_id, row.version + 1, clean, old_values, actor, user_id, reason)
+    # a checklist signed under the old settings no longer matches what is evaluated now
+    signatures.invalidate_all_changed(
+        actor=actor, cause=f"eligibility settings changed to version {new.version} ({reason})")
     db.session.commit()
     return new

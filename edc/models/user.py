@@ -146,9 +146,12 @@ class AuthSession(db.Model):
 
 
 class ApiToken(Audited, db.Model):
-    """A bearer token for the JSON API. Only its SHA-256 is stored; revocable, never reused."""
+    """A bearer token for the JSON API. Only its SHA-256 is stored; revocable, expires, never
+    reused. ``last_used_at`` is operational (shown in the token list), not a change of the
+    record: it is written without an audit entry, at most once a minute."""
 
     __tablename__ = "api_token"
+    UNAUDITED = frozenset({"last_used_at"})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
@@ -156,6 +159,8 @@ class ApiToken(Audited, db.Model):
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
 

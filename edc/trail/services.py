@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from audit.models import AuditEntry
+from edc import anchor
 from edc.extensions import db
 from edc.models import Site
 from edc.timefmt import local_time, utc_time
@@ -123,8 +125,6 @@ def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=
     audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)
     db.session.commit()
     if kind != "pdf":  # the PDF signs its own checkpoint, the one it prints
-        from edc import anchor
-
         anchor.checkpoint_now(db.session)
 
 
@@ -136,7 +136,6 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
 
     from audit.pdf import Header, render_pdf
     from audit.verify import verify_chain
-    from edc import anchor
     from edc.clock import utcnow
     from edc.study import current_study
 
@@ -169,6 +168,43 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
                        workers=current_app.config.get("EDC_PDF_WORKERS"))
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
             "verified": check.ok}
+
+
+def write_copy(f: TrailFilter, fh, *, actor: Actor, show_pii: bool) -> dict:
+    """The electronic copy that `python -m audit.verify_copy` checks without the database:
+    JSON Lines, a description first, then each entry with every hashed field as hashed and
+    its previous hash. Audited and anchored by a signed checkpoint first; the copy covers
+    the chain up to that checkpoint. Entries whose values are identifying are marked
+    withheld for a copy without identifying data (their hash cannot be recomputed; their
+    links still are)."""
+    from dataclasses import replace
+
+    from audit.chain import hashed_fields
+    from edc.study import current_study
+
+    signed_before = count(f)
+    record_export("copy", f, actor=actor, count=signed_before)
+    cp = anchor.current().latest()
+    head_seq, head_hash = cp.seq, cp.hash
+    pinned = replace(f, upto_seq=head_seq)
+    n = count(pinned)
+    whole = not f.as_details()
+    fh.write(json.dumps({
+        "record": "edc audit trail copy", "study": current_study().oid,
+        "scope": f.describe(), "whole_trail": whole, "entries": n, "head_seq": head_seq,
+        "head_hash": head_hash, "identifying_data": "included" if show_pii else "withheld",
+        "checkpoint": cp.as_json(), "anchor": anchor.printed()}, ensure_ascii=False) + "\n")
+    for e in db.session.scalars(select_entries(pinned).execution_options(yield_per=1000)):
+        fields = hashed_fields({name: getattr(e, name) for name in AuditEntry.CHAINED})
+        line = {"fields": fields, "prev_hash": e.prev_hash, "hash": e.hash}
+        if not show_pii and is_pii(e.item_oid) and ("old_value" in fields
+                                                   or "new_value" in fields):
+            for key in ("old_value", "new_value"):
+                if key in fields:
+                    fields[key] = WITHHELD
+            line["withheld"] = True
+        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return {"entries": n, "head_seq": head_seq, "head_hash": head_hash}
 
 
 def count(f: TrailFilter) -> int:

@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     if not app.config.get("EDC_AUDIT_CHECKPOINT_LOG"):
         app.config["EDC_AUDIT_CHECKPOINT_LOG"] = str(instance / "audit_checkpoints.jsonl")
 
+    _connect_subscribers()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
@@ -55,6 +56,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _connect_subscribers() -> None:
+    """The areas that act on a saved form (edc/crf/signals.py) connect when imported; import
+    them here so that no entry point can save a form without them."""
+    from edc import deviations  # noqa: F401 - visit-window deviations
+    from edc.eligibility import services as eligibility  # noqa: F401 - re-check, signatures
+    from edc.subjects import services as subjects  # noqa: F401 - status after infusion
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 
 import audit
 from audit import Actor
+from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import Deviation, Subject
+from forms.study_build import BUILD
 
 
 def record(subject: Subject, kind: str, description: str, *, actor: Actor,
@@ -51,3 +53,13 @@ def all_in_scope(limit: int = 500) -> list[Deviation]:
     """Deviations of the caller's sites (the data-layer scope decides), newest first."""
     return list(db.session.scalars(select(Deviation).order_by(Deviation.id.desc())
                                    .limit(limit)))
+
+
+@form_saved.connect
+def _visit_window(subject: Subject, *, saved: FormSaved) -> None:
+    """A visit dated outside its window is a protocol deviation (one per visit)."""
+    if saved.out_of_window:
+        record(subject, "visit_window",
+               f"{BUILD.event(saved.event_oid).name}: {saved.out_of_window}",
+               actor=saved.actor, event_oid=saved.event_oid, form_oid=saved.form_oid,
+               details={"date": saved.values.get(saved.date_item)})

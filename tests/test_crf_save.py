@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 import audit
+from audit import Actor
 from audit.replay import differences, replay_from_database, snapshot
 from edc.crf import services as crf
 from edc.extensions import db
@@ -210,3 +211,37 @@ def test_classification_score_is_stored_with_the_cohorts_rule(subject, crc):
     assert state.derived == {"CLSCORE": "9", "CLRESULT": "classified"}
     assert state.rules == {"CLSCORE": "ssc2013 acr-eular-2013/1",
                            "CLRESULT": "ssc2013 acr-eular-2013/1"}
+
+
+def test_side_effects_of_a_save_are_subscribers_of_form_saved(app, world):
+    """The save imports no area that acts on it: eligibility, deviations and the subject's
+    status subscribe to ``form_saved``, which carries what changed."""
+    import inspect
+
+    from edc.crf import services as crf_services
+    from edc.crf.signals import form_saved
+
+    source = inspect.getsource(crf_services)
+    for area in ("edc.eligibility", "edc.deviations", "edc.subjects", "edc import deviations"):
+        assert area not in source
+    modules = {r.__module__ for r in form_saved.receivers_for(object())}
+    assert {"edc.deviations", "edc.eligibility.services", "edc.subjects.services"} <= modules
+
+    seen = []
+
+    def listener(subject, *, saved):
+        seen.append((subject.id, saved.event_oid, saved.form_oid, saved.version,
+                     [(c.item_oid, c.action, c.new) for c in saved.changes]))
+
+    form_saved.connect(listener)
+    try:
+        with app.app_context():
+            subject = db.session.get(Subject, world.subject_tj,
+                                     execution_options={"all_sites": True})
+            crf.save_form(subject, "SCREEN", "EC", {"ECDAT": "2026-11-01", "ECOG": "1"},
+                          version=0, actor=Actor.cli(), today=date(2026, 11, 20))
+            db.session.commit()
+    finally:
+        form_saved.disconnect(listener)
+    assert seen == [(world.subject_tj, "SCREEN", "EC", 1,
+                     [("ECDAT", "data.create", "2026-11-01"), ("ECOG", "data.create", "1")])]

@@ -16,13 +16,11 @@ from sqlalchemy import func, select
 
 import audit
 from audit import Actor
-from edc import deviations
 from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import local_today
-from edc.eligibility.services import after_screening_change
+from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
-from edc.models import FormData, Subject, SubjectStatus
-from edc.subjects.services import update_subject
+from edc.models import FormData, Subject
 from forms import consistency
 from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form, StudyBuild
@@ -231,8 +229,8 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         db.session.rollback()
         raise Invalid({"reason": "The form was saved before: give a reason for change."})
 
-    write_items(subject, event_oid, form_oid, outcome.values, actor=actor, reason=reason,
-                event_repeat=event_repeat, form_repeat=form_repeat)
+    changes = write_items(subject, event_oid, form_oid, outcome.values, actor=actor,
+                          reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
     if assigned:
         write_items(subject, event_oid, form_oid, assigned, actor=Actor.system(),
                     reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
@@ -266,15 +264,10 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                  details={"status": row.status, "missing": missing,
                           "metadata_version": row.metadata_version},
                  target_type="form_data", target_id=str(row.id))
-    if window:
-        deviations.record(subject, "visit_window", f"{BUILD.event(event_oid).name}: {window}",
-                          actor=actor, event_oid=event_oid, form_oid=form_oid,
-                          details={"date": outcome.values.get(form.date_item)})
-    if event_oid == "SCREEN":
-        after_screening_change(subject, form_oid, actor=actor)
-    if form_oid == "IF" and stored.get("IFDAT") and subject.status == SubjectStatus.ENROLLED:
-        update_subject(subject, "status", SubjectStatus.TREATED.value, actor=actor,
-                       reason="CAR-T infusion recorded")
+    form_saved.send(subject, saved=FormSaved(
+        event_oid, form_oid, event_repeat, form_repeat, row.version, row.status, actor,
+        values=dict(stored), changes=tuple(changes), warnings=dict(outcome.warnings),
+        date_item=form.date_item, out_of_window=window))
     if commit:
         db.session.commit()
     items, derived_now = _split(form, stored)

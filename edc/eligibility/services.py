@@ -14,6 +14,7 @@ from audit import Actor
 from audit.models import AuditEntry
 from edc import deviations, signatures
 from edc.clock import local_today
+from edc.crf.signals import FormSaved, form_saved
 from edc.eligibility.rules import (
     MISSING,
     NOT_MET,
@@ -261,3 +262,9 @@ def after_screening_change(subject: Subject, form_oid: str, *, actor: Actor
     if deviation is not None:
         keep(subject, result, "eligibility_lost", actor=actor)
     return deviation
+
+
+@form_saved.connect
+def _screening_saved(subject: Subject, *, saved: FormSaved) -> None:
+    if saved.event_oid == "SCREEN":
+        after_screening_change(subject, saved.form_oid, actor=saved.actor)

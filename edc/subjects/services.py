@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 import audit
 from audit import Actor
+from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus
 from edc.security import current_site_scope
@@ -65,3 +66,12 @@ def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
                  target_type="subject", target_id=str(subject.id), new_value=number)
     db.session.commit()
     return subject
+
+
+@form_saved.connect
+def _infused(subject: Subject, *, saved: FormSaved) -> None:
+    """The infusion moves an enrolled subject to "treated"."""
+    if saved.form_oid == "IF" and saved.values.get("IFDAT") and \
+            subject.status == SubjectStatus.ENROLLED:
+        update_subject(subject, "status", SubjectStatus.TREATED.value, actor=saved.actor,
+                       reason="CAR-T infusion recorded")

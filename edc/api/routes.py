@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, abort, jsonify, make_response, request
 from flask_login import current_user
 
-from edc import safety, signatures
+from edc import deidentify, safety, signatures
 from edc.crf import services as crf
 from edc.eligibility import enrollment
 from edc.eligibility import services as eligibility_services
@@ -17,7 +17,6 @@ from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
 from edc.trail.services import TrailFilter, iter_presented, record_export
-from forms.pii import WITHHELD
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -52,11 +51,7 @@ def _subject(subject_id: int):
 
 
 def _withhold(form_oid: str, items: dict) -> dict:
-    if has_perm(current_user, Perm.VIEW_PII):
-        return items
-    form = BUILD.form(form_oid)
-    pii = {i.name for i in form.items if i.pii}
-    return {k: (WITHHELD if k in pii and v is not None else v) for k, v in items.items()}
+    return deidentify.items(form_oid, items, allowed=has_perm(current_user, Perm.VIEW_PII))
 
 
 def _state(state: crf.FormState, form_oid: str) -> dict:

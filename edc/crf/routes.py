@@ -3,13 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from edc import safety
+from edc import deidentify, safety
 from edc.crf import services
+from edc.deidentify import WITHHELD
 from edc.requestctx import current_actor, current_language
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
 from forms.builder import form_class
-from forms.pii import WITHHELD
 from forms.study_build import BUILD
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<int:subject_id>")
@@ -41,9 +41,10 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None, off
     shown = {}
     for item in form.items:
         value = (state.derived if item.derived else state.items).get(item.name)
-        shown[item.name] = WITHHELD if (item.pii and value and not show_pii) else value
+        shown[item.name] = deidentify.value(form.oid, item.name, value, allowed=show_pii)
     return render_template("crf/form.html", subject=subject, event=event, form=form,
                            state=state, wtf=wtf, shown=shown, stale=stale, offer=offer,
+                           withheld=WITHHELD,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
                            build=build), status
 
@@ -75,7 +76,7 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                                                             "version": state.version})
     if not has_perm(current_user, Perm.VIEW_PII):
         for item in form.items:
-            if item.pii and not item.derived:
+            if not item.derived and deidentify.identifying(form.oid, item.name):
                 getattr(wtf, item.name).data = WITHHELD if state.items.get(item.name) else ""
     offer = None
     if form_oid == "AE" and state.version == 0 and can(current_user, Perm.ENTER_DATA, subject):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from audit.models import AuditEntry
-from edc import deviations, signatures
+from edc import deidentify, deviations, signatures
 from edc.clock import local_today
 from edc.crf.signals import FormSaved, form_saved
 from edc.eligibility.rules import (
@@ -25,7 +25,6 @@ from edc.eligibility.settings import current_settings
 from edc.extensions import db
 from edc.models import Deviation, EligibilityEvaluation, ItemData, Subject
 from edc.timefmt import utc_time
-from forms.pii import WITHHELD, is_pii
 from forms.study_build import BUILD
 
 ORDER = {MISSING: 0, NOT_MET: 1}
@@ -99,8 +98,7 @@ def sources(subject: Subject, result: dict, *, pii_ok: bool) -> dict[str, list[d
                 dated = values.get(form.date_item) if form and form.date_item else None
                 for item in items:
                     value = values.get(item)
-                    if value is not None and not pii_ok and is_pii(item):
-                        value = WITHHELD
+                    value = deidentify.value(form_oid, item, value, allowed=pii_ok)
                     used.append({"form": form_oid, "row": key[1], "item": item,
                                  "value": value, "unit": _unit(form, item, values),
                                  "date": dated,

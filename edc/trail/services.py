@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from audit.models import AuditEntry
-from edc import anchor
+from edc import anchor, deidentify
+from edc.deidentify import WITHHELD
 from edc.extensions import db
 from edc.models import Site
 from edc.timefmt import local_time, utc_time
-from forms.pii import WITHHELD, is_pii
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ COLUMNS = [
 
 def present(e: AuditEntry, zones: dict[int, str], show_pii: bool) -> dict[str, str]:
     """One entry as display strings; identifying values withheld unless ``show_pii``."""
-    hide = not show_pii and is_pii(e.item_oid)
+    hide = not show_pii and deidentify.identifying(e.form_oid, e.item_oid)
     zone = zones.get(e.site_id) if e.site_id else None
     return {
         "seq": str(e.seq),
@@ -197,7 +197,8 @@ def write_copy(f: TrailFilter, fh, *, actor: Actor, show_pii: bool) -> dict:
     for e in db.session.scalars(select_entries(pinned).execution_options(yield_per=1000)):
         fields = hashed_fields({name: getattr(e, name) for name in AuditEntry.CHAINED})
         line = {"fields": fields, "prev_hash": e.prev_hash, "hash": e.hash}
-        if not show_pii and is_pii(e.item_oid) and ("old_value" in fields
+        if not show_pii and deidentify.identifying(e.form_oid, e.item_oid) and (
+                "old_value" in fields
                                                    or "new_value" in fields):
             for key in ("old_value", "new_value"):
                 if key in fields:

@@ -1,0 +1,49 @@
+"""The one place identifying data is withheld.
+
+What identifies a person is defined once: the ``pii`` flag of the items in the study build
+(every metadata version, so a value entered under an older version stays covered). Every
+surface that shows item values — form pages, the API, the audit viewer and its CSV, PDF and
+electronic copies, eligibility evidence, and the exports — asks here, for roles that may
+not see identifying data (``Perm.VIEW_PII``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from forms import study_build
+
+WITHHELD = "[withheld: identifying]"
+
+
+_cache: dict[tuple[int, ...], frozenset[tuple[str, str]]] = {}
+
+
+def identifying_items() -> frozenset[tuple[str, str]]:
+    """(form OID, item name) of every item any metadata version flags as identifying
+    (worked out again whenever the set of metadata versions changes)."""
+    builds = tuple(study_build.BUILDS.values())
+    key = tuple(id(b) for b in builds)
+    found = _cache.get(key)
+    if found is None:
+        found = frozenset((form.oid, item.name) for build in builds
+                          for form in build.forms.values() for item in form.items if item.pii)
+        _cache.clear()
+        _cache[key] = found
+    return found
+
+
+def identifying(form_oid: str | None, item_oid: str | None) -> bool:
+    return bool(form_oid and item_oid) and (form_oid, item_oid) in identifying_items()
+
+
+def value(form_oid: str | None, item_oid: str | None, raw, *, allowed: bool):
+    """``raw``, or the withheld marker when it identifies a person and may not be shown."""
+    if allowed or raw is None or raw == "" or not identifying(form_oid, item_oid):
+        return raw
+    return WITHHELD
+
+
+def items(form_oid: str, values: Mapping[str, object], *, allowed: bool) -> dict:
+    """A form's {item: value} with identifying values withheld."""
+    return {k: value(form_oid, k, v, allowed=allowed) for k, v in values.items()}

@@ -15,10 +15,11 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from edc import create_app
 from edc.config import normalise_database_url
@@ -321,3 +322,29 @@ def enter_eligible(subject_id: int, cohort: str = "SLE", *, complete: str = "eli
     today = site_today(subject)
     enter_screening(subject, screening_forms(cohort, today, complete=complete),
                     actor=cli_actor(), today=today)
+
+
+def age_sessions(app, *, idle: timedelta = timedelta(0),
+                 lifetime: timedelta = timedelta(0)) -> None:
+    """Let time pass for the login sessions without touching any clock: their last activity
+    moves back by ``idle`` and their start by ``lifetime`` (the audit clock is never pinned)."""
+    from edc.models import AuthSession
+
+    table = AuthSession.__table__
+    with app.app_context(), db.engine.begin() as conn:
+        rows = conn.execute(select(table.c.id, table.c.last_seen_at, table.c.created_at))
+        for row_id, last_seen, created in rows.all():
+            conn.execute(table.update().where(table.c.id == row_id).values(
+                last_seen_at=last_seen - idle, created_at=created - lifetime))
+
+
+def age_password(app, user_id: int, by: timedelta) -> None:
+    """The user's password was set ``by`` earlier (test set-up, no clock moved)."""
+    from edc.models import User
+
+    table = User.__table__
+    with app.app_context(), db.engine.begin() as conn:
+        changed = conn.execute(select(table.c.password_changed_at).where(
+            table.c.id == user_id)).scalar_one()
+        conn.execute(table.update().where(table.c.id == user_id).values(
+            password_changed_at=changed - by))

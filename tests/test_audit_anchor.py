@@ -236,3 +236,13 @@ def test_login_still_works_with_checkpoints_after_commit(app, world, client):
     app.config["EDC_AUDIT_CHECKPOINT_EVERY"] = 1
     assert login(client, "crc", PASSWORD).status_code == 302
     assert _verify(app)[0] == 0
+
+
+def test_no_test_pins_or_moves_the_clock():
+    """Audit time is the real clock, always: tests let time pass by ageing stored times."""
+    from pathlib import Path
+
+    for path in Path(__file__).parent.glob("test_*.py"):
+        text = path.read_text(encoding="utf-8")
+        for banned in ("time_machine", "freezegun", "clock.pinned"):
+            assert f"import {banned}" not in text and f"{banned}." not in text, path.name

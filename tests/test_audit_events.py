@@ -5,14 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from audit.actions import ACTIONS
-from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import AuditEntry, Study, Subject
-from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
+from tests.conftest import PASSWORD, age_sessions, csrf_token, enter_eligible, login
 
 
 def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
@@ -49,10 +47,9 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
     for _ in range(5):
         login(crc, "pi", "wrong-password-123")  # failures, then the lock
     admin.post(f"/admin/users/{world.users['pi']}/unlock", data=reason)
-    with time_machine.travel(utcnow(), tick=True) as traveller:
-        login(crc, "crc")
-        traveller.shift(timedelta(minutes=16))
-        crc.get("/")  # idle: the session ends
+    login(crc, "crc")
+    age_sessions(app, idle=timedelta(minutes=16))
+    crc.get("/")  # idle: the session ends
     login(crc, "crc")
     t = csrf_token(crc, "/account/password")
     crc.post("/account/password", data={"csrf_token": t, "current": "wrong-password-123",

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import time_machine
 from sqlalchemy import select
 
-from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import AuditEntry, AuthSession, User
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, age_sessions, csrf_token, login
 
 
 def _user(app, username) -> User:
@@ -96,15 +94,14 @@ def test_deactivated_user_cannot_sign_in(app, client, world):
 
 
 def test_idle_timeout_ends_the_session(app, client, world):
-    with time_machine.travel(utcnow(), tick=True) as traveller:
-        assert login(client, "crc").status_code == 302
-        traveller.shift(timedelta(minutes=14))
-        assert client.get("/subjects/").status_code == 200  # activity renews the session
-        traveller.shift(timedelta(minutes=14))
-        assert client.get("/subjects/").status_code == 200
-        traveller.shift(timedelta(minutes=15, seconds=5))
-        response = client.get("/subjects/")
-        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert login(client, "crc").status_code == 302
+    age_sessions(app, idle=timedelta(minutes=14))
+    assert client.get("/subjects/").status_code == 200  # activity renews the session
+    age_sessions(app, idle=timedelta(minutes=14))
+    assert client.get("/subjects/").status_code == 200
+    age_sessions(app, idle=timedelta(minutes=15, seconds=5))
+    response = client.get("/subjects/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
     with app.app_context():
         row = db.session.scalar(select(AuthSession))
         assert row.end_reason == "idle timeout"
@@ -112,13 +109,13 @@ def test_idle_timeout_ends_the_session(app, client, world):
 
 
 def test_absolute_lifetime_ends_an_active_session(app, client, world):
-    with time_machine.travel(utcnow(), tick=True) as traveller:
-        assert login(client, "crc").status_code == 302
-        for _ in range(48):  # busy for 11h59, never idle for 15 minutes
-            traveller.shift(timedelta(minutes=15) - timedelta(seconds=1))
-            assert client.get("/").status_code == 200
-        traveller.shift(timedelta(minutes=14))  # past 12 hours
-        assert client.get("/subjects/").status_code == 302
+    assert login(client, "crc").status_code == 302
+    step = timedelta(minutes=15) - timedelta(seconds=1)
+    for _ in range(48):  # busy for 11h59, never idle for 15 minutes
+        age_sessions(app, idle=step, lifetime=step)
+        assert client.get("/").status_code == 200
+    age_sessions(app, idle=timedelta(minutes=14), lifetime=timedelta(minutes=14))
+    assert client.get("/subjects/").status_code == 302  # past 12 hours
     with app.app_context():
         assert db.session.scalar(select(AuthSession.end_reason)) == "absolute lifetime"
 
@@ -135,14 +132,27 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(app, client, wor
 
 
 def test_csrf_token_holds_for_the_whole_session(app, client, world):
-    with time_machine.travel(utcnow(), tick=True) as traveller:
-        login(client, "crc")
-        token = csrf_token(client, "/subjects/")
-        for _ in range(6):  # 1h30 of steady work with one page's token
-            traveller.shift(timedelta(minutes=14))
-            client.get("/")
-        response = client.post("/subjects/new", data={"site": "TJ", "csrf_token": token})
-        assert response.status_code == 302
+    import time
+
+    from itsdangerous import URLSafeTimedSerializer
+    from itsdangerous.timed import TimestampSigner
+
+    class SignedEarlier(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 5400
+
+    login(client, "crc")
+    csrf_token(client, "/subjects/")
+    with client.session_transaction() as sess:
+        raw = sess["csrf_token"]
+    # the token a page gave 1h30 ago (only the token's own timestamp is earlier)
+    token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token",
+                                   signer=SignedEarlier).dumps(raw)
+    for _ in range(6):  # 1h30 of steady work with one page's token
+        age_sessions(app, idle=timedelta(minutes=14), lifetime=timedelta(minutes=14))
+        client.get("/")
+    response = client.post("/subjects/new", data={"site": "TJ", "csrf_token": token})
+    assert response.status_code == 302
 
 
 def test_login_form_itself_needs_csrf(client, world):

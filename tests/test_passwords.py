@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from edc.extensions import db
 from edc.models import AuditEntry, User
-from tests.conftest import PASSWORD, csrf_token, login
+from tests.conftest import PASSWORD, age_password, csrf_token, login
 
 
 def change(client, current, new, confirm=None):
@@ -93,12 +92,12 @@ def test_lock_deactivation_and_reset_end_open_sessions(app, world):
 
 
 def test_expired_password_must_be_changed_before_anything_else(app, client, world):
-    with time_machine.travel(timedelta(days=181), tick=True):
-        r = login(client, "crc")
-        assert r.headers["Location"].endswith("/account/password")
-        assert client.get("/subjects/").headers["Location"].endswith("/account/password")
-        assert change(client, PASSWORD, "a-fresh-password-181").status_code == 302
-        assert client.get("/subjects/").status_code == 200
+    age_password(app, world.users["crc"], timedelta(days=181))
+    r = login(client, "crc")
+    assert r.headers["Location"].endswith("/account/password")
+    assert client.get("/subjects/").headers["Location"].endswith("/account/password")
+    assert change(client, PASSWORD, "a-fresh-password-181").status_code == 302
+    assert client.get("/subjects/").status_code == 200
 
 
 def test_temporary_password_from_a_reset_must_be_replaced(app, client, world):

@@ -49,7 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     from edc.errors import register_error_handlers
 
     register_error_handlers(app)
-    from edc import anchor
+    from edc import accesslog, anchor
+
+    accesslog.register(app)
 
     anchor.register()
     from edc.cli import register_commands

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from edc import accesslog
 from forms import study_build
 
 WITHHELD = "[withheld: identifying]"
@@ -38,8 +39,12 @@ def identifying(form_oid: str | None, item_oid: str | None) -> bool:
 
 
 def value(form_oid: str | None, item_oid: str | None, raw, *, allowed: bool):
-    """``raw``, or the withheld marker when it identifies a person and may not be shown."""
-    if allowed or raw is None or raw == "" or not identifying(form_oid, item_oid):
+    """``raw``, or the withheld marker when it identifies a person and may not be shown.
+    An identifying value that is shown is noted for the access log."""
+    if raw is None or raw == "" or not identifying(form_oid, item_oid):
+        return raw
+    if allowed:
+        accesslog.note_identifying(form_oid, item_oid)
         return raw
     return WITHHELD
 

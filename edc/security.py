@@ -80,6 +80,7 @@ class Perm(enum.StrEnum):
     LOCK = "lock"
     MANAGE_SETTINGS = "manage_settings"
     VIEW_AUDIT = "view_audit"
+    VIEW_ACCESS_LOG = "view_access_log"
     EXPORT = "export"
     MANAGE_USERS = "manage_users"
 
@@ -100,10 +101,11 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     }),
     Role.DM: frozenset({
         Perm.VIEW_SUBJECTS, Perm.MANAGE_QUERY, Perm.LOCK, Perm.VIEW_AUDIT, Perm.EXPORT,
+        Perm.VIEW_ACCESS_LOG,
         Perm.MANAGE_SETTINGS,
     }),
     Role.SPONSOR: frozenset({Perm.VIEW_SUBJECTS, Perm.VIEW_AUDIT, Perm.EXPORT}),
-    Role.ADMIN: frozenset({Perm.VIEW_AUDIT, Perm.MANAGE_USERS}),
+    Role.ADMIN: frozenset({Perm.VIEW_AUDIT, Perm.VIEW_ACCESS_LOG, Perm.MANAGE_USERS}),
 }
 
 

@@ -49,6 +49,8 @@ EXPECTED: dict[str, object] = {
     "trail.index": AUDIT_VIEWERS,
     "trail.export_csv": AUDIT_VIEWERS,
     "trail.export_pdf": AUDIT_VIEWERS,
+    # who saw identifying data, refused requests: data management and administration
+    "trail.access_log": {"dm", "admin"},
     "api.openapi": PUBLIC,
     "api.study": VIEWERS,
     "api.subject_list": VIEWERS,

@@ -1,6 +1,7 @@
 """Tables only: no request, session or current_user in here."""
 
 from audit.models import AuditEntry
+from edc.models.access import AccessLog
 from edc.models.clinical import FormData, ItemData
 from edc.models.eligibility import (
     Deviation,
@@ -13,6 +14,7 @@ from edc.models.subject import Subject, SubjectStatus
 from edc.models.user import ApiToken, AuthSession, PasswordHistory, RoleGrant, User
 
 __all__ = [
+    "AccessLog",
     "ApiToken",
     "AuditEntry",
     "AuthSession",

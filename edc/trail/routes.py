@@ -99,3 +99,35 @@ def export_pdf():
         data = fh.read()
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": 'attachment; filename="audit-trail.pdf"'})
+
+
+@bp.route("/access-log")
+@require(Perm.VIEW_ACCESS_LOG)
+def access_log():
+    """Views of identifying data and refused requests, newest first; filter by user, kind
+    and UTC dates."""
+    from datetime import date, datetime, time, timedelta
+
+    from edc import accesslog
+
+    errors = {}
+    args = {k: (request.args.get(k) or "").strip() for k in ("user", "kind", "since",
+                                                            "until", "page")}
+    bounds = {}
+    for key in ("since", "until"):
+        if args[key]:
+            try:
+                day = date.fromisoformat(args[key])
+                bounds[key] = datetime.combine(day + timedelta(days=key == "until"), time.min)
+            except (ValueError, OverflowError):
+                errors[key] = "enter a date as YYYY-MM-DD"
+    if args["kind"] and args["kind"] not in (accesslog.IDENTIFYING, accesslog.REFUSED):
+        errors["kind"] = "choose identifying data or refused"
+    try:
+        page = max(1, min(int(args["page"] or 1), 100000))
+    except ValueError:
+        page = 1
+    rows = [] if errors else accesslog.search(user=args["user"] or None,
+                                              kind=args["kind"] or None, page=page, **bounds)
+    return render_template("trail/access_log.html", rows=rows, args=args, errors=errors,
+                           page=page), 422 if errors else 200

@@ -87,7 +87,6 @@ COLUMNS = [
 
 def present(e: AuditEntry, zones: dict[int, str], show_pii: bool) -> dict[str, str]:
     """One entry as display strings; identifying values withheld unless ``show_pii``."""
-    hide = not show_pii and deidentify.identifying(e.form_oid, e.item_oid)
     zone = zones.get(e.site_id) if e.site_id else None
     return {
         "seq": str(e.seq),
@@ -102,8 +101,10 @@ def present(e: AuditEntry, zones: dict[int, str], show_pii: bool) -> dict[str, s
         "form": e.form_oid or "",
         "repeat": e.repeat_key or "",
         "item": e.item_oid or "",
-        "old_value": WITHHELD if hide and e.old_value is not None else (e.old_value or ""),
-        "new_value": WITHHELD if hide and e.new_value is not None else (e.new_value or ""),
+        "old_value": deidentify.value(e.form_oid, e.item_oid, e.old_value,
+                                      allowed=show_pii) or "",
+        "new_value": deidentify.value(e.form_oid, e.item_oid, e.new_value,
+                                      allowed=show_pii) or "",
         "reason": e.reason or "",
         "target": f"{e.target_type} {e.target_id}" if e.target_type else "",
         "details": e.details or "",

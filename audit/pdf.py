@@ -80,7 +80,7 @@ def _cells(row: dict) -> tuple[str, str, str]:
     if row["time_local"]:
         when += f"\n{row['time_local']}"
     who = row["user"] + (f" ({row['role']})" if row["role"] else "") + f" · {row['source']}"
-    a = f"{when}\n{who}"
+    a = f"{when}\n{who}" + (f"\nrequest {row['request_id']}" if row["request_id"] else "")
     where = " · ".join(x for x in (row["site"], row["subject"], row["event"], row["form"],
                                    f"#{row['repeat']}" if row["repeat"] not in ("", "1") else "",
                                    row["item"]) if x)

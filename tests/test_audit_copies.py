@@ -162,3 +162,32 @@ def test_pdf_command_for_many_entries_numbers_every_page(app, world, tmp_path):
     assert "F3 · I199" in text and text.count("Verification: chain intact") == pages
     bad = app.test_cli_runner().invoke(args=["audit", "pdf", "-o", str(out)])
     assert bad.exit_code != 0 and "exactly one of" in bad.output
+
+
+def test_each_entry_names_its_request_and_the_pdf_prints_it_with_local_time(app, world,
+                                                                            login_as,
+                                                                            tmp_path):
+    """part11.md point 2 (the request it came from) and point 8 (site local time beside
+    UTC): removing either from an entry or from the PDF fails here."""
+    from pypdf import PdfReader
+    from sqlalchemy import select
+
+    from audit.models import AuditEntry
+    from tests.conftest import csrf_token
+
+    crc = login_as("crc")
+    page = f"/subjects/{world.subject_tj}/forms/SCREEN/EC"
+    r = crc.post(page, data={"csrf_token": csrf_token(crc, page), "version": "0",
+                             "ECDAT": "2026-11-01", "ECOG": "1"})
+    assert r.status_code == 302
+    request_id = r.headers["X-Request-ID"]
+    with app.app_context():
+        entries = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.form_oid == "EC")).all()
+    assert entries and {e.request_id for e in entries} == {request_id}
+    pdf = crc.get("/audit/export.pdf?form=EC")
+    out = tmp_path / "ec.pdf"
+    out.write_bytes(pdf.data)
+    text = "".join(p.extract_text() for p in PdfReader(str(out)).pages).replace("\n", " ")
+    assert f"request{request_id}" in re.sub(r"\s", "", text)  # long cells are pre-wrapped
+    assert "(Asia/Shanghai)" in text and " UTC" in text

@@ -57,6 +57,7 @@ def main() -> None:
                                 actor=cli_actor())
             full = create_subject(site, actor=cli_actor(), created_by_id=user.id)
             empty = create_subject(site, actor=cli_actor(), created_by_id=user.id)
+            db.session.commit()
             actor = audit.Actor(user.id, "crc", "crc", "web")
             infusion = date(2011, 1, 10)
             today = infusion + timedelta(days=365 * 15 + 30)
@@ -68,10 +69,13 @@ def main() -> None:
                     started = time.perf_counter()
                     save_form(full, "SCREEN", oid, values, version=0, actor=actor,
                               form_repeat=row, today=enrolled_on)
+                    db.session.commit()
                     durations.append(time.perf_counter() - started)
                 signatures.sign(full, TARGET, user=pi, username="pi",
                                 password="bench-password-1", actor=actor)
+                db.session.commit()
                 enroll(full, user=user, actor=actor)
+                db.session.commit()
             for event in BUILD.events:
                 if event.oid in ("LOG", "UNSCHED", "SCREEN", "ENROL"):
                     continue
@@ -89,6 +93,7 @@ def main() -> None:
                         values["IFDAT"] = infusion.isoformat()
                     started = time.perf_counter()
                     save_form(full, event.oid, oid, values, version=0, actor=actor, today=today)
+                    db.session.commit()
                     durations.append(time.perf_counter() - started)
             saves = len(durations)
             subject = db.session.get(Subject, full.id)
@@ -97,6 +102,7 @@ def main() -> None:
                 started = time.perf_counter()
                 save_form(subject, "D1", "VS", {"TEMP": f"{36 + (n % 30) / 10:.1f}"},
                           version=n + 1, actor=actor, reason="bench", today=today)
+                db.session.commit()
                 durations.append(time.perf_counter() - started)
             full_id, empty_id = full.id, empty.id
             db.session.remove()

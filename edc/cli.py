@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from audit import Actor, set_operator
 from edc.extensions import db
+from edc.uow import unit_of_work
 
 
 def _operator(_ctx, _param, value):
@@ -121,9 +122,10 @@ def demo_command(password: str, subjects: int):
     stages = []
     try:
         for rank in range(subjects):
-            stages.append(fill_subject(site, rank, crc=users["crc"], pi=users["pi"],
-                                       pi_password=password,
-                                       today=local_today(site.timezone)))
+            with unit_of_work():  # one subject, one unit of work
+                stages.append(fill_subject(site, rank, crc=users["crc"], pi=users["pi"],
+                                           pi_password=password,
+                                           today=local_today(site.timezone)))
     except Exception as exc:
         db.session.rollback()
         raise click.ClickException(

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import rfc8785
+from flask import current_app
 from sqlalchemy import select
 
 import audit
@@ -33,6 +34,7 @@ from edc.extensions import db
 from edc.models import Signature, Subject, User
 from edc.security import Perm, can
 from edc.timefmt import local_time, utc_time
+from edc.uow import refuse_later
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ def valid_signature(subject: Subject, target: str, content: dict | None = None) 
 
 def sign(subject: Subject, target: str, *, user: User, username: str, password: str,
          actor: Actor) -> Signature:
-    """Apply ``user``'s signature to the record. Commits (the failure audit too)."""
+    """Apply ``user``'s signature to the record, or raise: a wrong user ID or password is
+    recorded after the unit of work's rollback (it counts toward the lockout, as at sign-in).
+    Does not commit: the boundary does."""
     spec = TARGETS[target]
     if not can(user, Perm.SIGN, subject):
         raise NotAllowed("Only an investigator of the subject's site signs.")
@@ -125,23 +129,21 @@ def sign(subject: Subject, target: str, *, user: User, username: str, password: 
     # both components of the signature (21 CFR 11.200(a)(1)): the user ID and the password
     name_ok = bool(username) and normalise_username(username) == user.username
     if not name_ok or not verify_password(user.password_hash, password or ""):
-        locked = register_failed_password(user, "signature.failed", actor=actor,
-                                          details={"target": target,
-                                                   "subject": subject.label})
-        db.session.commit()
-        raise WrongCredentials("The account is now locked." if locked else
+        label = subject.label
+        will_lock = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
+        refuse_later(lambda: register_failed_password(
+            user, "signature.failed", actor=actor, details={"target": target,
+                                                            "subject": label}))
+        raise WrongCredentials("The account is now locked." if will_lock else
                                "User ID or password is not correct: nothing was signed.")
     if password_expired(user):
-        db.session.rollback()
         raise WrongCredentials("Your password has expired or is temporary: change it before "
                                "signing.")
     content = spec.content(subject)
     if valid_signature(subject, target, content) is not None:
-        db.session.rollback()
         raise SignatureRefused("The record is signed already and the signature is valid.")
     blockers = spec.blockers(subject)
     if blockers:
-        db.session.rollback()
         raise SignatureRefused("The record cannot be signed yet.", blockers)
     digest = content_hash(content)
     row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target,
@@ -157,7 +159,6 @@ def sign(subject: Subject, target: str, *, user: User, username: str, password: 
                  new_value=f"{row.signer_name}: {row.meaning}",
                  details={"content_sha256": digest, "signed_at_utc": utc_time(row.signed_at),
                           "signed_at_local": local_time(row.signed_at, row.timezone)})
-    db.session.commit()
     return row
 
 

@@ -227,6 +227,7 @@ def _make_world() -> World:
         site_codes=["BJ"], password=PASSWORD, actor=actor)
     subject_tj = create_subject(tj, actor=actor, created_by_id=users["crc"].id)
     subject_bj = create_subject(bj, actor=actor, created_by_id=users["crc_bj"].id)
+    db.session.commit()
     return World(tj.id, bj.id, {k: u.id for k, u in users.items()}, subject_tj.id,
                  subject_bj.id)
 
@@ -322,6 +323,7 @@ def enter_eligible(subject_id: int, cohort: str = "SLE", *, complete: str = "eli
     today = site_today(subject)
     enter_screening(subject, screening_forms(cohort, today, complete=complete),
                     actor=cli_actor(), today=today)
+    db.session.commit()  # the test is the boundary
 
 
 def age_sessions(app, *, idle: timedelta = timedelta(0),

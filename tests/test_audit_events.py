@@ -86,6 +86,7 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
         subject = db.session.get(Subject, world.subject_tj)
         save(subject, "SCREEN", "EC", {"ECOG": "0"}, version=1, actor=cli_actor(),
              reason="transcription error")
+        db.session.commit()
     assert pi.post(f"{base}/eligibility/sign", data=sign).status_code == 303
     assert crc.post(f"{base}/enroll", data={"csrf_token": t}).status_code == 303
     assert crc.get(f"{base}/eligibility.pdf").status_code == 200
@@ -93,6 +94,7 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
         subject = db.session.get(Subject, world.subject_tj)
         save(subject, "SCREEN", "EC", {"ECOG": "3"}, version=2, actor=cli_actor(),
              reason="updated source document")
+        db.session.commit()
     dm = app.test_client()
     login(dm, "dm")
     td = csrf_token(dm, "/study/eligibility-settings")
@@ -112,17 +114,19 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
         mark_demo(db.session.scalar(select(Study)), cli_actor())
         db.session.commit()
         from edc.crf.services import Invalid, save_form
+        from edc.uow import unit_of_work
 
         save_form(subject, "SCREEN", "FC", {"FCDAT": "2026-11-20", "CD19POS": "Y"},
                   version=1, actor=cli_actor(), reason="transcription error")  # form.save
         save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "39.2"}, version=0,
                   actor=cli_actor())  # check.soft
+        db.session.commit()
         from edc.auth.tokens import issue, revoke
         from edc.models import User
 
         row, _ = issue(db.session.get(User, world.users["cra"]), label="x", actor=cli_actor())
         revoke(row, actor=cli_actor(), reason="scenario")
-        with pytest.raises(Invalid):  # check.hard
+        with pytest.raises(Invalid), unit_of_work():  # check.hard, recorded after rollback
             save_form(subject, "D2", "VS", {"VSDAT": "2026-11-20", "TEMP": "50"}, version=0,
                       actor=cli_actor())
         produced = set(db.session.scalars(select(AuditEntry.action).distinct()))

@@ -177,6 +177,7 @@ def test_concurrent_writers_never_fork_the_chain(app, world):
                 for _ in range(per_thread):
                     site = db.session.get(Site, world.tj)
                     create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"])
+                    db.session.commit()  # one subject, one unit of work
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))

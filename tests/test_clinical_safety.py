@@ -17,6 +17,7 @@ from edc.crf.services import Invalid, read_form, save_form
 from edc.eligibility.services import evaluate_subject, site_today
 from edc.extensions import db
 from edc.models import AuditEntry, Subject
+from edc.uow import unit_of_work
 from forms.study_build import bvas_name
 from tests.conftest import enter_eligible, login, mark_enrolled
 
@@ -30,9 +31,10 @@ def _subject(subject_id: int) -> Subject:
 def _save(subject_id, event, form, items, *, row=1, reason=None, visit=1):
     subject = _subject(subject_id)
     version = read_form(subject, event, form, event_repeat=visit, form_repeat=row).version
-    return save_form(subject, event, form, items, version=version, actor=cli_actor(),
-                     reason=reason or ("correction" if version else None), form_repeat=row,
-                     event_repeat=visit)
+    with unit_of_work():  # the test is the boundary
+        return save_form(subject, event, form, items, version=version, actor=cli_actor(),
+                         reason=reason or ("correction" if version else None),
+                         form_repeat=row, event_repeat=visit)
 
 
 def _status(subject_id):

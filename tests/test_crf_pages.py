@@ -76,6 +76,7 @@ def test_roles_without_pii_see_the_form_read_only_and_withheld(app, world):
         save_form(subject, "SCREEN", "DM", {"INITIALS": "LXM", "BRTHDAT": "1980-01-02",
                                             "SEX": "F", "HEIGHT": "160", "WEIGHT": "55"},
                   version=0, actor=audit.Actor.system())
+        db.session.commit()
     url = f"/subjects/{world.subject_tj}/forms/SCREEN/DM"
     for role, sees in (("crc", True), ("cra", True), ("dm", False), ("sponsor", False)):
         c = app.test_client()
@@ -99,6 +100,7 @@ def test_casebook_shows_form_statuses_with_constant_queries(app, world):
         subject = db.session.get(Subject, world.subject_tj)
         save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "37"}, version=0,
                   actor=audit.Actor.system())
+        db.session.commit()
     one = statements()
     with app.app_context():
         subject = db.session.get(Subject, world.subject_tj)
@@ -109,6 +111,7 @@ def test_casebook_shows_form_statuses_with_constant_queries(app, world):
                                  "HYPOXIA": "none"},
                          "LB": {"LBDAT": "2026-11-20", "HGB": "120"}}[form]
                 save_form(subject, f"D{d}", form, items, version=0, actor=audit.Actor.system())
+        db.session.commit()
     many = statements()
     assert many == one, (one, many)
     html = c.get(url).get_data(as_text=True)

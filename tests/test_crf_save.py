@@ -13,6 +13,7 @@ from audit.replay import differences, replay_from_database, snapshot
 from edc.crf import services as crf
 from edc.extensions import db
 from edc.models import AuditEntry, FormData, Subject
+from edc.uow import unit_of_work
 from tests.conftest import mark_enrolled
 
 TODAY = date(2026, 11, 24)
@@ -32,8 +33,9 @@ def crc(world):
 
 
 def save(subject, event, form, items, *, version, actor, reason=None, **kw):
-    return crf.save_form(subject, event, form, items, version=version, actor=actor,
-                         reason=reason, today=TODAY, **kw)
+    with unit_of_work():  # the test is the boundary
+        return crf.save_form(subject, event, form, items, version=version, actor=actor,
+                             reason=reason, today=TODAY, **kw)
 
 
 def actions(**where):
@@ -186,6 +188,7 @@ def test_save_statement_count_does_not_grow_with_the_casebook(app, subject, crc)
             nonlocal count
             count += 1
 
+        db.session.commit()  # each save starts as a request's does: nothing loaded yet
         sa_event.listen(db.engine, "before_cursor_execute", bump)
         try:
             save(subject, f"D{day}", "ICANS", {"ICDAT": "2026-11-20", "ICEORI": "4",

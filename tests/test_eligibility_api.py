@@ -37,6 +37,7 @@ def _enter(app, world, *, with_pregnancy_test: bool):
         actor = audit.Actor.system()
         for form, items in forms.items():
             save_form(subject, "SCREEN", form, items, version=0, actor=actor, today=today)
+        db.session.commit()
 
 
 def test_api_lists_missing_first_and_names_the_item(app, world, token):

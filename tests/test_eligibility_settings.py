@@ -79,6 +79,7 @@ def test_clarification_c2_counts_antimalarials_when_switched_on(app, world, toke
             "PTAGENT": "HYDROXYCHLOROQUINE", "PTSTDAT": "2020-01-01",
             "PTLSTDAT": last.isoformat(), "PTRESP": "INEFFECTIVE"},
             version=0, actor=cli_actor(), form_repeat=4)
+        db.session.commit()
 
     def ex11():
         body = app.test_client().get(f"/api/v1/subjects/{world.subject_tj}/eligibility",

@@ -31,6 +31,7 @@ def _change(app, subject_id, form, items, reason="transcription error"):
         version = read_form(subject, "SCREEN", form).version
         save_form(subject, "SCREEN", form, items, version=version, actor=cli_actor(),
                   reason=reason)
+        db.session.commit()
 
 
 def _sign(app, token, subject_id, password=PASSWORD, username="pi"):
@@ -289,6 +290,7 @@ def test_subject_numbers_per_site_in_order_never_reused(app, world, token):
     with app.app_context():
         site_tj = db.session.get(Subject, world.subject_tj).site
         extra = create_subject(site_tj, actor=cli_actor(), created_by_id=world.users["crc"]).id
+        db.session.commit()
     for subject_id in (world.subject_tj, extra, world.subject_bj):
         with app.app_context():
             enter_eligible(subject_id)
@@ -306,6 +308,7 @@ def test_concurrent_enrollments_get_distinct_consecutive_numbers(app, world, tok
         site = db.session.get(Subject, world.subject_tj).site
         ids += [create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"]).id
                 for _ in range(5)]
+        db.session.commit()
     for subject_id in ids:
         with app.app_context():
             enter_eligible(subject_id)
@@ -408,6 +411,7 @@ def test_the_checklist_page_runs_a_constant_number_of_statements(app, world, tok
                                                "PTLSTDAT": "2019-06-01",
                                                "PTRESP": "INEFFECTIVE"},
                       version=0, actor=cli_actor(), form_repeat=n)
+        db.session.commit()
     for ecog in ("0", "1"):
         assert _sign(app, token, eligible).status_code == 201
         _change(app, eligible, "EC", {"ECOG": ecog})

@@ -10,6 +10,7 @@ import audit
 from edc.crf import services as crf
 from edc.extensions import db
 from edc.models import AuditEntry, Deviation, Subject
+from edc.uow import unit_of_work
 from forms.schedule import schedule
 from forms.study_build import BUILD
 from tests.conftest import mark_enrolled
@@ -66,8 +67,9 @@ def subject(app, world):
 
 
 def save(subject, event, form, items, version=0, **kw):
-    return crf.save_form(subject, event, form, items, version=version,
-                         actor=audit.Actor.system(), today=date(2026, 11, 24), **kw)
+    with unit_of_work():  # the test is the boundary
+        return crf.save_form(subject, event, form, items, version=version,
+                             actor=audit.Actor.system(), today=date(2026, 11, 24), **kw)
 
 
 def test_infusion_lot_must_match_the_apheresis_lot(subject):

@@ -17,6 +17,7 @@ from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
 from edc.trail.services import TrailFilter, iter_presented, record_export
+from edc.uow import unit_of_work
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -113,11 +114,13 @@ def subject_create():
     if site is None:
         return _error(422, "unknown site", {"site": f"no site {code.strip().upper()}"})
     try:
-        subject = subjects.create_subject(site, actor=current_actor("api"),
-                                          created_by_id=current_user.id)
+        with unit_of_work():
+            subject = subjects.create_subject(site, actor=current_actor("api"),
+                                              created_by_id=current_user.id)
+            body = {"id": subject.id, "screening_number": subject.screening_number}
     except subjects.SubjectError as exc:
         return _error(422, str(exc), {"site": str(exc)})
-    return jsonify({"id": subject.id, "screening_number": subject.screening_number}), 201
+    return jsonify(body), 201
 
 
 @bp.route("/subjects/<int:subject_id>")
@@ -189,9 +192,10 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
     if reason is not None and not isinstance(reason, str):
         return _error(422, "reason must be text", {"reason": "text"})
     try:
-        state = crf.save_form(subject, event_oid, form_oid, items, version=version,
-                              actor=current_actor("api"), reason=reason, form_repeat=repeat,
-                              event_repeat=visit)
+        with unit_of_work():
+            state = crf.save_form(subject, event_oid, form_oid, items, version=version,
+                                  actor=current_actor("api"), reason=reason,
+                                  form_repeat=repeat, event_repeat=visit)
     except crf.StaleVersion as exc:
         body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
         return jsonify(body), 409
@@ -294,15 +298,17 @@ def eligibility_sign(subject_id: int):
     if errors:
         return _error(422, "the user ID and the password are required to sign", errors)
     try:
-        row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
-                              username=username, password=password,
-                              actor=current_actor("api"))
+        with unit_of_work():
+            row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
+                                  username=username, password=password,
+                                  actor=current_actor("api"))
+            shown = signatures.Shown(row, True, "valid").as_json()
     except signatures.WrongCredentials as exc:
         return _error(401, exc.message, {"password": exc.message})
     except signatures.SignatureRefused as exc:
         return jsonify({"error": exc.message, "status": exc.status,
                         "blockers": exc.blockers}), exc.status
-    return jsonify(signatures.Shown(row, True, "valid").as_json()), 201
+    return jsonify(shown), 201
 
 
 @bp.route("/subjects/<int:subject_id>/enroll", methods=["POST"])
@@ -310,7 +316,9 @@ def eligibility_sign(subject_id: int):
 def enroll(subject_id: int):
     subject = _subject(subject_id)
     try:
-        number = enrollment.enroll(subject, user=current_user, actor=current_actor("api"))
+        with unit_of_work():
+            number = enrollment.enroll(subject, user=current_user,
+                                       actor=current_actor("api"))
     except enrollment.EnrollmentRefused as exc:
         return jsonify({**exc.as_json(), "status": exc.status}), exc.status
     return jsonify({"subject_number": number}), 201

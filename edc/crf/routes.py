@@ -9,6 +9,7 @@ from edc.deidentify import WITHHELD
 from edc.requestctx import current_actor, current_language
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
+from edc.uow import unit_of_work
 from forms.builder import form_class
 from forms.study_build import BUILD
 
@@ -102,9 +103,10 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     except ValueError:
         version = -1
     try:
-        state = services.save_form(subject, event_oid, form_oid, entered, version=version,
-                                   actor=current_actor(), reason=_reason(wtf),
-                                   event_repeat=visit, form_repeat=repeat)
+        with unit_of_work():
+            state = services.save_form(subject, event_oid, form_oid, entered, version=version,
+                                       actor=current_actor(), reason=_reason(wtf),
+                                       event_repeat=visit, form_repeat=repeat)
     except services.StaleVersion as exc:
         return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc)
     except (services.Locked, services.NotEnrolled) as exc:

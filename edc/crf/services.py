@@ -21,6 +21,7 @@ from edc.clock import local_today
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import FormData, Subject
+from edc.uow import refuse_later
 from forms import consistency
 from forms.derive import derive, item_rule_versions
 from forms.metadata import Event, Form, StudyBuild
@@ -176,11 +177,11 @@ def _context(subject: Subject, today: date) -> Context:
 def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
               version: int | None, actor: Actor, reason: str | None = None,
               event_repeat: int = 1, form_repeat: int = 1,
-              today: date | None = None, commit: bool = True,
-              assigned: dict | None = None) -> FormState:
-    """Save entered values. Raises a FormProblem (nothing written but the audit of a hard
-    check) or returns the new state. Commits unless ``commit`` is false (the caller's
-    transaction: enrollment). ``assigned`` are values the system sets (the subject number)."""
+              today: date | None = None, assigned: dict | None = None) -> FormState:
+    """Save entered values and return the new state, or raise a FormProblem: then nothing is
+    to be kept but the record of the hard checks that refused values, which the unit of work
+    writes after its rollback (``edc.uow``). Does not commit: the boundary does.
+    ``assigned`` are values the system sets (the subject number)."""
     resolve(event_oid, form_oid)
     if not isinstance(entered, dict):
         raise Invalid({"items": "must be an object of item names to values"})
@@ -196,13 +197,11 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     form = build.form(form_oid)
     current = row.version if row else 0
     if version is None and current:
-        db.session.rollback()
         raise Invalid({"version": f"required: send the version you read (the form is at "
                                   f"version {current})"})
     if (version or 0) != current:
         state = read_form(subject, event_oid, form_oid, event_repeat=event_repeat,
                           form_repeat=form_repeat)
-        db.session.rollback()
         raise StaleVersion(state, version)
 
     outcome = validate_form(build, form, entered, _context(subject, today))
@@ -220,13 +219,13 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         for item, message in warnings.items():
             outcome.warnings.setdefault(item, message)
     if not outcome.ok:
-        db.session.rollback()
-        _audit_hard_checks(subject, event_oid, form_oid, entered, outcome.errors, actor)
-        raise Invalid(outcome.errors)
+        errors = dict(outcome.errors)
+        refuse_later(lambda: _audit_hard_checks(subject, event_oid, form_oid, entered, errors,
+                                                actor))
+        raise Invalid(errors)
     reason = (reason or "").strip() or None
     if row is not None and not reason and \
             any(before.get(k) != v for k, v in outcome.values.items()):
-        db.session.rollback()
         raise Invalid({"reason": "The form was saved before: give a reason for change."})
 
     changes = write_items(subject, event_oid, form_oid, outcome.values, actor=actor,
@@ -268,8 +267,6 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         event_oid, form_oid, event_repeat, form_repeat, row.version, row.status, actor,
         values=dict(stored), changes=tuple(changes), warnings=dict(outcome.warnings),
         date_item=form.date_item, out_of_window=window))
-    if commit:
-        db.session.commit()
     items, derived_now = _split(form, stored)
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
                      derived_now, warnings=outcome.warnings, locked=row.locked,
@@ -408,7 +405,6 @@ def _audit_hard_checks(subject, event_oid, form_oid, entered, errors, actor) -> 
                      event_oid=event_oid, form_oid=form_oid, item_oid=item,
                      new_value=None if raw is None else json.dumps(raw, default=str)[:200],
                      details={"message": message})
-    db.session.commit()
 
 
 def _next_number(column, subject: Subject, criterion) -> int:

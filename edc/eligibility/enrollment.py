@@ -18,6 +18,7 @@ from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus, User
 from edc.security import Perm, can
 from edc.subjects.services import update_subject
+from edc.uow import refuse_later
 
 
 class EnrollmentRefused(Exception):
@@ -50,8 +51,9 @@ def next_subject_number(site: Site) -> str:
 
 
 def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
-    """Enroll ``subject`` or raise EnrollmentRefused (audited, nothing else written).
-    Commits. Returns the subject number."""
+    """Enroll ``subject`` and return its number, or raise EnrollmentRefused: then the unit
+    of work keeps only the refusal (its audit entry and the evaluation as evidence). Does not
+    commit: the boundary does."""
     from edc.crf.services import save_form
 
     if not can(user, Perm.ENROLL, subject):
@@ -60,7 +62,6 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     db.session.refresh(subject)
     if subject.subject_number is not None or subject.status != SubjectStatus.SCREENING:
         number = subject.subject_number
-        db.session.rollback()
         raise EnrollmentRefused(f"The subject is not in screening (status {subject.status}"
                                 + (f", enrolled as {number})" if number else ")"))
     reference = services.site_today(subject)
@@ -75,13 +76,15 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
                    "signature was invalidated by a later change.")
     if problem:
         failing = services.failing_json(result)
-        db.session.rollback()
-        kept = services.keep(subject, result, "enrollment_refused", actor=actor)
-        audit.record(db.session, "subject.enroll_refused", actor=actor, subject=subject,
-                     reason=problem, details={"failing": [f["id"] for f in failing],
-                                              "rule_version": result["rule_version"],
-                                              "evaluation_id": kept.id})
-        db.session.commit()
+
+        def record_refusal():
+            kept = services.keep(subject, result, "enrollment_refused", actor=actor)
+            audit.record(db.session, "subject.enroll_refused", actor=actor, subject=subject,
+                         reason=problem, details={"failing": [f["id"] for f in failing],
+                                                  "rule_version": result["rule_version"],
+                                                  "evaluation_id": kept.id})
+
+        refuse_later(record_refusal)
         raise EnrollmentRefused(problem, failing,
                                 None if signed else "missing or invalidated")
 
@@ -92,7 +95,7 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     cohort = result["data"].get(("DX", 1), {}).get("COHORT")
     save_form(subject, "ENROL", "EN",
               {"ENDAT": reference.isoformat(), "COHORTC": cohort}, assigned={"SUBJNO": number},
-              version=None, actor=actor, commit=False, today=reference)
+              version=None, actor=actor, today=reference)
     kept = services.keep(subject, result, "enrollment", actor=actor)
     audit.record(db.session, "subject.enroll", actor=actor, subject=subject,
                  target_type="subject", target_id=str(subject.id), new_value=number,
@@ -100,5 +103,4 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
                           "rule_version": result["rule_version"],
                           "signature_id": signed.row.id,
                           "signed_content_sha256": signed.row.content_hash})
-    db.session.commit()
     return number

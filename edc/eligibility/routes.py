@@ -16,6 +16,7 @@ from edc.extensions import db
 from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
+from edc.uow import unit_of_work
 
 bp = Blueprint("eligibility", __name__)
 
@@ -75,8 +76,9 @@ def sign(subject_id: int):
     if errors:
         return _page(subject, 422, sign_errors=errors)
     try:
-        signatures.sign(subject, services.TARGET, user=current_user, username=username,
-                        password=password, actor=current_actor())
+        with unit_of_work():
+            signatures.sign(subject, services.TARGET, user=current_user, username=username,
+                            password=password, actor=current_actor())
     except signatures.WrongCredentials as exc:
         return _page(subject, 401, sign_errors={"password": exc.message})
     except signatures.SignatureRefused as exc:
@@ -91,7 +93,8 @@ def sign(subject_id: int):
 def enroll(subject_id: int):
     subject = _subject(subject_id)
     try:
-        number = enrollment.enroll(subject, user=current_user, actor=current_actor())
+        with unit_of_work():
+            number = enrollment.enroll(subject, user=current_user, actor=current_actor())
     except enrollment.EnrollmentRefused as exc:
         return _page(subject, exc.status, refusal=exc)
     flash(f"Subject enrolled as {number}.", "success")
@@ -130,8 +133,9 @@ def settings_change():
     try:
         data = {k: v for k, v in form.items() if k != "reason"}
         data["half_life_hours"] = settings.parse_half_lives(form["half_life_hours"])
-        row = settings.change_settings(data, reason=form["reason"], actor=current_actor(),
-                                       user_id=current_user.id)
+        with unit_of_work():
+            row = settings.change_settings(data, reason=form["reason"],
+                                           actor=current_actor(), user_id=current_user.id)
     except settings.SettingsError as exc:
         return _settings_page(422, {exc.field: exc.message}, form)
     flash(f"Eligibility settings version {row.version} stored.", "success")

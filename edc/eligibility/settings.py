@@ -171,5 +171,4 @@ def change_settings(data: dict, *, reason: str, actor: Actor,
     # a checklist signed under the old settings no longer matches what is evaluated now
     signatures.invalidate_all_changed(
         actor=actor, cause=f"eligibility settings changed to version {new.version} ({reason})")
-    db.session.commit()
     return new

@@ -9,6 +9,7 @@ from edc.models import Site
 from edc.requestctx import current_actor
 from edc.security import Perm, can, require
 from edc.subjects import services
+from edc.uow import unit_of_work
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 
@@ -35,13 +36,15 @@ def create():
         flash("Choose one of your sites.", "error")
         return redirect(url_for("subjects.index")), 303
     try:
-        subject = services.create_subject(site, actor=current_actor(),
-                                          created_by_id=current_user.id)
+        with unit_of_work():
+            subject = services.create_subject(site, actor=current_actor(),
+                                              created_by_id=current_user.id)
+            number, subject_id = subject.screening_number, subject.id
     except services.SubjectError as exc:
         flash(str(exc), "error")
         return redirect(url_for("subjects.index")), 303
-    flash(f"Subject {subject.screening_number} registered at {site.code}.", "success")
-    return redirect(url_for("subjects.detail", subject_id=subject.id))
+    flash(f"Subject {number} registered at {site.code}.", "success")
+    return redirect(url_for("subjects.detail", subject_id=subject_id))
 
 
 @bp.route("/<int:subject_id>")

@@ -64,7 +64,6 @@ def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
     db.session.flush()
     audit.record(db.session, "subject.create", actor=actor, subject=subject, site=locked,
                  target_type="subject", target_id=str(subject.id), new_value=number)
-    db.session.commit()
     return subject
 
 

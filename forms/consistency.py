@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
@@ -132,7 +133,52 @@ def _dose_deviation(v: Values, _o: Others) -> str | None:
     return None
 
 
+def _birth_after_consent(v: Values, o: Others) -> str | None:
+    consent, birth = o.subject("IC", "RFICDAT"), v.get("BRTHDAT")
+    if consent and birth and birth >= consent:
+        return f"is not before informed consent ({consent})"
+    return None
+
+
+def _lot_mismatch(v: Values, o: Others) -> str | None:
+    lot, apheresis = v.get("LOTNO"), o.subject("AP", "LOTNO")
+    if lot and apheresis and lot != apheresis:
+        return f"does not match the apheresis product lot ({apheresis})"
+    return None
+
+
+def _lymphodepletion_gap(v: Values, o: Others) -> int | None:
+    day, start = v.get("IFDAT"), o.subject("LD", "LDSTDAT")
+    if not day or not start:
+        return None
+    return (date.fromisoformat(day) - date.fromisoformat(start)).days
+
+
+def _infusion_before_lymphodepletion_ended(v: Values, o: Others) -> str | None:
+    gap = _lymphodepletion_gap(v, o)
+    if gap is not None and gap < 3:
+        return (f"is before lymphodepletion ended (started {o.subject('LD', 'LDSTDAT')}; "
+                "infusion is planned on day 5 after)")
+    return None
+
+
+def _infusion_off_plan(v: Values, o: Others) -> str | None:
+    gap = _lymphodepletion_gap(v, o)
+    if gap is not None and gap >= 3 and not 4 <= gap <= 6:
+        return (f"is {gap} days after the start of lymphodepletion "
+                f"({o.subject('LD', 'LDSTDAT')}); the plan is 5 ± 1")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
+    Check("CC-DM-1", "DM", "BRTHDAT", "Birth date not before informed consent",
+          _birth_after_consent, hard=True),
+    Check("CC-IF-1", "IF", "LOTNO", "Infusion product lot differs from the apheresis lot",
+          _lot_mismatch, hard=True),
+    Check("CC-IF-2", "IF", "IFDAT", "Infusion before lymphodepletion ended (less than 3 days "
+          "after its start)", _infusion_before_lymphodepletion_ended, hard=True),
+    Check("CC-IF-3", "IF", "IFDAT", "Infusion not 5 ± 1 days after the start of "
+          "lymphodepletion", _infusion_off_plan),
     Check("CC-CRS-1", "CRS", "TREATED", "Tocilizumab or corticosteroid dose recorded while "
           "anti-cytokine therapy given is not Yes", _cytokine_not_marked),
     Check("CC-CRS-2", "CRS", "CRSGR", "Vasopressors recorded (this form or the visit's vital "
@@ -154,12 +200,14 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def run(form_oid: str, values: Values, others: Others) -> tuple[dict[str, str], dict[str, str]]:
-    """(errors, warnings) by item for a form's values (entered and derived)."""
+def run(form_oid: str, values: Values, others: Others, *, skip=frozenset()
+        ) -> tuple[dict[str, str], dict[str, str]]:
+    """(errors, warnings) by item for a form's values (entered and derived); items in
+    ``skip`` (refused already) are not checked again."""
     errors: dict[str, str] = {}
     warnings: dict[str, str] = {}
     for check in CHECKS:
-        if check.form != form_oid:
+        if check.form != form_oid or check.item in skip:
             continue
         message = check.message(values, others)
         if message:

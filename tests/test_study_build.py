@@ -147,3 +147,17 @@ def test_required_and_required_if():
     assert "CREATU" not in missing_required(lbf, {"LBDAT": "2026-11-20"})
     result = validate_form(BUILD, dm, {"SEX": "F", "CHILDPOT": ""}, CTX)
     assert result.warnings.get("CHILDPOT") == "required"
+
+
+def test_checks_across_forms_are_metadata_listed_in_the_dictionary(app, world, login_as,
+                                                                   token):
+    from forms import consistency
+
+    forms = {c.form for c in consistency.CHECKS}
+    assert {"DM", "IF", "CRS", "VS", "AE", "LD", "LDD"} <= forms
+    assert len({c.id for c in consistency.CHECKS}) == len(consistency.CHECKS)
+    html = login_as("crc").get("/study/dictionary").get_data(as_text=True)
+    for check in consistency.CHECKS:
+        assert check.id in html
+    body = app.test_client().get("/api/v1/study", headers=token("crc")).json
+    assert {c["id"] for c in body["checks"]} == {c.id for c in consistency.CHECKS}

@@ -18,6 +18,7 @@ from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
 from edc.trail.services import TrailFilter, iter_presented, record_export
 from edc.uow import unit_of_work
+from forms import consistency
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -86,8 +87,10 @@ def study():
                "forms": list(e.forms)} for e in BUILD.events]
     codelists = {oid: [{"code": c, "en": en, "zh": zh} for c, en, zh in cl.terms]
                  for oid, cl in BUILD.codelists.items()}
+    checks = [{"id": c.id, "form": c.form, "item": c.item, "text": c.text,
+               "kind": "hard" if c.hard else "soft"} for c in consistency.CHECKS]
     return jsonify({"metadata_version": BUILD.version, "events": events, "forms": forms,
-                    "codelists": codelists,
+                    "codelists": codelists, "checks": checks,
                     "metadata_versions": [{"version": v, "changes": note}
                                           for v, note in CHANGES.items()]})
 

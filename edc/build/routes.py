@@ -5,6 +5,7 @@ import io
 from flask import Blueprint, Response, render_template
 
 from edc.security import login_only
+from forms import consistency
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("build", __name__, url_prefix="/study")
@@ -14,7 +15,8 @@ bp = Blueprint("build", __name__, url_prefix="/study")
 @login_only
 def dictionary():
     """The data dictionary of the active metadata version: events, forms, items."""
-    return render_template("build/dictionary.html", build=BUILD, changes=CHANGES)
+    return render_template("build/dictionary.html", build=BUILD, changes=CHANGES,
+                           checks=consistency.CHECKS)
 
 
 @bp.route("/acrf.pdf")

@@ -209,15 +209,16 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     before = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat) if row is not None else {}
     derived, rules = {}, ""
+    after = {k: v for k, v in {**before, **outcome.values, **(assigned or {})}.items()
+             if v is not None and k not in outcome.errors}
     if outcome.ok:
-        after = {k: v for k, v in {**before, **outcome.values, **(assigned or {})}.items()
-                 if v is not None}
         derived, rules = derive(form_oid, after, _lookup(subject), form)
-        others = _Others(subject, event_oid, event_repeat)
-        errors, warnings = consistency.run(form_oid, {**after, **derived}, others)
-        outcome.errors.update(errors)
-        for item, message in warnings.items():
-            outcome.warnings.setdefault(item, message)
+    errors, warnings = consistency.run(form_oid, {**after, **derived},
+                                       _Others(subject, event_oid, event_repeat),
+                                       skip=frozenset(outcome.errors))
+    outcome.errors.update(errors)
+    for item, message in warnings.items():
+        outcome.warnings.setdefault(item, message)
     if not outcome.ok:
         errors = dict(outcome.errors)
         refuse_later(lambda: _audit_hard_checks(subject, event_oid, form_oid, entered, errors,
@@ -340,29 +341,10 @@ def infusion_date(subject: Subject) -> date | None:
 
 
 def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> str | None:
-    """Checks that read other forms: lots, the lymphodepletion plan, visit windows. Returns
-    the visit-window message when the form's date is out of its window (a deviation)."""
+    """The visit window (the schedule of the subject's infusion): returns the message when
+    the form's date is out of its window (a deviation). The other checks that read other
+    forms are metadata (forms/consistency.py)."""
     values = outcome.values
-    if form.oid == "DM" and values.get("BRTHDAT") and "BRTHDAT" not in outcome.errors:
-        consent = read_items(subject, "SCREEN", "IC").get("RFICDAT")
-        if consent and values["BRTHDAT"] >= consent:
-            outcome.errors["BRTHDAT"] = f"is not before informed consent ({consent})"
-    if form.oid == "IF":
-        lot = values.get("LOTNO")
-        apheresis = read_items(subject, "APHER", "AP").get("LOTNO")
-        if lot and apheresis and lot != apheresis and "LOTNO" not in outcome.errors:
-            outcome.errors["LOTNO"] = (f"does not match the apheresis product lot "
-                                       f"({apheresis})")
-        day = values.get("IFDAT")
-        ld_start = read_items(subject, "LD", "LD").get("LDSTDAT")
-        if day and ld_start and "IFDAT" not in outcome.errors:
-            gap = (date.fromisoformat(day) - date.fromisoformat(ld_start)).days
-            if gap < 3:
-                outcome.errors["IFDAT"] = (f"is before lymphodepletion ended (started "
-                                           f"{ld_start}; infusion is planned on day 5 after)")
-            elif not 4 <= gap <= 6:
-                outcome.warnings["IFDAT"] = (f"is {gap} days after the start of "
-                                             f"lymphodepletion ({ld_start}); the plan is 5 ± 1")
     date_item = form.date_item
     if date_item and values.get(date_item) and date_item not in outcome.errors \
             and not form.repeating:

@@ -30,7 +30,8 @@ def pii_build(monkeypatch):
                                             "text", pii=True, max_length=60)))
     build = replace(active, version="9.0-pii-test", forms={**active.forms, "PT": pt})
     monkeypatch.setitem(study_build.BUILDS, build.version, build)
-    monkeypatch.setattr("edc.crf.services.BUILD", build)
+    monkeypatch.setattr("edc.crf.services.BUILD", build)  # the pairs a save resolves
+    monkeypatch.setattr("edc.crf.casebook.BUILD", build)  # new instances take it
     return build
 
 

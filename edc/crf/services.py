@@ -8,25 +8,41 @@ transaction with its audit entries.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import audit
 from audit import Actor
 from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import local_today
+from edc.crf.casebook import (  # noqa: F401 - the casebook's readers, for the routes
+    build_of,
+    casebook,
+    infusion_date,
+    next_log_row,
+    next_visit,
+    visit_number,
+    visit_schedule,
+)
+from edc.crf.checks import (
+    DEPENDENTS,  # noqa: F401 - documented with the save
+    _audit_hard_checks,
+    _cross_form_checks,
+    _lookup,
+    _Others,
+    _rederive_dependents,
+    _write_derived,
+)
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import FormData, Subject
 from edc.uow import refuse_later
 from forms import consistency
-from forms.derive import derive, item_rule_versions
+from forms.derive import derive
 from forms.metadata import Event, Form, StudyBuild
-from forms.schedule import out_of_window, schedule
-from forms.study_build import BUILD, BUILDS
+from forms.study_build import BUILD
 from forms.validate import Context, missing_required, validate_form
 
 # Events a subject in screening may have data in; every other event needs enrollment.
@@ -92,26 +108,6 @@ class FormState:
     metadata_version: str = BUILD.version
 
 
-def visit_number(event: Event, raw: str | int | None) -> int:
-    """The visit number (event repeat) asked for: any whole number from 1 for a repeatable
-    event (unscheduled visits), 1 for every other event. ValueError otherwise."""
-    if raw in (None, ""):
-        return 1
-    number = int(raw)
-    if number < 1 or (number > 1 and not event.repeatable):
-        raise ValueError(f"event {event.oid} has no visit {number}")
-    return number
-
-
-def next_visit(subject: Subject, event_oid: str) -> int:
-    """The next free visit number of a repeatable event (unscheduled visits)."""
-    return _next_number(FormData.event_repeat, subject, FormData.event_oid == event_oid)
-
-
-def build_of(row: FormData | None) -> StudyBuild:
-    """The metadata version a form instance was entered under (the active one for a new
-    instance)."""
-    return BUILDS.get(row.metadata_version, BUILD) if row is not None else BUILD
 
 
 def definition(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
@@ -274,135 +270,3 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                      metadata_version=row.metadata_version,
                      rules=rule_versions(subject, event_oid, form_oid,
                                          event_repeat=event_repeat, form_repeat=form_repeat))
-
-
-def _write_derived(subject: Subject, event_oid: str, form_oid: str, derived: dict, rules: str,
-                   stored: dict, *, event_repeat: int, form_repeat: int) -> None:
-    versions = item_rule_versions(form_oid, derived, cohort=stored.get("COHORT"))
-    write_items(subject, event_oid, form_oid, derived, actor=Actor.system(),
-                reason=f"derived ({rules})", event_repeat=event_repeat,
-                form_repeat=form_repeat, rule_versions=versions)
-
-
-# Derived values that read another form: when that form changes, they are derived again
-# (audited as a system change). The lymphodepletion plan's CrCl reads the screening
-# creatinine, age and sex; each day's prescribed dose reads the plan's BSA and CrCl.
-DEPENDENTS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("SCREEN", "LB"): (("LD", "LD"),), ("SCREEN", "DM"): (("LD", "LD"),),
-    ("SCREEN", "IC"): (("LD", "LD"),), ("LD", "LD"): (("LD", "LDD"),),
-}
-
-
-def _rederive_dependents(subject: Subject, event_oid: str, form_oid: str) -> None:
-    for dep_event, dep_form in DEPENDENTS.get((event_oid, form_oid), ()):
-        rows = db.session.scalars(select(FormData).where(
-            FormData.subject_id == subject.id, FormData.event_oid == dep_event,
-            FormData.form_oid == dep_form))
-        for row in rows:
-            values = read_items(subject, dep_event, dep_form, event_repeat=row.event_repeat,
-                                form_repeat=row.form_repeat)
-            derived, rules = derive(dep_form, values, _lookup(subject),
-                                    build_of(row).form(dep_form))
-            if any(values.get(k) != v for k, v in derived.items()):
-                _write_derived(subject, dep_event, dep_form, derived, rules, values,
-                               event_repeat=row.event_repeat, form_repeat=row.form_repeat)
-        _rederive_dependents(subject, dep_event, dep_form)
-
-
-def _home_event(form_oid: str) -> str:
-    """The event a subject-level value of a form is read from: the first event of the
-    schedule that has the form (screening for LB, the lymphodepletion plan for LD, the logs
-    for DTH)."""
-    return next(e.oid for e in BUILD.events if form_oid in e.forms)
-
-
-def _lookup(subject: Subject):
-    """What a derivation reads of other forms: their subject-level instance."""
-    return lambda form, item: read_items(subject, _home_event(form), form).get(item)
-
-
-class _Others:
-    """What a consistency check reads of other forms (forms.consistency.Others)."""
-
-    def __init__(self, subject: Subject, event_oid: str, event_repeat: int):
-        self._subject, self._event, self._repeat = subject, event_oid, event_repeat
-
-    def visit(self, form: str, item: str) -> str | None:
-        return read_items(self._subject, self._event, form,
-                          event_repeat=self._repeat).get(item)
-
-    def subject(self, form: str, item: str) -> str | None:
-        return _lookup(self._subject)(form, item)
-
-
-def infusion_date(subject: Subject) -> date | None:
-    value = read_items(subject, "INF", "IF").get("IFDAT")
-    return date.fromisoformat(value) if value else None
-
-
-def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> str | None:
-    """The visit window (the schedule of the subject's infusion): returns the message when
-    the form's date is out of its window (a deviation). The other checks that read other
-    forms are metadata (forms/consistency.py)."""
-    values = outcome.values
-    date_item = form.date_item
-    if date_item and values.get(date_item) and date_item not in outcome.errors \
-            and not form.repeating:
-        message = out_of_window(BUILD.event(event_oid), infusion_date(subject),
-                                date.fromisoformat(values[date_item]))
-        if message:
-            outcome.warnings[date_item] = message
-            return message
-    return None
-
-
-def visit_schedule(subject: Subject, today: date | None = None) -> list:
-    """The subject's visits with target dates, windows and statuses (one query for data)."""
-    from edc.models import ItemData
-
-    today = today or local_today(subject.site.timezone)
-    saved = casebook(subject)
-    dated_items = {(f.oid, f.date_item) for f in BUILD.forms.values() if f.date_item}
-    rows = db.session.execute(select(ItemData.event_oid, ItemData.form_oid, ItemData.item_oid,
-                                     ItemData.value).where(
-        ItemData.subject_id == subject.id, ItemData.removed.is_(False),
-        ItemData.event_repeat == 1))
-    first_date: dict[str, date] = {}
-    infusion = None
-    for event_oid, form_oid, item_oid, value in rows:
-        if (form_oid, item_oid) in dated_items and value:
-            d = date.fromisoformat(value)
-            first_date[event_oid] = min(d, first_date.get(event_oid, d))
-            if (event_oid, form_oid, item_oid) == ("INF", "IF", "IFDAT"):
-                infusion = d
-    actual = {key[0]: first_date.get(key[0]) for key in saved}
-    return schedule(BUILD.events, infusion, actual, today)
-
-
-def _audit_hard_checks(subject, event_oid, form_oid, entered, errors, actor) -> None:
-    """A refused save writes no data; the firing of each hard check is still recorded."""
-    for item, message in errors.items():
-        raw = entered.get(item) if isinstance(entered, dict) else None
-        audit.record(db.session, "check.hard", actor=actor, subject=subject,
-                     event_oid=event_oid, form_oid=form_oid, item_oid=item,
-                     new_value=None if raw is None else json.dumps(raw, default=str)[:200],
-                     details={"message": message})
-
-
-def _next_number(column, subject: Subject, criterion) -> int:
-    """One more than the highest row or visit number used: numbers are never reused."""
-    used = db.session.scalar(select(func.max(column)).where(
-        FormData.subject_id == subject.id, criterion))
-    return (used or 0) + 1
-
-
-def next_log_row(subject: Subject, form_oid: str) -> int:
-    return _next_number(FormData.form_repeat, subject, FormData.form_oid == form_oid)
-
-
-
-def casebook(subject: Subject) -> dict[tuple[str, int, str, int], FormData]:
-    """Every saved form of a subject, keyed (event, event repeat, form, form repeat): one query
-    whatever the number of events, forms or audit entries."""
-    rows = db.session.scalars(select(FormData).where(FormData.subject_id == subject.id))
-    return {(r.event_oid, r.event_repeat, r.form_oid, r.form_repeat): r for r in rows}

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from edc import signatures
+from edc.crf.services import save_form
 from edc.eligibility import services
 from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus, User
@@ -54,8 +55,6 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     """Enroll ``subject`` and return its number, or raise EnrollmentRefused: then the unit
     of work keeps only the refusal (its audit entry and the evaluation as evidence). Does not
     commit: the boundary does."""
-    from edc.crf.services import save_form
-
     if not can(user, Perm.ENROLL, subject):
         raise NotPermitted("Your role may not enroll subjects.")
     site = db.session.scalar(select(Site).where(Site.id == subject.site_id).with_for_update())

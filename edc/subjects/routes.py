@@ -4,12 +4,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
+from edc import deviations as deviation_service
+from edc import safety
+from edc.crf.casebook import casebook, visit_schedule
 from edc.extensions import db
 from edc.models import Site
 from edc.requestctx import current_actor
 from edc.security import Perm, can, require
 from edc.subjects import services
 from edc.uow import unit_of_work
+from forms.study_build import BUILD, LOG_FORMS
 
 bp = Blueprint("subjects", __name__, url_prefix="/subjects")
 
@@ -53,10 +57,6 @@ def detail(subject_id: int):
     subject = services.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
         abort(404)
-    from edc import deviations, safety
-    from edc.crf.services import casebook, visit_schedule
-    from forms.study_build import BUILD, LOG_FORMS
-
     visits = {v.event: v for v in visit_schedule(subject)}
     saved = casebook(subject)
     rows: dict[tuple[str, str], list] = {}  # repeating forms: their saved rows, in order
@@ -69,7 +69,7 @@ def detail(subject_id: int):
             repeats.setdefault(event_oid, []).append(event_repeat)
     return render_template("subjects/detail.html", subject=subject, saved=saved, rows=rows,
                            repeats={k: sorted(v) for k, v in repeats.items()},
-                           visits=visits, deviations=deviations.for_subject(subject),
+                           visits=visits, deviations=deviation_service.for_subject(subject),
                            icaht=safety.icaht(subject), saes=safety.sae_clocks(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
@@ -81,6 +81,5 @@ def detail(subject_id: int):
 def deviations():
     """Protocol deviations of the caller's sites (investigators and data managers act on
     them; the data-layer scope limits the rows)."""
-    from edc import deviations as service
-
-    return render_template("subjects/deviations.html", rows=service.all_in_scope())
+    return render_template("subjects/deviations.html",
+                           rows=deviation_service.all_in_scope())

@@ -174,6 +174,19 @@ def _surely_outside(q, soft) -> bool:
     return below or above
 
 
+MAX_REASON = 2000
+
+
+def free_text_problem(text: str, max_length: int) -> str | None:
+    """What is wrong with a typed text that is not an item (a reason for change): too long,
+    or control characters."""
+    if len(text) > max_length:
+        return f"at most {max_length} characters"
+    if _CONTROL.search(text):
+        return "contains control characters; retype it"
+    return None
+
+
 def missing_required(form: Form, stored: dict[str, str | None]) -> list[str]:
     """Required items without a value in the stored form (the form is incomplete)."""
     out = []

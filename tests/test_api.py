@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from edc.extensions import db
@@ -186,7 +188,49 @@ def test_openapi_document_is_valid_and_public(app):
     r = app.test_client().get("/api/v1/openapi.json")
     assert r.status_code == 200
     validate(r.json)
-    assert "/subjects/{id}/forms/{event}/{form}" in r.json["paths"]
+    assert "/subjects/{subject_id}/forms/{event_oid}/{form_oid}" in r.json["paths"]
+
+
+def test_every_api_route_is_in_the_document_with_its_bodies_and_responses(app):
+    """Generated from the URL map and the models: no route ships undescribed."""
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    schemas = doc["components"]["schemas"]
+    seen = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len("/api/v1"):])
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            op = doc["paths"][path][method.lower()]
+            ok = [code for code in op["responses"] if code.startswith("2")]
+            assert ok, (path, method)
+            for response in op["responses"].values():
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref.rsplit("/", 1)[1] in schemas
+            if method in ("POST", "PUT") and not path.endswith("/enroll"):
+                body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                assert body.rsplit("/", 1)[1] in schemas
+            if path != "/openapi.json":
+                assert "401" in op["responses"], (path, method)
+            seen += 1
+    assert seen >= 14
+    assert schemas["FormSave"]["properties"]["reason"]
+    assert set(schemas["Signing"]["required"]) == {"username", "password"}
+
+
+def test_a_body_that_does_not_fit_its_model_is_422_naming_the_field(app, world, token):
+    api, crc = app.test_client(), token("crc")
+    url = f"/api/v1/subjects/{world.subject_tj}/forms/SCREEN/EC"
+    r = api.put(url, headers=crc, json={"items": {"ECOG": True}, "version": "0",
+                                        "surprise": 1})
+    assert r.status_code == 422
+    assert r.json["errors"] == {"ECOG": "must be a string or a number",
+                                "version": "a whole number",
+                                "surprise": "is not a field of this request"}
+    r = api.put(url, headers=crc, json={"items": {}, "reason": "x" * 2001})
+    assert r.status_code == 422 and "at most 2000" in r.json["errors"]["reason"]
+    r = api.post("/api/v1/subjects", headers=crc, json={"site": 7})
+    assert r.status_code == 422 and r.json["errors"]["site"].startswith("give the site")
 
 
 def test_token_commands_are_audited(app, world):

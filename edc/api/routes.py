@@ -6,8 +6,10 @@ from datetime import date
 
 from flask import Blueprint, abort, jsonify, make_response, request
 from flask_login import current_user
+from pydantic import ValidationError
 
 from edc import deidentify, safety, signatures
+from edc.api import schemas as S
 from edc.crf import services as crf
 from edc.eligibility import enrollment
 from edc.eligibility import services as eligibility_services
@@ -45,6 +47,14 @@ def _json_body() -> dict:
     return data
 
 
+def _parse(model):
+    """The request body through its model (edc/api/schemas.py): 422 naming each field."""
+    try:
+        return model.model_validate(_json_body())
+    except ValidationError as exc:
+        _fail(422, "the request does not fit its description", S.field_errors(exc))
+
+
 def _subject(subject_id: int):
     subject = subjects.get_subject(subject_id)
     if subject is None or not can(current_user, Perm.VIEW_SUBJECTS, subject):
@@ -65,6 +75,9 @@ def _state(state: crf.FormState, form_oid: str) -> dict:
 
 
 @bp.route("/study")
+@S.doc(
+    "Events, forms, items, code lists and checks (the data dictionary)",
+    ok=(200, S.Study), errors=(401, 403))
 @require(Perm.VIEW_SUBJECTS)
 def study():
     def item(i, form_oid):
@@ -101,18 +114,21 @@ def _subject_json(s) -> dict:
 
 
 @bp.route("/subjects")
+@S.doc("Subjects of your sites", ok=(200, S.SubjectList), errors=(401, 403))
 @require(Perm.VIEW_SUBJECTS)
 def subject_list():
     return jsonify({"subjects": [_subject_json(s) for s in subjects.list_subjects()]})
 
 
 @bp.route("/subjects", methods=["POST"])
+@S.doc(
+    "Register a screened subject",
+    body=S.NewSubject, ok=(201, S.SubjectCreated), errors=(400, 401, 403, 422))
 @require(Perm.CREATE_SUBJECT)
 def subject_create():
-    data = _json_body()
-    code = data.get("site")
-    if not isinstance(code, str) or not code.strip():
-        return _error(422, "site is required", {"site": "give the site code, e.g. TJ"})
+    code = _parse(S.NewSubject).site
+    if not code.strip():
+        return _error(422, "site is required", {"site": S.FIELD_MESSAGES["site"]})
     site = db.session.scalar(db.select(Site).where(Site.code == code.strip().upper()))
     if site is None:
         return _error(422, "unknown site", {"site": f"no site {code.strip().upper()}"})
@@ -127,6 +143,9 @@ def subject_create():
 
 
 @bp.route("/subjects/<int:subject_id>")
+@S.doc(
+    "A subject with its events, windows, form statuses and safety (ICAHT, SAE clocks)",
+    ok=(200, S.Subject))
 @require(Perm.VIEW_SUBJECTS)
 def subject_detail(subject_id: int):
     subject = _subject(subject_id)
@@ -176,6 +195,9 @@ def _resolve(event: str, form: str) -> int:
 
 
 @bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>")
+@S.doc(
+    "A form's items, derived values, version and status",
+    ok=(200, S.FormState), query=("event_repeat",))
 @require(Perm.VIEW_SUBJECTS)
 def form_get(subject_id: int, event_oid: str, form_oid: str):
     subject = _subject(subject_id)
@@ -185,15 +207,8 @@ def form_get(subject_id: int, event_oid: str, form_oid: str):
 
 
 def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
-    data = _json_body()
-    items, version = data.get("items"), data.get("version")
-    if not isinstance(items, dict):
-        return _error(422, "items must be an object", {"items": "an object of item: value"})
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        return _error(422, "version must be a whole number", {"version": "a whole number"})
-    reason = data.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        return _error(422, "reason must be text", {"reason": "text"})
+    body = _parse(S.FormSave)
+    items, version, reason = body.items, body.version, body.reason
     try:
         with unit_of_work():
             state = crf.save_form(subject, event_oid, form_oid, items, version=version,
@@ -210,6 +225,10 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
 
 
 @bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>", methods=["PUT"])
+@S.doc(
+    "Save a form",
+    body=S.FormSave, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422),
+    query=("event_repeat",))
 @require(Perm.ENTER_DATA)
 def form_put(subject_id: int, event_oid: str, form_oid: str):
     subject = _subject(subject_id)
@@ -226,6 +245,10 @@ def _log_form(form_oid: str) -> str:
 
 
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>")
+@S.doc(
+    "Rows of a repeating form: the logs (AE, CM, SM, DTH, PGN, HO), prior treatments "
+    "(PT), lymphodepletion days (LDD)",
+    ok=(200, S.LogRows))
 @require(Perm.VIEW_SUBJECTS)
 def log_list(subject_id: int, form_oid: str):
     subject = _subject(subject_id)
@@ -237,6 +260,9 @@ def log_list(subject_id: int, form_oid: str):
 
 
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>", methods=["POST"])
+@S.doc(
+    "Add a row (201 with its seq)",
+    body=S.FormSave, ok=(201, S.FormState), errors=(400, 401, 403, 404, 409, 422))
 @require(Perm.ENTER_DATA)
 def log_add(subject_id: int, form_oid: str):
     subject = _subject(subject_id)
@@ -250,6 +276,9 @@ def log_add(subject_id: int, form_oid: str):
 
 
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>/<int:seq>", methods=["PUT"])
+@S.doc(
+    "Change a row",
+    body=S.FormSave, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422))
 @require(Perm.ENTER_DATA)
 def log_put(subject_id: int, form_oid: str, seq: int):
     subject = _subject(subject_id)
@@ -260,6 +289,9 @@ def log_put(subject_id: int, form_oid: str, seq: int):
 
 
 @bp.route("/audit")
+@S.doc(
+    "Audit entries, oldest first (audited as an electronic copy)",
+    ok=(200, S.AuditEntries), errors=(401, 403, 422), query=("subject", "since", "limit"))
 @require(Perm.VIEW_AUDIT)
 def audit_entries():
     try:
@@ -280,6 +312,9 @@ def audit_entries():
 
 
 @bp.route("/subjects/<int:subject_id>/eligibility")
+@S.doc(
+    "Every criterion with its result and evidence, and the overall status",
+    ok=(200, S.Eligibility))
 @require(Perm.VIEW_SUBJECTS)
 def eligibility(subject_id: int):
     subject = _subject(subject_id)
@@ -288,18 +323,15 @@ def eligibility(subject_id: int):
 
 
 @bp.route("/subjects/<int:subject_id>/eligibility/sign", methods=["POST"])
+@S.doc(
+    "Investigator's signature of the eligibility checklist: user ID and password (401 "
+    "when wrong, 409 while the subject is not eligible)",
+    body=S.Signing, ok=(201, S.SignatureShown), errors=(400, 401, 403, 404, 409, 422))
 @require(Perm.SIGN)
 def eligibility_sign(subject_id: int):
     subject = _subject(subject_id)
-    data = _json_body()
-    password, username = data.get("password"), data.get("username")
-    errors = {}
-    if not isinstance(username, str) or not username.strip():
-        errors["username"] = "required: a signature takes the user ID and the password"
-    if not isinstance(password, str) or not password:
-        errors["password"] = "required"  # noqa: S105 - a message, not a password
-    if errors:
-        return _error(422, "the user ID and the password are required to sign", errors)
+    signing = _parse(S.Signing)
+    username, password = signing.username, signing.password
     try:
         with unit_of_work():
             row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
@@ -315,6 +347,10 @@ def eligibility_sign(subject_id: int):
 
 
 @bp.route("/subjects/<int:subject_id>/enroll", methods=["POST"])
+@S.doc(
+    "Enroll: 201 with the subject number; 409 with the failing criteria when the subject "
+    "is not eligible now or the signature is missing or invalidated",
+    ok=(201, S.Enrolled), errors=(401, 403, 404, 409))
 @require(Perm.ENROLL)
 def enroll(subject_id: int):
     subject = _subject(subject_id)

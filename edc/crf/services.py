@@ -43,7 +43,13 @@ from forms import consistency
 from forms.derive import derive
 from forms.metadata import Event, Form, StudyBuild
 from forms.study_build import BUILD
-from forms.validate import Context, missing_required, validate_form
+from forms.validate import (
+    MAX_REASON,
+    Context,
+    free_text_problem,
+    missing_required,
+    validate_form,
+)
 
 # Events a subject in screening may have data in; every other event needs enrollment.
 OPEN_BEFORE_ENROLLMENT = frozenset({"SCREEN", "ENROL", "LOG", "EOS"})
@@ -221,6 +227,8 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                                                 actor))
         raise Invalid(errors)
     reason = (reason or "").strip() or None
+    if reason and (problem := free_text_problem(reason, MAX_REASON)):
+        raise Invalid({"reason": problem})
     if row is not None and not reason and \
             any(before.get(k) != v for k, v in outcome.values.items()):
         raise Invalid({"reason": "The form was saved before: give a reason for change."})

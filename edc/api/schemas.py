@@ -1,0 +1,197 @@
+"""The bodies of ``/api/v1``, described once (pydantic): requests are parsed through these
+models, and the OpenAPI document (edc/api/openapi.py) is generated from them and the URL
+map. A request that does not fit answers 422 naming each field (or item) that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+from forms.validate import MAX_REASON  # one limit for the pages and the API
+
+ItemValue = StrictStr | StrictInt | StrictFloat | None
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewSubject(Body):
+    """Register a screened subject at a site."""
+
+    site: Annotated[StrictStr, Field(min_length=1, max_length=8, examples=["TJ"])]
+
+
+class FormSave(Body):
+    """Save a form or a row: item values, the version you read, and a reason once saved."""
+
+    items: dict[Annotated[str, Field(max_length=64)], ItemValue] = Field(
+        description="item name → value: strings or numbers; dates YYYY-MM-DD; codes as "
+                    "their code; null or \"\" removes a value")
+    version: StrictInt | None = Field(default=None, ge=0,
+                                      description="the version you read; 0 for a new form")
+    reason: Annotated[StrictStr, Field(max_length=MAX_REASON)] | None = Field(
+        default=None, description="required once the form was saved before")
+
+
+class Signing(Body):
+    """Both components of an electronic signature (21 CFR 11.200)."""
+
+    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+
+
+# What a field's error says (pydantic's own words name types, not what to send).
+FIELD_MESSAGES = {
+    "site": "give the site code, e.g. TJ",
+    "items": "an object of item: value",
+    "version": "a whole number",
+    "reason": f"text of at most {MAX_REASON} characters",
+    "username": "required: a signature takes the user ID and the password",
+    "password": "required",
+}
+
+
+def field_errors(exc) -> dict[str, str]:
+    """A pydantic ValidationError as {field or item: message}."""
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(p) for p in error["loc"]]
+        if not loc:
+            continue
+        if loc[0] == "items" and len(loc) > 1:
+            out.setdefault(loc[1], "must be a string or a number")
+        elif error["type"] == "extra_forbidden":
+            out.setdefault(loc[0], "is not a field of this request")
+        else:
+            out.setdefault(loc[0], FIELD_MESSAGES.get(loc[0], error["msg"]))
+    return out
+
+
+# Responses --------------------------------------------------------------------------------
+
+class Error(BaseModel):
+    error: str
+    status: int
+    errors: dict[str, str] | None = Field(default=None,
+                                          description="message by field or item name")
+
+
+class FormState(BaseModel):
+    items: dict[str, Any]
+    derived: dict[str, Any]
+    derived_rules: dict[str, str]
+    version: int
+    status: str
+    metadata_version: str
+    locked: bool
+    event_repeat: int | None = None
+    seq: int | None = None
+
+
+class Conflict(Error):
+    current: FormState | None = Field(default=None,
+                                      description="the form as the other user saved it")
+    blockers: list[str] | None = None
+    failing: list[dict[str, Any]] | None = None
+
+
+class LogRows(BaseModel):
+    event: str
+    rows: list[FormState]
+
+
+class SubjectCreated(BaseModel):
+    id: int
+    screening_number: str
+
+
+class Subject(BaseModel):
+    id: int
+    screening_number: str
+    subject_number: str | None = None
+    site: str
+    status: str
+    events: list[dict[str, Any]] | None = None
+    safety: dict[str, Any] | None = None
+
+
+class SubjectList(BaseModel):
+    subjects: list[Subject]
+
+
+class Study(BaseModel):
+    metadata_version: str
+    events: list[dict[str, Any]]
+    forms: list[dict[str, Any]]
+    codelists: dict[str, list[dict[str, str]]]
+    checks: list[dict[str, str]]
+    metadata_versions: list[dict[str, str]]
+
+
+class Criterion(BaseModel):
+    id: str
+    text: str
+    result: str
+    evidence: dict[str, Any]
+    missing: str | None = None
+
+
+class Eligibility(BaseModel):
+    status: str
+    rule_version: str
+    reference_date: str
+    criteria: list[Criterion]
+    signed: bool
+    enrollable: bool
+    signatures: list[dict[str, Any]]
+
+
+class SignatureShown(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    signer: str | None = None
+    meaning: str | None = None
+    status: str | None = None
+
+
+class Enrolled(BaseModel):
+    subject_number: str
+
+
+class AuditEntries(BaseModel):
+    entries: list[dict[str, str]]
+    count: int
+
+
+class OpenApi(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+
+
+# Describing a route ------------------------------------------------------------------------
+
+ERRORS = {400: "Bad request (not a JSON object)", 401: "No valid token",
+          403: "Your role does not allow this", 404: "Not found (or another site's)",
+          409: "Conflict: a stale version, a locked form, not enrolled, not eligible or not "
+               "signed", 422: "Invalid: each field or item named with its message"}
+QUERY = {
+    "event_repeat": ({"type": "integer", "minimum": 1},
+                     "visit number of a repeatable event (unscheduled visits); 1 by default"),
+    "subject": ({"type": "string"}, "screening or subject number"),
+    "since": ({"type": "string", "format": "date"}, "entries on or after this UTC day"),
+    "limit": ({"type": "integer", "minimum": 1, "maximum": 10000}, "at most this many"),
+}
+
+
+def doc(summary: str, *, ok: tuple[int, type[BaseModel]], body: type[BaseModel] | None = None,
+        errors: tuple[int, ...] = (401, 403, 404), query: tuple[str, ...] = (),
+        conflict: bool = False):
+    """Attach the route's description: the request body's model, the success status and
+    model, the error statuses, and the query parameters it reads."""
+    def attach(view):
+        view.api_doc = {"summary": summary, "ok": ok, "body": body, "errors": errors,
+                        "query": query, "conflict": conflict}
+        return view
+    return attach

@@ -116,6 +116,7 @@ def demo_command(password: str, subjects: int):
             username=username, full_name=full_name, email=f"{username}@demo.invalid",
             role=Role(role), site_codes=[site_code] if site_code else [],
             password=password, actor=actor)
+    db.session.commit()
     from edc.clock import local_today
     from edc.demo import fill_subject
 
@@ -170,11 +171,11 @@ def user_create_command(username, role_name, sites, full_name, email, password_s
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user, _ = admin.create_user(username=username, full_name=full_name or username,
-                                    email=email, role=role, site_codes=sites,
-                                    password=password, actor=cli_actor())
+        with unit_of_work():
+            user, _ = admin.create_user(username=username, full_name=full_name or username,
+                                        email=email, role=role, site_codes=sites,
+                                        password=password, actor=cli_actor())
     except (admin.AdminError, PasswordPolicyError) as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
     where = "all sites" if role.all_sites else ", ".join(s.code for s in user.sites)
     click.echo(f"Created user {user.username} (id {user.id}): {role.label}, {where}.")
@@ -200,7 +201,8 @@ def token_create_command(username, label, days):
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     try:
-        row, token = issue(user, label=label, actor=cli_actor(), days=days)
+        with unit_of_work():
+            row, token = issue(user, label=label, actor=cli_actor(), days=days)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(token)
@@ -241,7 +243,8 @@ def token_revoke_command(token_id, reason):
     if row is None:
         raise click.ClickException(f"no token {token_id}")
     try:
-        revoke(row, actor=cli_actor(), reason=reason)
+        with unit_of_work():
+            revoke(row, actor=cli_actor(), reason=reason)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"token {token_id} revoked")

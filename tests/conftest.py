@@ -243,6 +243,7 @@ def token(app, world):
         with app.app_context():
             _, bearer = issue(db.session.get(User, world.users[role]), label="test",
                               actor=cli_actor())
+            db.session.commit()
         return {"Authorization": f"Bearer {bearer}"}
 
     return make

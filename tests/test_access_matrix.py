@@ -151,6 +151,7 @@ def test_route_role_site_matrix(app, world, role):
         with app.app_context():
             _, bearer = issue(db.session.get(User, world.users[role]), label="matrix",
                               actor=cli_actor())
+            db.session.commit()
         headers = {"Authorization": f"Bearer {bearer}"}
     failures = []
     # logout last: it ends the session the other requests need

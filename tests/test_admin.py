@@ -145,6 +145,7 @@ def test_user_ids_are_never_reused(app, world):
         user, _ = services.create_user(username="real", full_name="Real", email="",
                                        role=Role.DM, site_codes=[], password=None,
                                        actor=cli_actor())
+        db.session.commit()
         assert user.id > ghost
 
 

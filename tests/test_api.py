@@ -37,6 +37,7 @@ def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
         row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == world.users["crc"]))
         revoke(row, actor=cli_actor(), reason="Left the study")
         deactivate(db.session.get(User, world.users["pi"]), actor=cli_actor(), reason="gone")
+        db.session.commit()
     api = app.test_client()
     assert api.get("/api/v1/subjects", headers=crc).status_code == 401
     assert api.get("/api/v1/subjects", headers=pi).status_code == 401

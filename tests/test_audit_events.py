@@ -126,6 +126,7 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
 
         row, _ = issue(db.session.get(User, world.users["cra"]), label="x", actor=cli_actor())
         revoke(row, actor=cli_actor(), reason="scenario")
+        db.session.commit()
         with pytest.raises(Invalid), unit_of_work():  # check.hard, recorded after rollback
             save_form(subject, "D2", "VS", {"VSDAT": "2026-11-20", "TEMP": "50"}, version=0,
                       actor=cli_actor())

@@ -88,6 +88,7 @@ def test_deactivated_user_cannot_sign_in(app, client, world):
 
         user = db.session.get(User, world.users["cra"])
         deactivate(user, actor=cli_actor(), reason="Left the study")
+        db.session.commit()
     response = login(client, "cra")
     assert response.status_code == 401
     assert "Invalid username or password." in response.get_data(as_text=True)

@@ -87,6 +87,7 @@ def test_lock_deactivation_and_reset_end_open_sessions(app, world):
                             reason="Left the study")
         services.reset_password(db.session.get(User, world.users["cra"]), actor=cli_actor(),
                                 reason="Forgotten password")
+        db.session.commit()
     for name, c in clients.items():
         assert c.get("/subjects/").status_code == 302, name
 

@@ -16,6 +16,7 @@ from edc.extensions import db
 from edc.models import Site, User
 from edc.requestctx import current_actor
 from edc.security import Perm, Role, require
+from edc.uow import unit_of_work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,10 +55,11 @@ def user_new():
     form.sites.choices = _site_choices()
     if form.validate_on_submit():
         try:
-            user, temp = services.create_user(
-                username=form.username.data, full_name=form.full_name.data,
-                email=form.email.data, role=Role(form.role.data), site_codes=form.sites.data,
-                password=None, actor=current_actor())
+            with unit_of_work():
+                user, temp = services.create_user(
+                    username=form.username.data, full_name=form.full_name.data,
+                    email=form.email.data, role=Role(form.role.data), site_codes=form.sites.data,
+                    password=None, actor=current_actor())
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
@@ -92,10 +94,10 @@ def user_profile(user_id: int):
     form = ProfileForm(prefix="p")
     if form.validate_on_submit():
         try:
-            services.update_profile(user, full_name=form.full_name.data, email=form.email.data,
-                                    actor=current_actor(), reason=form.reason_value())
+            with unit_of_work():
+                services.update_profile(user, full_name=form.full_name.data, email=form.email.data,
+                                        actor=current_actor(), reason=form.reason_value())
         except services.AdminError as exc:
-            db.session.rollback()
             _field_error(form, exc)
         else:
             flash("Profile saved.", "success")
@@ -111,10 +113,10 @@ def user_grants(user_id: int):
     form.sites.choices = _site_choices()
     if form.validate_on_submit():
         try:
-            services.set_grants(user, Role(form.role.data), form.sites.data,
-                                actor=current_actor(), reason=form.reason_value())
+            with unit_of_work():
+                services.set_grants(user, Role(form.role.data), form.sites.data,
+                                    actor=current_actor(), reason=form.reason_value())
         except services.AdminError as exc:
-            db.session.rollback()
             _field_error(form, exc)
         else:
             flash("Role and sites saved. The user's open sessions were ended.", "success")
@@ -127,9 +129,9 @@ def _account_action(user_id: int, operation, done: str):
     form = ReasonForm(prefix="a")
     if form.validate_on_submit():
         try:
-            result = operation(user, actor=current_actor(), reason=form.reason_value())
+            with unit_of_work():
+                result = operation(user, actor=current_actor(), reason=form.reason_value())
         except services.AdminError as exc:
-            db.session.rollback()
             _field_error(form, exc)
         else:
             if isinstance(result, str):  # a temporary password, shown once
@@ -178,10 +180,10 @@ def site_new():
     form = SiteCreateForm()
     if form.validate_on_submit():
         try:
-            site = services.create_site(code=form.code.data, name=form.name.data,
-                                        timezone=form.timezone.data, actor=current_actor())
+            with unit_of_work():
+                site = services.create_site(code=form.code.data, name=form.name.data,
+                                            timezone=form.timezone.data, actor=current_actor())
         except services.AdminError as exc:
-            db.session.rollback()
             _field_error(form, exc)
         else:
             flash(f"Site {site.code} created.", "success")
@@ -200,11 +202,11 @@ def site_edit(site_id: int):
     form = SiteEditForm(obj=site)
     if form.validate_on_submit():
         try:
-            services.update_site(site, name=form.name.data, timezone=form.timezone.data,
-                                 active=form.active.data, actor=current_actor(),
-                                 reason=form.reason_value())
+            with unit_of_work():
+                services.update_site(site, name=form.name.data, timezone=form.timezone.data,
+                                     active=form.active.data, actor=current_actor(),
+                                     reason=form.reason_value())
         except services.AdminError as exc:
-            db.session.rollback()
             _field_error(form, exc)
         else:
             flash(f"Site {site.code} saved.", "success")

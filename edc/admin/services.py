@@ -102,7 +102,6 @@ def create_user(*, username: str, full_name: str, email: str, role: Role, site_c
                          "temporary_password": temporary})
     _audit_user("user.role_change", user, actor=actor, old_value="none",
                 new_value=_grant_text(role, sites))
-    db.session.commit()
     return user, (password if temporary else None)
 
 
@@ -131,7 +130,6 @@ def set_grants(user: User, role: Role, site_codes, *, actor: Actor, reason: str)
                 reason=reason)
     # A changed role takes effect at once: open sessions end.
     end_user_sessions(user, "role changed")
-    db.session.commit()
 
 
 def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reason: str) -> None:
@@ -149,7 +147,6 @@ def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reas
         setattr(user, field, new)
         _audit_user("user.update", user, actor=actor, item_oid=field, old_value=old,
                     new_value=new, reason=reason)
-    db.session.commit()
 
 
 def _email(email: str | None) -> str:
@@ -178,7 +175,6 @@ def deactivate(user: User, *, actor: Actor, reason: str) -> None:
     _audit_user("user.deactivate", user, actor=actor, old_value="active",
                 new_value="deactivated", reason=reason,
                 details={"sessions_revoked": n})
-    db.session.commit()
 
 
 def reactivate(user: User, *, actor: Actor, reason: str) -> None:
@@ -189,7 +185,6 @@ def reactivate(user: User, *, actor: Actor, reason: str) -> None:
     user.deactivated_at = None
     _audit_user("user.reactivate", user, actor=actor, old_value="deactivated",
                 new_value="active", reason=reason)
-    db.session.commit()
 
 
 def unlock(user: User, *, actor: Actor, reason: str) -> None:
@@ -201,7 +196,6 @@ def unlock(user: User, *, actor: Actor, reason: str) -> None:
     user.failed_login_count = 0
     _audit_user("user.unlock", user, actor=actor, old_value="locked", new_value="unlocked",
                 reason=reason)
-    db.session.commit()
 
 
 def reset_password(user: User, *, actor: Actor, reason: str) -> str:
@@ -214,7 +208,6 @@ def reset_password(user: User, *, actor: Actor, reason: str) -> str:
     n = end_user_sessions(user, "password reset")
     _audit_user("user.password_reset", user, actor=actor, reason=reason,
                 details={"sessions_revoked": n})
-    db.session.commit()
     return password
 
 
@@ -234,7 +227,6 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:
     db.session.flush()
     audit.record(db.session, "site.create", actor=actor, site=site, target_type="site",
                  target_id=str(site.id), new_value=f"{code} {name} ({timezone})")
-    db.session.commit()
     return site
 
 
@@ -256,4 +248,3 @@ def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Ac
         audit.record(db.session, "site.update", actor=actor, site=site, target_type="site",
                      target_id=str(site.id), item_oid=field, old_value=str(old),
                      new_value=str(new), reason=reason)
-    db.session.commit()

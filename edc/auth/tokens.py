@@ -43,7 +43,6 @@ def issue(user: User, *, label: str, actor: Actor, days: int | None = None
                  target_id=str(user.id), new_value=f"token {row.id}",
                  details={"label": label[:100],
                           "expires_at_utc": row.expires_at.isoformat(timespec="seconds")})
-    db.session.commit()
     return row, token
 
 
@@ -53,7 +52,6 @@ def revoke(row: ApiToken, *, actor: Actor, reason: str) -> None:
     row.revoked_at = utcnow()
     audit.record(db.session, "token.revoke", actor=actor, target_type="user",
                  target_id=str(row.user_id), old_value=f"token {row.id}", reason=reason)
-    db.session.commit()
 
 
 def user_for(header: str | None) -> User | None:

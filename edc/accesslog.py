@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from edc.extensions import db
 from edc.models import AccessLog
+from edc.uow import unit_of_work
 
 IDENTIFYING = "identifying_data"
 REFUSED = "refused"
@@ -30,15 +31,19 @@ def note_identifying(form_oid: str, item_oid: str) -> None:
 def _write(kind: str, status: int, items: str | None) -> None:
     user = current_user if current_user and current_user.is_authenticated else None
     db.session.rollback()  # the request's work is done: committed, or not to be kept
-    db.session.add(AccessLog(
+    with unit_of_work():
+        db.session.add(_row(kind, status, items, user))
+
+
+def _row(kind: str, status: int, items: str | None, user) -> AccessLog:
+    return AccessLog(
         kind=kind, user_id=user.id if user else None,
         username=user.username if user else None,
         role=user.role.value if user and user.role else None,
         source="api" if request.path.startswith("/api/") else "web",
         method=request.method[:8], path=request.full_path.rstrip("?")[:512], status=status,
         items=items, request_id=g.get("request_id"),
-        ip=(request.remote_addr or "")[:45] or None))
-    db.session.commit()
+        ip=(request.remote_addr or "")[:45] or None)
 
 
 def register(app: Flask) -> None:

@@ -7,11 +7,13 @@ from flask_login import current_user
 
 from edc.auth.services import password_expired, resume_session
 from edc.extensions import login_manager
+from edc.uow import unit_of_work
 
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    return resume_session(user_id, session.get("sid"))
+    with unit_of_work():  # the session check at the start of a request: its own unit
+        return resume_session(user_id, session.get("sid"))
 
 
 login_manager.login_view = "auth.login"
@@ -30,7 +32,8 @@ def load_site_scope():
     if request.blueprint == "api":
         from edc.auth.tokens import user_for
 
-        g._login_user = user_for(request.headers.get("Authorization"))
+        with unit_of_work():
+            g._login_user = user_for(request.headers.get("Authorization"))
         if g._login_user is None:
             g._login_user = login_manager.anonymous_user()
     if current_user.is_authenticated:

@@ -20,6 +20,7 @@ from edc.auth.passwords import PasswordPolicyError
 from edc.extensions import limiter
 from edc.requestctx import current_actor
 from edc.security import login_only, public
+from edc.uow import unit_of_work
 
 bp = Blueprint("auth", __name__)
 
@@ -46,8 +47,9 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        result = services.authenticate(form.username.data, form.password.data,
-                                       actor=current_actor())
+        with unit_of_work():
+            result = services.authenticate(form.username.data, form.password.data,
+                                           actor=current_actor())
         if result.user is None:
             form.password.errors = [result.error]
             return render_template("auth/login.html", form=form), 401
@@ -67,7 +69,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_only
 def logout():
-    services.logout(current_user, session.get("sid"), actor=current_actor())
+    with unit_of_work():
+        services.logout(current_user, session.get("sid"), actor=current_actor())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -80,8 +83,9 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_own_password(current_user, form.current.data, form.new.data,
-                                         token=session.get("sid"), actor=current_actor())
+            with unit_of_work():
+                services.change_own_password(current_user, form.current.data, form.new.data,
+                                             token=session.get("sid"), actor=current_actor())
         except PasswordPolicyError as exc:
             form.new.errors = [str(exc)]
         except ValueError as exc:

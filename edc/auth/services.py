@@ -24,6 +24,7 @@ from edc.auth.passwords import (
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import AuthSession, PasswordHistory, User
+from edc.uow import refuse_later
 
 GENERIC_FAILURE = "Invalid username or password."
 LOCKED_MESSAGE = "This account is locked. Ask an administrator to unlock it."
@@ -49,7 +50,9 @@ def find_user(username: str) -> User | None:
 
 
 def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
-    """Check credentials; on success open a server-side session and return its token."""
+    """Check credentials; on success open a server-side session and return its token. A
+    failure is recorded (and counted) in the same unit of work: it never raises. Does not
+    commit: the boundary does."""
     user = find_user(username)
     attempted = normalise_username(username)[:64]
 
@@ -57,7 +60,6 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
         burn_verify(password)
         audit.record(db.session, "auth.login_failed", actor=actor, username=attempted,
                      details={"why": "unknown username"})
-        db.session.commit()
         return LoginResult(error=GENERIC_FAILURE)
 
     actor = Actor.for_user(user, source=actor.source, request_id=actor.request_id, ip=actor.ip)
@@ -65,18 +67,15 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
         burn_verify(password)
         audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
                      target_id=str(user.id), details={"why": "account deactivated"})
-        db.session.commit()
         return LoginResult(error=GENERIC_FAILURE)
     if user.locked:
         burn_verify(password)
         audit.record(db.session, "auth.login_failed", actor=actor, target_type="user",
                      target_id=str(user.id), details={"why": "account locked"})
-        db.session.commit()
         return LoginResult(error=LOCKED_MESSAGE)
 
     if not verify_password(user.password_hash, password):
         locked = register_failed_password(user, "auth.login_failed", actor=actor)
-        db.session.commit()
         return LoginResult(error=LOCKED_MESSAGE if locked else GENERIC_FAILURE)
 
     if needs_rehash(user.password_hash):
@@ -86,7 +85,6 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
     token = secrets.token_urlsafe(32)
     db.session.add(AuthSession(token_hash=_token_hash(token), user_id=user.id, ip=actor.ip))
     audit.record(db.session, "auth.login", actor=actor, target_type="user", target_id=str(user.id))
-    db.session.commit()
     return LoginResult(user=user, token=token)
 
 
@@ -111,7 +109,8 @@ def register_failed_password(user: User, action: str, *, actor: Actor,
 
 
 def resume_session(user_id: str, token: str | None) -> User | None:
-    """The user behind a session cookie, or None when the session is over.
+    """The user behind a session cookie, or None when the session is over. Does not commit:
+    the request hook that loads the user is its own unit of work.
 
     Ends the session (audited) when it was idle too long or is past its absolute lifetime;
     refuses it when it was revoked or the account is deactivated or locked.
@@ -137,11 +136,9 @@ def resume_session(user_id: str, token: str | None) -> User | None:
         actor = Actor.for_user(user, source="web", ip=row.ip)
         audit.record(db.session, "auth.session_ended", actor=actor, target_type="user",
                      target_id=str(user.id), reason=why)
-        db.session.commit()
         return None
     if now - row.last_seen_at >= cfg["EDC_SESSION_TOUCH_INTERVAL"]:
         row.last_seen_at = now
-        db.session.commit()
     return user
 
 
@@ -158,7 +155,6 @@ def logout(user: User, token: str | None, *, actor: Actor) -> None:
         row.ended_at = utcnow()
         row.end_reason = "logout"
     audit.record(db.session, "auth.logout", actor=actor, target_type="user", target_id=str(user.id))
-    db.session.commit()
 
 
 def end_user_sessions(user: User, reason: str, *, keep_token: str | None = None) -> int:
@@ -183,18 +179,18 @@ def set_password(user: User, password: str, *, temporary: bool = False) -> None:
 
 def change_own_password(user: User, current: str, new: str, *, token: str | None,
                         actor: Actor) -> None:
-    """Raise PasswordPolicyError (or ValueError for a wrong current password)."""
+    """Raise PasswordPolicyError (or ValueError for a wrong current password, recorded after
+    the unit of work's rollback). Does not commit: the boundary does."""
     if not verify_password(user.password_hash, current):
-        audit.record(db.session, "auth.password_change_failed", actor=actor, target_type="user",
-                     target_id=str(user.id), details={"why": "wrong current password"})
-        db.session.commit()
+        refuse_later(lambda: audit.record(
+            db.session, "auth.password_change_failed", actor=actor, target_type="user",
+            target_id=str(user.id), details={"why": "wrong current password"}))
         raise ValueError("The current password is not correct.")
     check_policy(user, new)
     set_password(user, new)
     revoked = end_user_sessions(user, "password changed", keep_token=token)
     audit.record(db.session, "user.password_changed", actor=actor, target_type="user",
                  target_id=str(user.id), details={"other_sessions_revoked": revoked})
-    db.session.commit()
 
 
 def password_expired(user: User) -> bool:

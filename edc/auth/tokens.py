@@ -68,8 +68,7 @@ def user_for(header: str | None) -> User | None:
     if row.expires_at is None or now >= row.expires_at:
         return None  # expired (tokens issued before expiry existed count as expired)
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        row.last_used_at = now
-        db.session.commit()
+        row.last_used_at = now  # committed by the request hook that resolves the token
     return row.user
 
 

@@ -19,6 +19,7 @@ from edc.deidentify import WITHHELD
 from edc.extensions import db
 from edc.models import Site
 from edc.timefmt import local_time, utc_time
+from edc.uow import unit_of_work
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,12 @@ def iter_presented(f: TrailFilter, show_pii: bool, batch: int = 1000) -> Iterato
 
 
 def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=None) -> None:
-    """Audit an export before it is handed out (spec/part11.md point 6)."""
+    """Audit an export before it is handed out (spec/part11.md point 6), in a short unit of
+    work of its own that ends before the copy is made: an export is a job, and no write
+    lock is held while it renders."""
     details = {"filter": f.as_details() or "whole study", "entries": count, **(extra or {})}
-    audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)
-    db.session.commit()
+    with unit_of_work():
+        audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)
     if kind != "pdf":  # the PDF signs its own checkpoint, the one it prints
         anchor.checkpoint_now(db.session)
 

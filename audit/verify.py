@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import select
 
 from audit.chain import GENESIS, entry_hash
+from audit.checkpoint import contradictions
 from audit.models import AuditEntry
 
 _COLUMNS = [AuditEntry.__table__.c[name] for name in AuditEntry.CHAINED] + [
@@ -80,8 +81,6 @@ def verify_rows(rows, watch=frozenset()) -> Verification:
 def verify_chain(session, batch: int = 2000, anchor=None) -> Verification:
     """Stream the whole trail from the database (bounded memory) and verify it, against the
     signed checkpoints of ``anchor`` (an ``audit.checkpoint.Anchor``) when given."""
-    from audit.checkpoint import contradictions
-
     checkpoints = anchor.checkpoints() if anchor is not None else []
     result = session.execute(
         select(*_COLUMNS).order_by(AuditEntry.seq).execution_options(

@@ -254,7 +254,7 @@ def register_commands(app) -> None:
     if OPERATOR not in app.cli.params:  # `flask --app wsgi --operator NAME …` too
         app.cli.params.append(OPERATOR)
     app.cli.add_command(token_group)
-    from audit.cli import audit_group
+    from edc.trail.cli import audit_group
 
     app.cli.add_command(audit_group)
     app.cli.add_command(init_command)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from datetime import date, datetime, time, timedelta
 
 from flask import (
     Blueprint,
@@ -14,6 +15,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from edc import accesslog
 from edc.requestctx import current_actor
 from edc.security import Perm, has_perm, require
 from edc.trail import services
@@ -106,10 +108,6 @@ def export_pdf():
 def access_log():
     """Views of identifying data and refused requests, newest first; filter by user, kind
     and UTC dates."""
-    from datetime import date, datetime, time, timedelta
-
-    from edc import accesslog
-
     errors = {}
     args = {k: (request.args.get(k) or "").strip() for k in ("user", "kind", "since",
                                                             "until", "page")}

@@ -6,18 +6,24 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 import audit
 from audit import Actor
+from audit.chain import hashed_fields
 from audit.models import AuditEntry
+from audit.pdf import Header, render_pdf
+from audit.verify import verify_chain
 from edc import anchor, deidentify
+from edc.clock import utcnow
 from edc.deidentify import WITHHELD
 from edc.extensions import db
 from edc.models import Site
+from edc.study import current_study
 from edc.timefmt import local_time, utc_time
 from edc.uow import unit_of_work
 
@@ -136,13 +142,6 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
                scope_note: str = "", zone: str | None = None) -> dict:
     """Write the PDF copy of the entries ``f`` selects. The export is audited first; the copy
     then covers the chain up to and including that entry, and says so on every page."""
-    from dataclasses import replace
-
-    from audit.pdf import Header, render_pdf
-    from audit.verify import verify_chain
-    from edc.clock import utcnow
-    from edc.study import current_study
-
     record_export("pdf", f, actor=actor, count=count(f))
     signed = anchor.checkpoint_now(db.session)  # the copy is anchored outside the database
     head_seq, head_hash = signed.seq, signed.hash
@@ -166,8 +165,6 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
                       check.chain_ok else f"FAILED: {check.problems[0]}"),
         anchor=anchor.printed(),
     )
-    from flask import current_app
-
     pages = render_pdf(iter_presented(pinned, show_pii), header, out,
                        workers=current_app.config.get("EDC_PDF_WORKERS"))
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
@@ -181,11 +178,6 @@ def write_copy(f: TrailFilter, fh, *, actor: Actor, show_pii: bool) -> dict:
     the chain up to that checkpoint. Entries whose values are identifying are marked
     withheld for a copy without identifying data (their hash cannot be recomputed; their
     links still are)."""
-    from dataclasses import replace
-
-    from audit.chain import hashed_fields
-    from edc.study import current_study
-
     signed_before = count(f)
     record_export("copy", f, actor=actor, count=signed_before)
     cp = anchor.current().latest()

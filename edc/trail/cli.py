@@ -1,4 +1,4 @@
-"""`edc audit …`: verify, replay check, database privileges."""
+"""`edc audit …`: verify, checkpoint, replay check, database privileges, copies."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import text
 
-from audit import Actor
+from audit import Actor, ddl
+from audit.ddl import app_role_grants
+from audit.replay import differences, replay_from_database, snapshot
+from audit.verify import verify_chain
+from edc import anchor
 from edc.extensions import db
+from edc.trail.services import TrailFilter, count, csv_lines, export_pdf, record_export, write_copy
 
 
 @click.group("audit")
@@ -21,10 +26,6 @@ def verify_command():
     """Walk the hash chain and check it against every signed checkpoint; exit 1 naming the
     first bad sequence number, each checkpoint the trail contradicts, time going backwards,
     or a missing trigger."""
-    from audit import ddl
-    from audit.verify import verify_chain
-    from edc import anchor
-
     result = verify_chain(db.session, anchor=anchor.current())
     absent = sorted(ddl.missing(db.session.connection()))
     db.session.rollback()
@@ -47,8 +48,6 @@ def verify_command():
 def checkpoint_command():
     """Sign the head of the chain and append it to the checkpoint log (outside the
     database)."""
-    from edc import anchor
-
     cp = anchor.checkpoint_now(db.session)
     click.echo(f"checkpoint seq {cp.seq} head {cp.hash} at {cp.ts} (key {cp.key_id}) "
                f"appended to {anchor.current().log_file}")
@@ -58,8 +57,6 @@ def checkpoint_command():
 @with_appcontext
 def replay_command():
     """Rebuild the clinical data from the trail alone and compare with the tables."""
-    from audit.replay import differences, replay_from_database, snapshot
-
     replayed = replay_from_database(db.session)
     diff = differences(replayed, snapshot(db.session))
     if diff:
@@ -77,8 +74,6 @@ def replay_command():
 @with_appcontext
 def grant_app_role_command(role, print_only):
     """PostgreSQL: give ROLE what the app needs, but only SELECT and INSERT on the trail."""
-    from audit.ddl import app_role_grants
-
     if db.engine.dialect.name != "postgresql":
         raise click.ClickException("database privileges apply to PostgreSQL only")
     try:
@@ -103,8 +98,6 @@ def grant_app_role_command(role, print_only):
 @with_appcontext
 def pdf_command(subject, everything, output, include_identifying):
     """Write the audit-trail PDF (PDF/A-2b) of one subject or of the whole study."""
-    from edc.trail.services import TrailFilter, export_pdf
-
     if bool(subject) == everything:
         raise click.UsageError("give exactly one of --subject NUMBER or --all")
     f = TrailFilter(subject=subject) if subject else TrailFilter()
@@ -123,8 +116,6 @@ def pdf_command(subject, everything, output, include_identifying):
 @with_appcontext
 def csv_command(subject, output, include_identifying):
     """Write the audit trail (one subject, or all) as CSV."""
-    from edc.trail.services import TrailFilter, count, csv_lines, record_export
-
     f = TrailFilter(subject=subject)
     record_export("csv", f, actor=Actor.cli(), count=count(f))
     with open(output, "w", encoding="utf-8", newline="") as fh:
@@ -141,8 +132,6 @@ def csv_command(subject, output, include_identifying):
 @with_appcontext
 def copy_command(subject, output, include_identifying):
     """Write the electronic copy (JSON Lines) that `python -m audit.verify_copy` checks."""
-    from edc.trail.services import TrailFilter, write_copy
-
     with open(output, "w", encoding="utf-8") as fh:
         result = write_copy(TrailFilter(subject=subject), fh, actor=Actor.cli(),
                             show_pii=include_identifying)

@@ -246,3 +246,21 @@ def test_no_test_pins_or_moves_the_clock():
         text = path.read_text(encoding="utf-8")
         for banned in ("time_machine", "freezegun", "clock.pinned"):
             assert f"import {banned}" not in text and f"{banned}." not in text, path.name
+
+
+def test_the_printed_checklist_is_anchored_too(app, world, login_as, tmp_path):
+    from pypdf import PdfReader
+
+    from tests.conftest import enter_eligible
+
+    with app.app_context():
+        enter_eligible(world.subject_tj)
+    pdf = login_as("pi").get(f"/subjects/{world.subject_tj}/eligibility.pdf")
+    assert pdf.status_code == 200
+    out = tmp_path / "checklist.pdf"
+    out.write_bytes(pdf.data)
+    text = " ".join(p.extract_text() for p in PdfReader(str(out)).pages)
+    with app.app_context():
+        latest = Anchor.from_config(app.config).latest()
+    assert f"Audit trail up to seq {latest.seq}" in text
+    assert "latest signed checkpoint" in text and "Audit key (Ed25519)" in text

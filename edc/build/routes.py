@@ -4,8 +4,12 @@ import io
 
 from flask import Blueprint, Response, render_template
 
+from edc.build import services
+from edc.requestctx import current_actor
 from edc.security import login_only
+from edc.uow import unit_of_work
 from forms import consistency
+from forms.acrf import render_acrf
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("build", __name__, url_prefix="/study")
@@ -23,15 +27,9 @@ def dictionary():
 @login_only
 def acrf():
     """The blank annotated CRF of the active metadata version (PDF/A-2b)."""
-    import audit
-    from edc.extensions import db
-    from edc.requestctx import current_actor
-    from forms.acrf import render_acrf
-
     out = io.BytesIO()
     render_acrf(BUILD, out)
-    audit.record(db.session, "build.acrf_pdf", actor=current_actor(),
-                 details={"metadata_version": BUILD.version})
-    db.session.commit()
+    with unit_of_work():
+        services.record_acrf(BUILD, actor=current_actor())
     return Response(out.getvalue(), mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="acrf-{BUILD.version}.pdf"'})

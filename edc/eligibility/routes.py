@@ -8,8 +8,7 @@ import json
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-import audit
-from edc import signatures
+from edc import anchor, signatures
 from edc.clock import utcnow
 from edc.eligibility import enrollment, services, settings
 from edc.extensions import db
@@ -50,14 +49,14 @@ def checklist_pdf(subject_id: int):
 
     subject = _subject(subject_id)
     rep = services.report(subject, pii_ok=has_perm(current_user, Perm.VIEW_PII))
+    with unit_of_work():
+        services.record_print(subject, rep, actor=current_actor())
+    signed = anchor.checkpoint_now(db.session)
     html = render_template("eligibility/print.html", subject=subject, rep=rep,
                            result=rep["result"], texts=rep["result"]["texts"], now=utcnow(),
-                           printed_by=f"{current_user.full_name} ({current_user.username})")
+                           printed_by=f"{current_user.full_name} ({current_user.username})",
+                           anchor_line=anchor.printed(), head=signed)
     pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-2b")
-    audit.record(db.session, "eligibility.export_pdf", actor=current_actor(), subject=subject,
-                 details={"status": rep["result"]["status"],
-                          "signatures": [s.status for s in rep["signatures"]]})
-    db.session.commit()
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="eligibility-{subject.label}.pdf"'})
 

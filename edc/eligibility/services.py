@@ -198,6 +198,13 @@ def failing_json(result: dict) -> list[dict]:
             for r in failing(result["criteria"], result["alternatives"])]
 
 
+def record_print(subject: Subject, rep: dict, *, actor: Actor) -> None:
+    """Audit a printed checklist before it is handed out. The caller commits."""
+    audit.record(db.session, "eligibility.export_pdf", actor=actor, subject=subject,
+                 details={"status": rep["result"]["status"],
+                          "signatures": [s.status for s in rep["signatures"]]})
+
+
 # The signed checklist ---------------------------------------------------------------------
 
 def signed_content(subject: Subject, result: dict | None = None) -> dict:

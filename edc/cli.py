@@ -9,8 +9,20 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from audit import Actor, set_operator
+from audit import Actor, ddl, set_operator
+from edc import create_app
+from edc.admin import services as admin
+from edc.auth.passwords import PasswordPolicyError, check_policy
+from edc.auth.services import find_user
+from edc.auth.tokens import issue, listing, revoke
+from edc.clock import local_today, utcnow
+from edc.demo import fill_subject
+from edc.eligibility.settings import ensure_settings
 from edc.extensions import db
+from edc.models import ApiToken, Site, Subject, User
+from edc.security import Role
+from edc.study import current_study, ensure_study, mark_demo
+from edc.trail.cli import audit_group
 from edc.uow import unit_of_work
 
 
@@ -25,8 +37,6 @@ OPERATOR = click.Option(
 
 
 def main() -> None:
-    from edc import create_app
-
     FlaskGroup(create_app=create_app, help="CAR-T EDC administration.",
                params=[OPERATOR])(prog_name="edc")
 
@@ -39,10 +49,6 @@ def cli_actor() -> Actor:
 def init_database() -> None:
     """Migrate to head, (re)install the audit triggers, make sure the study record exists.
     Idempotent."""
-    from audit import ddl
-    from edc.eligibility.settings import ensure_settings
-    from edc.study import ensure_study
-
     upgrade()
     with db.engine.begin() as conn:
         try:
@@ -83,12 +89,6 @@ DEMO_USERS = [
 @with_appcontext
 def demo_command(password: str, subjects: int):
     """Load the demo study: site TJ, one user per role, synthetic subjects."""
-    from edc.admin import services as admin
-    from edc.auth.passwords import PasswordPolicyError, check_policy
-    from edc.models import Site, Subject, User
-    from edc.security import Role
-    from edc.study import current_study, mark_demo
-
     init_database()
     study = current_study()
     if study.is_demo:
@@ -117,8 +117,6 @@ def demo_command(password: str, subjects: int):
             role=Role(role), site_codes=[site_code] if site_code else [],
             password=password, actor=actor)
     db.session.commit()
-    from edc.clock import local_today
-    from edc.demo import fill_subject
 
     stages = []
     try:
@@ -155,10 +153,6 @@ def user_group():
 @with_appcontext
 def user_create_command(username, role_name, sites, full_name, email, password_stdin):
     """Create a user; asks for the password."""
-    from edc.admin import services as admin
-    from edc.auth.passwords import PasswordPolicyError
-    from edc.security import Role
-
     try:
         role = Role.parse(role_name)
     except ValueError as exc:
@@ -194,9 +188,6 @@ def token_group():
 @with_appcontext
 def token_create_command(username, label, days):
     """Print a new API token for USERNAME (shown once; audited; revocable)."""
-    from edc.auth.services import find_user
-    from edc.auth.tokens import issue
-
     user = find_user(username)
     if user is None:
         raise click.ClickException(f"no user {username!r}")
@@ -215,9 +206,6 @@ def token_create_command(username, label, days):
 @with_appcontext
 def token_list_command(username):
     """The API tokens: user, label, created, expires, last used, revoked (UTC)."""
-    from edc.auth.tokens import listing
-    from edc.clock import utcnow
-
     def when(t):
         return t.strftime("%Y-%m-%d %H:%M") if t else "—"
 
@@ -236,9 +224,6 @@ def token_list_command(username):
 @with_appcontext
 def token_revoke_command(token_id, reason):
     """Revoke an API token."""
-    from edc.auth.tokens import revoke
-    from edc.models import ApiToken
-
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise click.ClickException(f"no token {token_id}")
@@ -254,7 +239,6 @@ def register_commands(app) -> None:
     if OPERATOR not in app.cli.params:  # `flask --app wsgi --operator NAME …` too
         app.cli.params.append(OPERATOR)
     app.cli.add_command(token_group)
-    from edc.trail.cli import audit_group
 
     app.cli.add_command(audit_group)
     app.cli.add_command(init_command)

@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 
 from audit.actions import ACTIONS
 from audit.chain import GENESIS, entry_hash
+from audit.clock import utcnow
 from audit.models import AuditEntry
-from edc.clock import utcnow
 
 # The person at the terminal when the operating-system account is a shared service account
 # (`edc --operator NAME …`, or EDC_OPERATOR).

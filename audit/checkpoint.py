@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from edc.clock import utcnow
+from audit.clock import utcnow
 
 log = logging.getLogger("edc.audit.checkpoint")
 

@@ -44,20 +44,6 @@ def replay_from_database(session, batch: int = 2000) -> dict:
     return replay(result)
 
 
-def snapshot(session) -> dict:
-    from edc.models import ItemData, Subject
-
-    subjects = {}
-    for s in session.scalars(select(Subject).execution_options(all_sites=True)):
-        subjects[s.id] = {"site_id": str(s.site_id), "screening_number": s.screening_number,
-                          "subject_number": s.subject_number, "status": s.status}
-    items = {}
-    rows = session.scalars(select(ItemData).where(ItemData.removed.is_(False))
-                           .execution_options(all_sites=True))
-    for r in rows:
-        items[(r.subject_id, r.event_oid, r.event_repeat, r.form_oid, r.form_repeat,
-               r.item_oid)] = r.value
-    return {"subjects": subjects, "items": items}
 
 
 def differences(replayed: dict, current: dict, limit: int = 20) -> list[str]:

@@ -18,12 +18,9 @@ from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from audit.clock import utcnow  # noqa: F401 - the real clock, owned by the audit trail
+
 _business_day: ContextVar[date | None] = ContextVar("edc_business_day", default=None)
-
-
-def utcnow() -> datetime:
-    """Now, in naive UTC, from the real clock."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def local_today(timezone: str) -> date:

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.replay import differences, replay_from_database, snapshot
+from audit.replay import differences, replay_from_database
 from edc.cli import cli_actor
-from edc.clinical.store import InvalidValue, ReasonRequired, read_items, write_items
+from edc.clinical.store import InvalidValue, ReasonRequired, read_items, snapshot, write_items
 from edc.extensions import db
 from edc.models import Site, Subject
 from edc.subjects.services import create_subject

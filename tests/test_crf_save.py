@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
-from audit.replay import differences, replay_from_database, snapshot
+from audit.replay import differences, replay_from_database
+from edc.clinical.store import snapshot
 from edc.crf import services as crf
 from edc.extensions import db
 from edc.models import AuditEntry, FormData, Subject

@@ -12,8 +12,9 @@ import pytest
 import rfc8785
 from sqlalchemy import select
 
-from audit.replay import differences, replay_from_database, snapshot
+from audit.replay import differences, replay_from_database
 from edc.cli import cli_actor
+from edc.clinical.store import snapshot
 from edc.crf.services import read_form, save_form
 from edc.extensions import db
 from edc.models import AuditEntry, Deviation, EligibilityEvaluation, Signature, Subject

@@ -122,3 +122,18 @@ def rule_versions(subject: Subject, event_oid: str, form_oid: str, *, event_repe
         *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat),
         ItemData.removed.is_(False), ItemData.rule_version.is_not(None)))
     return dict(rows.all())
+
+def snapshot(session) -> dict:
+    """The clinical data as the tables hold them, in the shape the replay of the trail
+    rebuilds (audit.replay), so that the two can be compared."""
+    subjects = {}
+    for s in session.scalars(select(Subject).execution_options(all_sites=True)):
+        subjects[s.id] = {"site_id": str(s.site_id), "screening_number": s.screening_number,
+                          "subject_number": s.subject_number, "status": s.status}
+    items = {}
+    rows = session.scalars(select(ItemData).where(ItemData.removed.is_(False))
+                           .execution_options(all_sites=True))
+    for r in rows:
+        items[(r.subject_id, r.event_oid, r.event_repeat, r.form_oid, r.form_repeat,
+               r.item_oid)] = r.value
+    return {"subjects": subjects, "items": items}

@@ -8,9 +8,10 @@ from sqlalchemy import text
 
 from audit import Actor, ddl
 from audit.ddl import app_role_grants
-from audit.replay import differences, replay_from_database, snapshot
+from audit.replay import differences, replay_from_database
 from audit.verify import verify_chain
 from edc import anchor
+from edc.clinical.store import snapshot
 from edc.extensions import db
 from edc.trail.services import TrailFilter, count, csv_lines, export_pdf, record_export, write_copy
 

@@ -79,8 +79,8 @@ def _vitals_vasopressor_grade_0(v: Values, o: Others) -> str | None:
 
 def _serious_without_criteria(v: Values, _o: Others) -> str | None:
     ticked = [i for i in SERIOUSNESS_ITEMS if v.get(i) == "Y"]
-    answered = any(i in v for i in SERIOUSNESS_ITEMS)
-    if v.get("AESER") == "Y" and answered and not ticked:
+    # metadata 1.0/1.1 recorded the criteria as free text (AESERCR)
+    if v.get("AESER") == "Y" and not ticked and not v.get("AESERCR"):
         return "serious, but no seriousness criterion is ticked"
     if v.get("AESER") == "N" and ticked:
         return "not serious, but a seriousness criterion is ticked"

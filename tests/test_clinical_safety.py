@@ -209,6 +209,7 @@ def test_vasopressors_on_the_vital_signs_with_crs_grade_0(app, infused):
 
 @pytest.mark.parametrize("items, fires", [
     ({"AESER": "Y", "AESHOSP": "N"}, "AESER"),
+    ({"AESER": "Y"}, "AESER"),  # no criterion answered at all
     ({"AESER": "Y", "AESHOSP": "Y"}, None),
     ({"AESER": "N", "AESHOSP": "Y"}, "AESER"),
     ({"AESER": "N", "AESHOSP": "N"}, None),

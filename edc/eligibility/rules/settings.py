@@ -52,8 +52,12 @@ class Settings:
         it (a name it does not know stays as it is and matches no code)."""
         values = {name: data[name] for name in cls.STORED if name in data}
         if "half_life_hours" in values:
-            values["half_life_hours"] = {
-                (medications.get(str(k).upper()) or medications.resolve(str(k))
-                 or medications.Medication(str(k), None, str(k), "", "supportive")).code: h
-                for k, h in values["half_life_hours"].items()}
+            values["half_life_hours"] = {_code(str(k)): h
+                                         for k, h in values["half_life_hours"].items()}
         return cls(version=f"settings-{version}", **values)
+
+
+def _code(key: str) -> str:
+    """A stored half-life key as a dictionary code (older versions stored names)."""
+    med = medications.get(key.upper()) or medications.resolve(key)
+    return med.code if med else key

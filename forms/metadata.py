@@ -31,6 +31,11 @@ class CodeList:
     def label(self, code: str) -> str:
         return next((en for c, en, _ in self.terms if c == code), code)
 
+    def both(self, code: str) -> str:
+        """The term in English and Chinese (the code itself when the list has no such term)."""
+        return next((f"{en} · {zh}" if zh else en for c, en, zh in self.terms if c == code),
+                    code)
+
 
 @dataclass(frozen=True)
 class Range:

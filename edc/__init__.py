@@ -7,11 +7,21 @@ import os
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.routing import IntegerConverter
 
 from edc.config import REPO_ROOT, Config, from_env
 from edc.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger("edc")
+
+
+class _DatabaseInt(IntegerConverter):
+    """``<int:…>`` in a URL: ids and row numbers are database integers, so a larger number
+    is no such page (404), not an overflow in the database."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -21,6 +31,7 @@ def create_app(config: dict | None = None) -> Flask:
         template_folder=str(REPO_ROOT / "templates"),
         static_folder=str(REPO_ROOT / "static"),
     )
+    app.url_map.converters["int"] = _DatabaseInt
     app.config.from_object(Config)
     instance = REPO_ROOT / "instance"
     if config and config.get("SQLALCHEMY_DATABASE_URI") and config.get("SECRET_KEY"):

@@ -3,6 +3,8 @@ the user reads labels in."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import g, request, session
 from flask_login import current_user
 
@@ -23,3 +25,15 @@ LANGUAGES = {"en": "English", "zh": "中文"}
 def current_language() -> str:
     """The label language the user chose for forms and code lists (English by default)."""
     return session.get("lang", "en")
+
+
+def safe_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None. Browsers drop tabs and line
+    breaks and read a backslash as a slash, so ``/\t/evil.example`` and ``/\\evil`` are
+    another site's address: refused, like a scheme, a host or a protocol-relative ``//``."""
+    if not target or any(c in target for c in "\t\r\n\\") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -18,7 +18,7 @@ from forms.values import date_span, parse_date, parse_quantity
 
 _INT = re.compile(r"^[+-]?\d+$")
 _DEC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Outcome:
 def _parse(item: Item, raw: str) -> tuple[str | None, str | None]:
     """(normalised text, error)."""
     if _CONTROL.search(raw):
-        return None, "contains control characters; retype the value"
+        return None, "contains control or invalid characters; retype the value"
     if item.type == "text":
         if len(raw) > item.max_length:
             return None, f"at most {item.max_length} characters"
@@ -183,7 +183,7 @@ def free_text_problem(text: str, max_length: int) -> str | None:
     if len(text) > max_length:
         return f"at most {max_length} characters"
     if _CONTROL.search(text):
-        return "contains control characters; retype it"
+        return "contains control or invalid characters; retype it"
     return None
 
 

@@ -254,7 +254,7 @@ def test_side_effects_of_a_save_are_subscribers_of_form_saved(app, world):
 def test_a_reason_is_bounded_and_plain_text(subject, crc):
     save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-01", "ECOG": "1"}, version=0, actor=crc)
     for reason, message in (("x" * 2001, "at most 2000 characters"),
-                            ("transcription\x00error", "control characters")):
+                            ("transcription\x00error", "control or invalid characters")):
         with pytest.raises(crf.Invalid) as err:
             save(subject, "SCREEN", "EC", {"ECOG": "0"}, version=1, actor=crc, reason=reason)
         assert message in err.value.errors["reason"]

@@ -98,7 +98,7 @@ def test_creatinine_ranges_follow_the_entered_unit(creat, unit, outcome):
     ("LBDAT", "2026-10-31", "before informed consent (2026-11-01)"),
     ("CSF14D", "yes", "choose one of Y, N"),
     ("NOPE", "1", "LB has no item NOPE"),
-    ("ALT", "12\x00", "control characters"),
+    ("ALT", "12\x00", "control or invalid characters"),
 ])
 def test_bad_values_are_refused_with_a_message_for_the_item(item, value, message):
     result = lb(**{item: value})

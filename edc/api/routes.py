@@ -41,7 +41,10 @@ def _fail(status: int, message: str, errors: dict | None = None):
 
 
 def _json_body() -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested beyond what the parser follows: not a body we take
+        data = None
     if not isinstance(data, dict):
         _fail(400, "send a JSON object (Content-Type: application/json)")
     return data

@@ -61,12 +61,17 @@ def field_errors(exc) -> dict[str, str]:
         loc = [str(p) for p in error["loc"]]
         if not loc:
             continue
-        if loc[0] == "items" and len(loc) > 1:
-            out.setdefault(loc[1], "must be a string or a number")
+        if error["type"] == "string_unicode":
+            message = "contains characters that cannot be stored; retype it"
         elif error["type"] == "extra_forbidden":
-            out.setdefault(loc[0], "is not a field of this request")
+            message = "is not a field of this request"
+        elif loc[0] == "items" and len(loc) > 2 and loc[2] == "[key]":
+            message = "is not an item name"
+        elif loc[0] == "items" and len(loc) > 1:
+            message = "must be a string or a number"
         else:
-            out.setdefault(loc[0], FIELD_MESSAGES.get(loc[0], error["msg"]))
+            message = FIELD_MESSAGES.get(loc[0], error["msg"])
+        out.setdefault(loc[1] if loc[0] == "items" and len(loc) > 1 else loc[0], message)
     return out
 
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -18,7 +16,7 @@ from edc.auth import services
 from edc.auth.forms import ChangePasswordForm, LoginForm
 from edc.auth.passwords import PasswordPolicyError
 from edc.extensions import limiter
-from edc.requestctx import current_actor
+from edc.requestctx import current_actor, safe_path
 from edc.security import login_only, public
 from edc.uow import unit_of_work
 
@@ -26,13 +24,8 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host, no protocol-relative //)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
+    """Only a path on this site (see ``requestctx.safe_path``)."""
+    return safe_path(target)
 
 
 def _login_limit() -> str:

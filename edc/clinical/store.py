@@ -33,7 +33,8 @@ class InvalidValue(ValueError):
         self.errors = errors
 
 
-_CONTROL = {c for c in range(32) if chr(c) not in "\t\n\r"} | {127}
+_CONTROL = ({c for c in range(32) if chr(c) not in "\t\n\r"} | {127}
+            | set(range(0xD800, 0xE000)))  # lone surrogates cannot be stored as text
 
 
 def _check_text(item_oid: str, value: str) -> str | None:

@@ -15,6 +15,8 @@ from forms.metadata import Event, StudyBuild
 from forms.schedule import schedule
 from forms.study_build import BUILD, BUILDS
 
+MAX_NUMBER = 2**31 - 1  # visit and row numbers: a database integer on every dialect
+
 
 def visit_number(event: Event, raw: str | int | None) -> int:
     """The visit number (event repeat) asked for: any whole number from 1 for a repeatable
@@ -22,7 +24,7 @@ def visit_number(event: Event, raw: str | int | None) -> int:
     if raw in (None, ""):
         return 1
     number = int(raw)
-    if number < 1 or (number > 1 and not event.repeatable):
+    if number < 1 or number > MAX_NUMBER or (number > 1 and not event.repeatable):
         raise ValueError(f"event {event.oid} has no visit {number}")
     return number
 

@@ -36,9 +36,7 @@ def set_language():
         session["lang"] = lang
     else:
         flash("Choose English or 中文.", "error")
-    back = request.form.get("next", "")
-    if not back.startswith("/") or back.startswith("//") or "\\" in back:
-        back = url_for("main.index")  # only a path of this site: no open redirect
+    back = requestctx.safe_path(request.form.get("next", "")) or url_for("main.index")
     return redirect(back, 303)
 
 

@@ -64,7 +64,7 @@ def select_entries(f: TrailFilter):
         stmt = stmt.where(AuditEntry.action == f.action)
     if f.since:
         stmt = stmt.where(AuditEntry.ts >= datetime.combine(f.since, time.min))
-    if f.until:
+    if f.until and f.until < date.max:  # the last day there is has no end to compare
         stmt = stmt.where(AuditEntry.ts < datetime.combine(f.until + timedelta(days=1), time.min))
     if f.upto_seq:
         stmt = stmt.where(AuditEntry.seq <= f.upto_seq)

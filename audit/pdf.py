@@ -14,6 +14,7 @@ import io
 import multiprocessing
 import os
 import tempfile
+import textwrap
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -74,6 +75,24 @@ def _css_string(text: str) -> str:
     return f'"{escaped}"'
 
 
+WRAP = (44, 72, 88)  # characters per line in each cell, a little under the column's width
+
+
+def _prewrap(text: str, width: int) -> str:
+    """Break every long line at ``width`` characters (at a space where there is one) before
+    layout: a cell's layout time then grows with its length, not with its square, so even a
+    very long reason or value renders in time."""
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+        else:
+            out.extend(textwrap.wrap(line, width, break_long_words=True,
+                                     break_on_hyphens=False, drop_whitespace=False,
+                                     replace_whitespace=False) or [""])
+    return "\n".join(out)
+
+
 def _cells(row: dict) -> tuple[str, str, str]:
     """One entry in three pre-wrapped cells (one text run each: the fast path of WeasyPrint)."""
     when = f"#{row['seq']}  {row['time_utc']}"
@@ -95,7 +114,7 @@ def _cells(row: dict) -> tuple[str, str, str]:
             c += f"\n{row['details']}"
     else:
         c = row["details"]
-    return a, b, c
+    return _prewrap(a, WRAP[0]), _prewrap(b, WRAP[1]), _prewrap(c, WRAP[2])
 
 
 def chunk_html(rows: list[dict], header: Header) -> str:

@@ -191,3 +191,20 @@ def test_each_entry_names_its_request_and_the_pdf_prints_it_with_local_time(app,
     text = "".join(p.extract_text() for p in PdfReader(str(out)).pages).replace("\n", " ")
     assert f"request{request_id}" in re.sub(r"\s", "", text)  # long cells are pre-wrapped
     assert "(Asia/Shanghai)" in text and " UTC" in text
+
+
+def test_long_cells_are_broken_into_short_lines_before_layout():
+    from audit.pdf import _cells, _prewrap
+
+    text = "x" * 64000
+    wrapped = _prewrap(text, 88)
+    assert max(len(line) for line in wrapped.split("\n")) <= 88
+    assert wrapped.replace("\n", "") == text
+    words = "transcription error " * 3000
+    assert max(len(line) for line in _prewrap(words, 72).split("\n")) <= 72
+    row = {"seq": "1", "time_utc": "t", "time_local": "", "user": "u", "role": "", "source":
+           "web", "request_id": "", "site": "", "subject": "", "event": "", "form": "",
+           "repeat": "", "item": "", "action": "data.update", "target": "",
+           "reason": "r" * 5000, "old_value": "a", "new_value": "b" * 5000, "details": ""}
+    for cell in _cells(row):
+        assert max(len(line) for line in cell.split("\n")) <= 88

@@ -170,9 +170,28 @@ def _infusion_off_plan(v: Values, o: Others) -> str | None:
     return None
 
 
+def _implausible_age(v: Values, o: Others) -> str | None:
+    birth = v.get("BRTHDAT")
+    if not birth:
+        return None
+    on = o.subject("IC", "RFICDAT")
+    age = _years(date.fromisoformat(birth), date.fromisoformat(on) if on else None)
+    if age is not None and not 18 <= age <= 100:
+        return f"gives an age of {age} years at consent: check the birth date"
+    return None
+
+
+def _years(birth: date, on: date | None) -> int | None:
+    if on is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
 CHECKS: tuple[Check, ...] = (
     Check("CC-DM-1", "DM", "BRTHDAT", "Birth date not before informed consent",
           _birth_after_consent, hard=True),
+    Check("CC-DM-2", "DM", "BRTHDAT", "Age at consent outside 18–100 years (an implausible "
+          "birth date, or not an adult)", _implausible_age),
     Check("CC-IF-1", "IF", "LOTNO", "Infusion product lot differs from the apheresis lot",
           _lot_mismatch, hard=True),
     Check("CC-IF-2", "IF", "IFDAT", "Infusion before lymphodepletion ended (less than 3 days "

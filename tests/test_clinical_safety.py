@@ -346,3 +346,15 @@ def test_partial_dates_only_where_the_metadata_allows_them(app, world, token):
         assert r.status_code == 422 and "MALIGDAT" in r.json["errors"]
     r = api.put(f"{base}/LB", headers=crc, json={"items": {"LBDAT": "2026-11-UN"}})
     assert r.status_code == 422 and r.json["errors"]["LBDAT"] == "enter a date as YYYY-MM-DD"
+
+
+@pytest.mark.parametrize("birth, fires", [("0001-01-01", True), ("1919-01-01", True),
+                                          ("1980-05-01", False), ("2015-01-01", True)])
+def test_an_implausible_age_at_consent_is_flagged(app, world, birth, fires):
+    with app.app_context():
+        _save(world.subject_tj, "SCREEN", "IC", {"RFICDAT": "2026-11-01", "ICFVER": "v2",
+                                                 "COMPLY": "Y", "CONTRAC": "Y"})
+        state = _save(world.subject_tj, "SCREEN", "DM", {"BRTHDAT": birth, "SEX": "F",
+                                                         "CHILDPOT": "N", "HEIGHT": "160",
+                                                         "WEIGHT": "55"})
+    assert ("BRTHDAT" in state.warnings) is fires

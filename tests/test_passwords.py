@@ -120,3 +120,18 @@ def test_temporary_password_from_a_reset_must_be_replaced(app, client, world):
             AuditEntry.target_id == str(world.users["crc"]))))
     assert "user.password_reset" in actions and "user.password_changed" in actions
     assert temp not in str(actions)
+
+
+def test_guessing_the_current_password_counts_toward_the_lockout(app, client, world):
+    from edc.models import User
+
+    assert login(client, "crc").status_code == 302
+    for n in range(4):
+        r = change(client, f"wrong-guess-{n:03d}-x", "a-fresh-password-42")
+        assert r.status_code == 422 and "not correct" in r.get_data(as_text=True)
+    r = change(client, "wrong-guess-004-x", "a-fresh-password-42")
+    assert "locked" in r.get_data(as_text=True)
+    with app.app_context():
+        user = db.session.get(User, world.users["crc"])
+        assert user.locked and user.failed_login_count == 5
+    assert client.get("/subjects/").status_code == 302  # the lock ended the session

@@ -182,10 +182,13 @@ def change_own_password(user: User, current: str, new: str, *, token: str | None
     """Raise PasswordPolicyError (or ValueError for a wrong current password, recorded after
     the unit of work's rollback). Does not commit: the boundary does."""
     if not verify_password(user.password_hash, current):
-        refuse_later(lambda: audit.record(
-            db.session, "auth.password_change_failed", actor=actor, target_type="user",
-            target_id=str(user.id), details={"why": "wrong current password"}))
-        raise ValueError("The current password is not correct.")
+        # guesses of the current password count toward the lockout, as at sign-in
+        will_lock = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
+        refuse_later(lambda: register_failed_password(
+            user, "auth.password_change_failed", actor=actor,
+            details={"why": "wrong current password"}))
+        raise ValueError("The account is now locked." if will_lock else
+                         "The current password is not correct.")
     check_policy(user, new)
     set_password(user, new)
     revoked = end_user_sessions(user, "password changed", keep_token=token)

@@ -135,3 +135,17 @@ def test_guessing_the_current_password_counts_toward_the_lockout(app, client, wo
         user = db.session.get(User, world.users["crc"])
         assert user.locked and user.failed_login_count == 5
     assert client.get("/subjects/").status_code == 302  # the lock ended the session
+
+
+@pytest.mark.parametrize("password, why", [
+    ("1qaz2wsx3edc", "most commonly used"),
+    ("Q1W2E3R4T5Y6", "most commonly used"),  # whatever the case
+    ("aaaaaaaaaaaaaaaa", "repeat one character"),
+    ("correct\u200bhorse-battery", "invisible"),
+    ("correct\x07horse-battery", "control"),
+])
+def test_common_repeated_and_invisible_passwords_are_refused_with_the_reason(
+        app, client, world, password, why):
+    assert login(client, "crc").status_code == 302
+    r = change(client, PASSWORD, password)
+    assert r.status_code == 422 and why in r.get_data(as_text=True)

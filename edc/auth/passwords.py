@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import unicodedata
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -53,6 +56,18 @@ def burn_verify(password: str) -> None:
     verify_password(dummy, password)
 
 
+# control, format (zero-width), line and paragraph separators, unassigned and surrogates
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cn", "Cs", "Co"})
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    """The shipped list of the 10,000 most common passwords (lower case)."""
+    text = (Path(__file__).with_name("common_passwords.txt")).read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def check_policy(user, password: str) -> None:
     """Raise PasswordPolicyError with a message for the form when ``password`` is refused."""
     cfg = current_app.config
@@ -63,6 +78,14 @@ def check_policy(user, password: str) -> None:
         raise PasswordPolicyError("The password must have at most 256 characters.")
     if password.strip() != password:
         raise PasswordPolicyError("The password must not start or end with a space.")
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in password):
+        raise PasswordPolicyError("The password must not contain control or invisible "
+                                  "characters (they cannot be typed again reliably).")
+    if len(set(password)) == 1:
+        raise PasswordPolicyError("The password must not repeat one character.")
+    if password.lower() in _common_passwords():
+        raise PasswordPolicyError("The password is one of the 10,000 most commonly used "
+                                  "passwords: choose another.")
     name = (getattr(user, "username", None) or "").lower()
     if name and (name == password.lower() or (len(name) >= 4 and name in password.lower())):
         raise PasswordPolicyError("The password must not contain the username.")

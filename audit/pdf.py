@@ -159,7 +159,8 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 
 def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
-               chunk_size: int = 300, workers: int | None = None) -> int:
+               chunk_size: int = 300, workers: int | None = None,
+               scratch: str | Path | None = None) -> int:
     """Write the trail PDF to ``out``; returns the number of pages.
 
     One chunk (a subject's trail) is laid out in this process. More chunks go to worker
@@ -167,7 +168,7 @@ def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
     depend on the size of the trail, nor does any worker's.
     """
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
-    with tempfile.TemporaryDirectory(prefix="edc-audit-pdf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="edc-audit-pdf-", dir=scratch) as tmp:
         jobs = ((batch, header, os.path.join(tmp, f"{i:06d}.pdf"))
                 for i, batch in enumerate(_chunks(rows, chunk_size)))
         head = list(islice(jobs, 2))

@@ -208,3 +208,31 @@ def test_long_cells_are_broken_into_short_lines_before_layout():
            "reason": "r" * 5000, "old_value": "a", "new_value": "b" * 5000, "details": ""}
     for cell in _cells(row):
         assert max(len(line) for line in cell.split("\n")) <= 88
+
+
+def test_a_failed_or_killed_render_leaves_no_scratch_file(app, world, login_as, monkeypatch):
+    import os
+    import time
+
+    from edc import scratch
+    from edc.trail import services
+
+    client = login_as("dm")
+    before = set(scratch.folder().iterdir())
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("the render failed")
+
+    monkeypatch.setattr(services, "render_pdf", broken)
+    assert client.get("/audit/export.pdf").status_code == 500
+    assert set(scratch.folder().iterdir()) == before  # removed on the error path too
+    # what a killed worker left hours ago is swept by the next output
+    stale = scratch.folder() / "12345-left-by-a-killed-worker.pdf"
+    stale.write_bytes(b"")
+    old = time.time() - scratch.STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    fresh = scratch.folder() / "12345-still-rendering.pdf"
+    fresh.write_bytes(b"")
+    scratch.sweep()
+    assert not stale.exists() and fresh.exists()
+    fresh.unlink()

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from datetime import date, datetime, time, timedelta
 
 from flask import (
     Blueprint,
     Response,
-    after_this_request,
     render_template,
     request,
     stream_with_context,
@@ -17,6 +13,7 @@ from flask_login import current_user
 
 from edc import accesslog
 from edc.requestctx import current_actor
+from edc.scratch import scratch_file
 from edc.security import Perm, has_perm, require
 from edc.trail import services
 from edc.trail.forms import TrailFilterForm
@@ -85,20 +82,13 @@ def export_pdf():
     user = current_user
     sites = user.sites
     note = "" if user.role.all_sites else "sites " + ", ".join(s.code for s in sites)
-    fd, path = tempfile.mkstemp(prefix="edc-audit-", suffix=".pdf")
-    os.close(fd)
-
-    @after_this_request
-    def _cleanup(response):
-        with contextlib.suppress(OSError):
-            os.remove(path)
-        return response
-
-    services.export_pdf(f, path, actor=current_actor(), show_pii=_show_pii(),
-                        generated_by=f"{user.full_name} ({user.username}, {user.role.label})",
-                        scope_note=note, zone=sites[0].timezone if sites else None)
-    with open(path, "rb") as fh:
-        data = fh.read()
+    with scratch_file(".pdf") as path:  # removed however the render ends
+        services.export_pdf(f, path, actor=current_actor(), show_pii=_show_pii(),
+                            generated_by=f"{user.full_name} ({user.username}, "
+                                         f"{user.role.label})",
+                            scope_note=note, zone=sites[0].timezone if sites else None)
+        with open(path, "rb") as fh:
+            data = fh.read()
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": 'attachment; filename="audit-trail.pdf"'})
 

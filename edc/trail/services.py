@@ -18,7 +18,7 @@ from audit.chain import hashed_fields
 from audit.models import AuditEntry
 from audit.pdf import Header, render_pdf
 from audit.verify import verify_chain
-from edc import anchor, deidentify
+from edc import anchor, deidentify, scratch
 from edc.clock import utcnow
 from edc.deidentify import WITHHELD
 from edc.extensions import db
@@ -166,7 +166,8 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
         anchor=anchor.printed(),
     )
     pages = render_pdf(iter_presented(pinned, show_pii), header, out,
-                       workers=current_app.config.get("EDC_PDF_WORKERS"))
+                       workers=current_app.config.get("EDC_PDF_WORKERS"),
+                       scratch=scratch.folder())
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
             "verified": check.ok}
 

@@ -175,16 +175,12 @@ def _implausible_age(v: Values, o: Others) -> str | None:
     if not birth:
         return None
     on = o.subject("IC", "RFICDAT")
-    age = _years(date.fromisoformat(birth), date.fromisoformat(on) if on else None)
-    if age is not None and not 18 <= age <= 100:
+    if not on:
+        return None
+    age = scores.age_years(date.fromisoformat(birth), date.fromisoformat(on))
+    if not 18 <= age <= 100:
         return f"gives an age of {age} years at consent: check the birth date"
     return None
-
-
-def _years(birth: date, on: date | None) -> int | None:
-    if on is None:
-        return None
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 CHECKS: tuple[Check, ...] = (

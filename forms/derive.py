@@ -112,8 +112,7 @@ def _daf(v: dict, _lookup) -> dict:
 def _age(birth: str | None, on: str | None) -> int | None:
     if not birth or not on:
         return None
-    b, d = date.fromisoformat(birth), date.fromisoformat(on)
-    return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+    return scores.age_years(date.fromisoformat(birth), date.fromisoformat(on))
 
 
 def _ld(v: dict, lookup: Lookup) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal
 
 RULE_VERSIONS: dict[str, str] = {
@@ -32,6 +33,11 @@ RULE_VERSIONS: dict[str, str] = {
 }
 
 UMOL_PER_MG_DL = Decimal("88.4")
+
+
+def age_years(birth: date, on: date) -> int:
+    """Whole years between the birth date and ``on`` (eligibility.md: age at consent)."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def _need(name: str, value, low=None, high=None):

@@ -100,6 +100,7 @@ def test_clarification_c2_counts_antimalarials_when_switched_on(app, world, toke
     ({"half_life_hours": "rituximab = soon"}, "half_life_hours", "not a number"),
     ({"half_life_hours": "rituximab = -1"}, "half_life_hours", "above 0"),
     ({"half_life_hours": "rituximabb = 528"}, "half_life_hours", "not in the medication"),
+    ({"reason": "x" * 2001}, "reason", "at most 2000 characters"),
     ({"half_life_hours": ""}, "half_life_hours", "at least one agent"),
     ({"reason": " "}, "reason", "reason"),
 ])

@@ -18,6 +18,7 @@ from edc.eligibility.rules import Settings
 from edc.extensions import db
 from edc.models import EligibilitySettings, Study
 from forms import medications
+from forms.validate import MAX_REASON, free_text_problem
 
 WINDOWS = {  # field -> (label, lowest, highest)
     "screening_window_days": ("Screening window for laboratory values (days)", 1, 90),
@@ -161,6 +162,8 @@ def change_settings(data: dict, *, reason: str, actor: Actor,
     reason = (reason or "").strip()
     if not reason:
         raise SettingsError("reason", "Give the reason for the change (for the audit trail).")
+    if problem := free_text_problem(reason, MAX_REASON):
+        raise SettingsError("reason", f"The reason: {problem}.")
     clean = validate(data)
     row = latest_row()
     old = json.loads(row.settings)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from forms.scores import age_years  # noqa: F401 - the rules' age
 from forms.values import DateSpan, Quantity, date_span, quantity
 
 RULES_VERSION = "eligibility-1"
@@ -49,10 +50,6 @@ def _span(value: str | None) -> DateSpan | None:
 
 def _as_text(q: Quantity) -> str | float:
     return float(q.low) if q.exact else q.text
-
-
-def age_years(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def months_before(day: date, months: int) -> date:

@@ -190,3 +190,16 @@ def test_a_refused_account_change_leaves_nothing_changed_in_the_session(app, wor
             services.set_grants(user, Role.PI, ["TJ"], actor=cli_actor(), reason="")
         assert err.value.field == "reason"
         assert user.role == Role.CRA and not db.session.dirty
+
+
+def test_an_account_change_reason_is_refused_not_cut_short(app, world):
+    from edc.admin import services
+    from edc.cli import cli_actor
+    from edc.models import User
+
+    with app.app_context():
+        user = db.session.get(User, world.users["cra"])
+        with pytest.raises(services.AdminError) as err:
+            services.deactivate(user, actor=cli_actor(), reason="x" * 2001)
+        assert err.value.field == "reason" and "at most 2000" in str(err.value)
+        assert user.active

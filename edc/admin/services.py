@@ -16,6 +16,7 @@ from edc.extensions import db
 from edc.models import RoleGrant, Site, User
 from edc.security import Role
 from edc.study import current_study
+from forms.validate import MAX_REASON, free_text_problem
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -160,7 +161,9 @@ def _reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise AdminError("Give a reason for this change.", "reason")
-    return reason[:500]
+    if problem := free_text_problem(reason, MAX_REASON):  # refused, never cut short
+        raise AdminError(f"The reason: {problem}.", "reason")
+    return reason
 
 
 def deactivate(user: User, *, actor: Actor, reason: str) -> None:

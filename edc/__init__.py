@@ -76,6 +76,8 @@ def _connect_subscribers() -> None:
     them here so that no entry point can save a form without them."""
     from edc import deviations  # noqa: F401 - visit-window deviations
     from edc.eligibility import services as eligibility  # noqa: F401 - re-check, signatures
+    from edc.queries import services as queries  # noqa: F401 - system queries from checks
+    from edc.review import sdv, signoff  # noqa: F401 - auto-unverify, signature invalidation
     from edc.subjects import services as subjects  # noqa: F401 - status after infusion
 
 

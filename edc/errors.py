@@ -40,6 +40,13 @@ def register_error_handlers(app) -> None:
         return render_error(400, "The form expired or was not sent from this site "
                                  "(CSRF check failed). Reload the page and try again.")
 
+    from edc.crf.policy import Locked
+
+    @app.errorhandler(Locked)
+    def _locked(exc):
+        # a lock or freeze over the record, whichever route met it (pages and API alike)
+        return render_error(409, str(exc))
+
     @app.errorhandler(HTTPException)
     def _http(exc):
         message = None

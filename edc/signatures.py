@@ -30,6 +30,7 @@ from edc.auth.services import (
     register_failed_password,
 )
 from edc.clock import utcnow
+from edc.crf import policy
 from edc.extensions import db
 from edc.models import Signature, Subject, User
 from edc.security import Perm, can
@@ -48,10 +49,27 @@ class Target:
 
 
 TARGETS: dict[str, Target] = {}
+# families of targets named "<family>:<key>" (a form instance, a visit), made on demand
+FAMILIES: dict[str, Callable[[str], Target]] = {}
 
 
-def register(target: Target) -> None:
-    TARGETS[target.name] = target
+def register(spec: Target) -> None:
+    TARGETS[spec.name] = spec
+
+
+def register_family(family: str, make: Callable[[str], Target]) -> None:
+    FAMILIES[family] = make
+
+
+def target(name: str) -> Target:
+    """The signed record ``name`` ("eligibility", "casebook", "form:SCREEN.1.LB.1", …);
+    KeyError when there is no such kind."""
+    if name in TARGETS:
+        return TARGETS[name]
+    family, _, key = name.partition(":")
+    if family in FAMILIES and key:
+        return FAMILIES[family](name)
+    raise KeyError(name)
 
 
 class SignatureRefused(Exception):
@@ -101,27 +119,29 @@ def _rows(subject: Subject, target: str | None = None) -> list[Signature]:
     return list(db.session.scalars(stmt.order_by(Signature.id.desc())))
 
 
-def shown(subject: Subject, target: str, content: dict | None = None) -> list[Shown]:
+def shown(subject: Subject, target_name: str, content: dict | None = None) -> list[Shown]:
     """Every signature of the record, newest first, each with its status now."""
-    rows = _rows(subject, target)
+    rows = _rows(subject, target_name)
     if not rows:
         return []
-    current = content_hash(content if content is not None else TARGETS[target].content(subject))
+    current = content_hash(content if content is not None
+                           else target(target_name).content(subject))
     return [Shown(r, ok := (r.invalidated_at is None and r.content_hash == current),
                   "valid" if ok else "invalidated by change") for r in rows]
 
 
-def valid_signature(subject: Subject, target: str, content: dict | None = None) -> Shown | None:
-    found = shown(subject, target, content)
+def valid_signature(subject: Subject, target_name: str, content: dict | None = None
+                    ) -> Shown | None:
+    found = shown(subject, target_name, content)
     return found[0] if found and found[0].valid else None
 
 
-def sign(subject: Subject, target: str, *, user: User, username: str, password: str,
+def sign(subject: Subject, target_name: str, *, user: User, username: str, password: str,
          actor: Actor) -> Signature:
     """Apply ``user``'s signature to the record, or raise: a wrong user ID or password is
     recorded after the unit of work's rollback (it counts toward the lockout, as at sign-in).
     Does not commit: the boundary does."""
-    spec = TARGETS[target]
+    spec = target(target_name)
     if not can(user, Perm.SIGN, subject):
         raise NotAllowed("Only an investigator of the subject's site signs.")
     if user.locked:  # as the login: a locked account signs nothing, whatever the password
@@ -132,21 +152,22 @@ def sign(subject: Subject, target: str, *, user: User, username: str, password: 
         label = subject.label
         will_lock = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
         refuse_later(lambda: register_failed_password(
-            user, "signature.failed", actor=actor, details={"target": target,
+            user, "signature.failed", actor=actor, details={"target": target_name,
                                                             "subject": label}))
         raise WrongCredentials("The account is now locked." if will_lock else
                                "User ID or password is not correct: nothing was signed.")
     if password_expired(user):
         raise WrongCredentials("Your password has expired or is temporary: change it before "
                                "signing.")
+    policy.refuse_if_locked(subject, data=False, what="nothing can be signed")
     content = spec.content(subject)
-    if valid_signature(subject, target, content) is not None:
+    if valid_signature(subject, target_name, content) is not None:
         raise SignatureRefused("The record is signed already and the signature is valid.")
     blockers = spec.blockers(subject)
     if blockers:
         raise SignatureRefused("The record cannot be signed yet.", blockers)
     digest = content_hash(content)
-    row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target,
+    row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target_name,
                     meaning=spec.meaning, signer_id=user.id, signer_name=user.full_name,
                     signer_username=user.username, signer_role=user.role.value,
                     signed_at=utcnow(), timezone=subject.site.timezone,
@@ -155,7 +176,7 @@ def sign(subject: Subject, target: str, *, user: User, username: str, password: 
     db.session.add(row)
     db.session.flush()
     audit.record(db.session, "signature.sign", actor=actor, subject=subject,
-                 target_type="signature", target_id=str(row.id), item_oid=target,
+                 target_type="signature", target_id=str(row.id), item_oid=target_name,
                  new_value=f"{row.signer_name}: {row.meaning}",
                  details={"content_sha256": digest, "signed_at_utc": utc_time(row.signed_at),
                           "signed_at_local": local_time(row.signed_at, row.timezone)})
@@ -171,7 +192,7 @@ def invalidate_changed(subject: Subject, *, actor: Actor,
     current: dict[str, str] = {}
     for r in live:
         if r.target not in current:
-            current[r.target] = content_hash(TARGETS[r.target].content(subject))
+            current[r.target] = content_hash(target(r.target).content(subject))
         if current[r.target] == r.content_hash:
             continue
         r.invalidated_at = utcnow()

@@ -215,6 +215,11 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+def items_of(form_oid: str) -> frozenset[str]:
+    """The items of a form that carry a consistency check's message."""
+    return frozenset(c.item for c in CHECKS if c.form == form_oid)
+
+
 def run(form_oid: str, values: Values, others: Others, *, skip=frozenset()
         ) -> tuple[dict[str, str], dict[str, str]]:
     """(errors, warnings) by item for a form's values (entered and derived); items in

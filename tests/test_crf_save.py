@@ -131,16 +131,19 @@ def test_lymphodepletion_bsa_and_crcl_from_screening_forms(subject, crc):
     assert state.derived == {"BSA": "1.845", "CRCL": "77.8"}  # 60 y, 70 kg, 1.0 mg/dL
 
 
-def test_locked_form_refuses_changes(subject, crc):
+def test_locked_form_refuses_changes(subject, crc, world):
+    from edc.models import User
+    from edc.review import locks
+
     save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0, actor=crc)
-    row = db.session.scalar(select(FormData))
-    row.locked = True
-    audit.record(db.session, "form.save", actor=audit.Actor.system(), target_type="form_data",
-                 target_id=str(row.id), details={"locked": True})
-    db.session.commit()
+    dm = db.session.get(User, world.users["dm"])
+    with unit_of_work():
+        locks.apply("form", "lock", user=dm, actor=Actor.for_user(dm, source="web"),
+                    subject=subject, event_oid="SCREEN", form_oid="EC")
     with pytest.raises(crf.Locked) as err:
         save(subject, "SCREEN", "EC", {"ECOG": "0"}, version=1, actor=crc, reason="x")
     assert err.value.status == 409 and "locked" in str(err.value)
+    assert crf.read_form(subject, "SCREEN", "EC").locked
 
 
 def test_unknown_event_or_form(subject, crc):

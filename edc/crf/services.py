@@ -17,6 +17,7 @@ import audit
 from audit import Actor
 from edc.clinical.store import read_items, rule_versions, write_items
 from edc.clock import local_today
+from edc.crf import policy
 from edc.crf.casebook import (  # noqa: F401 - the casebook's readers, for the routes
     build_of,
     casebook,
@@ -92,11 +93,7 @@ class NotEnrolled(FormProblem):
                          "once the subject is enrolled from the eligibility checklist.")
 
 
-class Locked(FormProblem):
-    status = 409
-
-    def __init__(self):
-        super().__init__("This form is locked by data management; it cannot be changed.")
+Locked = policy.Locked  # a lock or freeze over the form (edc/crf/policy.py)
 
 
 @dataclass
@@ -165,10 +162,21 @@ def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: 
         if row is not None else ({}, {})
     return FormState(subject.id, event_oid, form_oid, row.version if row else 0,
                      row.status if row else "not started", items, derived, warnings=flags,
-                     locked=bool(row and row.locked),
+                     locked=policy.lock_over(subject, event_oid, form_oid, event_repeat,
+                                             form_repeat) is not None,
                      metadata_version=row.metadata_version if row else BUILD.version,
                      rules=rule_versions(subject, event_oid, form_oid,
                                          event_repeat=event_repeat, form_repeat=form_repeat))
+
+
+def _checked(form: Form, entered: dict) -> frozenset[str]:
+    """Items whose soft checks all ran on this save: the entered ones (range and date checks
+    read what was entered), and the items that only consistency checks flag (those read the
+    whole instance)."""
+    whole = {name for name in consistency.items_of(form.oid)
+             if (item := form.item(name)).soft is None and not item.unit_ranges
+             and item.type != "date"}
+    return frozenset(entered) | whole
 
 
 def _context(subject: Subject, today: date) -> Context:
@@ -192,9 +200,8 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     today = today or local_today(subject.site.timezone)
     if event_oid not in OPEN_BEFORE_ENROLLMENT and subject.subject_number is None:
         raise NotEnrolled()
+    policy.refuse_if_locked(subject, event_oid, form_oid, event_repeat, form_repeat)
     row = _row(subject, event_oid, form_oid, event_repeat, form_repeat, lock=True)
-    if row is not None and row.locked:
-        raise Locked()
     build = build_of(row)  # an instance keeps the metadata version it was entered under
     form = build.form(form_oid)
     current = row.version if row else 0
@@ -271,10 +278,11 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     form_saved.send(subject, saved=FormSaved(
         event_oid, form_oid, event_repeat, form_repeat, row.version, row.status, actor,
         values=dict(stored), changes=tuple(changes), warnings=dict(outcome.warnings),
+        checked=_checked(form, outcome.values),
         date_item=form.date_item, out_of_window=window))
     items, derived_now = _split(form, stored)
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
-                     derived_now, warnings=outcome.warnings, locked=row.locked,
+                     derived_now, warnings=outcome.warnings, locked=False,
                      metadata_version=row.metadata_version,
                      rules=rule_versions(subject, event_oid, form_oid,
                                          event_repeat=event_repeat, form_repeat=form_repeat))

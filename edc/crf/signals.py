@@ -3,7 +3,7 @@
 ``form_saved`` is sent by the save service inside the transaction of the save, after the
 values, derivations and the ``form.save`` audit entry are written. Side effects of a save —
 eligibility re-checks and signature invalidation, protocol deviations, the subject's
-status, and (next) queries, SDV and locks — are subscribers in their own packages; the save
+status, system queries, SDV marks and signatures — are subscribers in their own packages; the save
 imports none of them. A subscriber writes in the same transaction (with its own audit
 entries) and never commits: the boundary that called the save does.
 """
@@ -34,5 +34,6 @@ class FormSaved:
     values: dict[str, str] = field(default_factory=dict)  # the instance now, derived included
     changes: tuple = ()  # edc.clinical.store.Change, in order
     warnings: dict[str, str] = field(default_factory=dict)  # soft checks, by item
+    checked: frozenset = frozenset()  # items whose soft checks ran on this save
     date_item: str | None = None
     out_of_window: str | None = None  # the visit-window finding, when the date is outside

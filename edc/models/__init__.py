@@ -9,6 +9,7 @@ from edc.models.eligibility import (
     EligibilitySettings,
     Signature,
 )
+from edc.models.review import Job, Lock, Query, QueryMessage, QueryState, SdvMark
 from edc.models.study import Site, Study
 from edc.models.subject import Subject, SubjectStatus
 from edc.models.user import ApiToken, AuthSession, PasswordHistory, RoleGrant, User
@@ -23,8 +24,14 @@ __all__ = [
     "EligibilitySettings",
     "FormData",
     "ItemData",
+    "Job",
+    "Lock",
     "PasswordHistory",
+    "Query",
+    "QueryMessage",
+    "QueryState",
     "RoleGrant",
+    "SdvMark",
     "Signature",
     "Site",
     "Study",

@@ -55,7 +55,7 @@ class ItemData(FormInstance, SiteScoped, Audited, db.Model):
 
 class FormData(FormInstance, SiteScoped, Audited, db.Model):
     """One form instance of a subject: its version (optimistic concurrency), status, the
-    metadata version it was entered under, and whether a data manager locked it."""
+    metadata version it was entered under. Locks live in ``data_lock`` (edc/crf/policy.py)."""
 
     __tablename__ = "form_data"
     __table_args__ = (
@@ -67,7 +67,6 @@ class FormData(FormInstance, SiteScoped, Audited, db.Model):
     metadata_version: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="incomplete")
-    locked: Mapped[bool] = mapped_column(Boolean, default=False)
     first_saved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

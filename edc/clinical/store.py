@@ -14,7 +14,7 @@ from sqlalchemy import select
 import audit
 from audit import Actor
 from edc.extensions import db
-from edc.models import ItemData, Subject
+from edc.models import ItemData, Lock, Query, SdvMark, Subject
 
 
 class ReasonRequired(ValueError):
@@ -84,13 +84,13 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
         if old != new:
             plan.append((item_oid, row, new))
     reason = (reason or "").strip() or None
-    needs_reason = [oid for oid, row, _ in plan if row is not None]
+    needs_reason = [oid for oid, row, _ in plan if row is not None and not row.removed]
     if needs_reason and not reason:
         raise ReasonRequired(needs_reason)
 
     changes = []
     for item_oid, row, new in plan:
-        saved_before = row is not None
+        saved_before = row is not None and not row.removed
         rule = (rule_versions or {}).get(item_oid)
         if row is None:
             row = ItemData(subject_id=subject.id, site_id=subject.site_id, event_oid=event_oid,
@@ -137,4 +137,11 @@ def snapshot(session) -> dict:
     for r in rows:
         items[(r.subject_id, r.event_oid, r.event_repeat, r.form_oid, r.form_repeat,
                r.item_oid)] = r.value
-    return {"subjects": subjects, "items": items}
+    queries = {q.id: q.state for q in session.scalars(
+        select(Query).execution_options(all_sites=True))}
+    sdv = {(m.subject_id, m.event_oid, m.event_repeat, m.form_oid, m.form_repeat, m.item_oid):
+           m.state for m in session.scalars(select(SdvMark).execution_options(all_sites=True))}
+    locks = {lk.id: "active" if lk.active else "released"
+             for lk in session.scalars(select(Lock))}
+    return {"subjects": subjects, "items": items, "queries": queries, "sdv": sdv,
+            "locks": locks}

@@ -236,9 +236,14 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     reason = (reason or "").strip() or None
     if reason and (problem := free_text_problem(reason, MAX_REASON)):
         raise Invalid({"reason": problem})
-    if row is not None and not reason and \
-            any(before.get(k) != v for k, v in outcome.values.items()):
-        raise Invalid({"reason": "The form was saved before: give a reason for change."})
+    # a change is a new value for an item that held one, or its removal; a first value in
+    # an empty item is not (spec/part11.md point 3): it is audited without a reason
+    changed = [k for k, v in outcome.values.items()
+               if before.get(k) is not None and before.get(k) != v]
+    if changed and not reason:
+        raise Invalid({"reason": "A saved value changes ("
+                                 + ", ".join(form.item(k).label for k in changed)
+                                 + "): give a reason for change."})
 
     changes = write_items(subject, event_oid, form_oid, outcome.values, actor=actor,
                           reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)

@@ -83,18 +83,23 @@ def _connect_subscribers() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from edc.admin.routes import bp as admin_bp
-    from edc.api import openapi  # noqa: F401 - registers /api/v1/openapi.json
+    from edc.api import (
+        openapi,  # noqa: F401 - registers /api/v1/openapi.json
+        review,  # noqa: F401 - queries, SDV, locks, sign-off
+    )
     from edc.api.routes import bp as api_bp
     from edc.auth.routes import bp as auth_bp
     from edc.build.routes import bp as build_bp
     from edc.crf.routes import bp as crf_bp
     from edc.eligibility.routes import bp as eligibility_bp
     from edc.main.routes import bp as main_bp
+    from edc.queries.routes import bp as queries_bp
+    from edc.review.routes import bp as review_bp
     from edc.subjects.routes import bp as subjects_bp
     from edc.trail.routes import bp as trail_bp
 
     for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp,
-               build_bp, eligibility_bp):
+               build_bp, eligibility_bp, queries_bp, review_bp):
         app.register_blueprint(bp)
 
 

@@ -72,9 +72,11 @@ class Perm(enum.StrEnum):
     VIEW_PII = "view_pii"
     CREATE_SUBJECT = "create_subject"
     ENTER_DATA = "enter_data"
+    VIEW_QUERIES = "view_queries"
     ANSWER_QUERY = "answer_query"
     MANAGE_QUERY = "manage_query"
     SDV = "sdv"
+    REVIEW = "review"  # monitoring work lists: SDV worklist, plan, lock readiness
     SIGN = "sign"
     ENROLL = "enroll"
     LOCK = "lock"
@@ -90,17 +92,19 @@ class Perm(enum.StrEnum):
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.CRC: frozenset({
         Perm.VIEW_SUBJECTS, Perm.VIEW_PII, Perm.CREATE_SUBJECT, Perm.ENTER_DATA,
-        Perm.ANSWER_QUERY, Perm.ENROLL, Perm.VIEW_AUDIT,
+        Perm.VIEW_QUERIES, Perm.ANSWER_QUERY, Perm.ENROLL, Perm.VIEW_AUDIT,
     }),
     Role.PI: frozenset({
         Perm.VIEW_SUBJECTS, Perm.VIEW_PII, Perm.CREATE_SUBJECT, Perm.ENTER_DATA,
-        Perm.ANSWER_QUERY, Perm.SIGN, Perm.ENROLL, Perm.VIEW_AUDIT,
+        Perm.VIEW_QUERIES, Perm.ANSWER_QUERY, Perm.SIGN, Perm.ENROLL, Perm.VIEW_AUDIT,
     }),
     Role.CRA: frozenset({
-        Perm.VIEW_SUBJECTS, Perm.VIEW_PII, Perm.MANAGE_QUERY, Perm.SDV, Perm.VIEW_AUDIT,
+        Perm.VIEW_SUBJECTS, Perm.VIEW_PII, Perm.VIEW_QUERIES, Perm.MANAGE_QUERY, Perm.SDV,
+        Perm.REVIEW, Perm.VIEW_AUDIT,
     }),
     Role.DM: frozenset({
-        Perm.VIEW_SUBJECTS, Perm.MANAGE_QUERY, Perm.LOCK, Perm.VIEW_AUDIT, Perm.EXPORT,
+        Perm.VIEW_SUBJECTS, Perm.VIEW_QUERIES, Perm.MANAGE_QUERY, Perm.REVIEW, Perm.LOCK,
+        Perm.VIEW_AUDIT, Perm.EXPORT,
         Perm.VIEW_ACCESS_LOG,
         Perm.MANAGE_SETTINGS,
     }),

@@ -62,6 +62,39 @@ EXPECTED: dict[str, object] = {
     "api.log_add": {"crc", "pi"},
     "api.log_put": {"crc", "pi"},
     "api.audit_entries": AUDIT_VIEWERS,
+    # roles.md: monitors and data managers open, close and re-open queries; the site answers.
+    # Query threads are free text typed by the site: not shown to sponsors (decisions.md).
+    "queries.index": {"crc", "pi", "cra", "dm"},
+    "queries.detail": {"crc", "pi", "cra", "dm"},
+    "queries.new": {"cra", "dm"},
+    "queries.answer": {"crc", "pi"},
+    "queries.close": {"cra", "dm"},
+    "queries.reopen": {"cra", "dm"},
+    "api.query_list": {"crc", "pi", "cra", "dm"},
+    "api.subject_queries": {"crc", "pi", "cra", "dm"},
+    "api.query_open": {"cra", "dm"},
+    "api.query_answer": {"crc", "pi"},
+    "api.query_close": {"cra", "dm"},
+    "api.query_reopen": {"cra", "dm"},
+    # SDV: monitors mark; monitors and data managers read the work lists; everyone with
+    # clinical access may read the plan
+    "review.mark": {"cra"},
+    "api.sdv_mark": {"cra"},
+    "review.worklist": {"cra", "dm"},
+    "api.sdv_worklist": {"cra", "dm"},
+    "api.subject_sdv": {"cra", "dm"},
+    "review.plan": VIEWERS,
+    # locks and freezes: data managers
+    "review.locks_page": {"dm"},
+    "review.lock_apply": {"dm"},
+    "review.lock_release": {"dm"},
+    "api.lock_list": {"dm"},
+    "api.lock_apply": {"dm"},
+    "api.lock_release": {"dm"},
+    # sign-off of forms, visits, casebooks: investigators sign, every clinical role reads
+    "review.sign_page": VIEWERS,
+    "review.sign": {"pi"},
+    "api.signoff_sign": {"pi"},
     "admin.users": {"admin"},
     "admin.user_new": {"admin"},
     "admin.user_detail": {"admin"},
@@ -102,9 +135,34 @@ def test_every_route_has_an_access_decision(app):
     assert set(EXPECTED) == {r.endpoint for r, _ in _routes(app)}, "stale entries in EXPECTED"
 
 
-def _urls(rule, world):
+def _queries(app, world) -> dict[str, int]:
+    """One query at each site (raised by the data manager, who sees both)."""
+    from audit import Actor
+    from edc.extensions import db
+    from edc.models import Subject, User
+    from edc.queries import services as queries
+
+    with app.app_context():
+        dm = db.session.get(User, world.users["dm"])
+        made = {}
+        for site, subject_id in (("own", world.subject_tj), ("other", world.subject_bj)):
+            subject = db.session.get(Subject, subject_id)
+            made[site] = queries.open_query(subject, queries.Place("SCREEN", "EC"), "check",
+                                            user=dm, actor=Actor.for_user(dm, source="cli")).id
+        db.session.commit()
+    return made
+
+
+def _urls(rule, world, made=None):
     """Concrete URLs for a rule: (url, which site the object belongs to)."""
     args = rule.arguments
+    if "query_id" in args:
+        for site, query_id in (made or {}).items():
+            yield rule.build({"query_id": query_id})[1], site
+        return
+    if "lock_id" in args:  # no lock exists: an allowed role gets past the role check to 404
+        yield rule.build({"lock_id": 999999})[1], "missing"
+        return
     extra = {k: v for k, v in {"event_oid": "SCREEN", "form_oid": "EC"}.items() if k in args}
     if "repeat" in args:  # a row of a log form
         extra.update(event_oid="LOG", form_oid="AE", repeat=2)
@@ -112,6 +170,10 @@ def _urls(rule, world):
         extra["form_oid"] = "AE"
     if rule.endpoint == "crf.new_visit":
         extra["event_oid"] = "UNSCHED"
+    if rule.endpoint in ("review.sign_page", "review.sign"):
+        extra["target"] = "casebook"
+    if rule.endpoint == "queries.new":
+        extra.update(event="SCREEN", form="EC")
     if "seq" in args:
         extra["seq"] = 1
     if "subject_id" in args:
@@ -154,10 +216,11 @@ def test_route_role_site_matrix(app, world, role):
             db.session.commit()
         headers = {"Authorization": f"Bearer {bearer}"}
     failures = []
+    made = _queries(app, world)
     # logout last: it ends the session the other requests need
     routes = sorted(_routes(app), key=lambda rm: rm[0].endpoint == "auth.logout")
     for rule, method in routes:
-        for url, site in _urls(rule, world):
+        for url, site in _urls(rule, world, made):
             if rule.endpoint == "auth.login" and method == "POST":
                 continue  # signing in again is covered in test_auth
             if rule.endpoint.startswith("api."):
@@ -179,6 +242,9 @@ def test_route_role_site_matrix(app, world, role):
             elif not allowed:
                 if status != 403:
                     failures.append(f"{method} {url} as {role}: {status}, expected 403")
+            elif site == "missing":
+                if status != 404:
+                    failures.append(f"{method} {url} as {role}: {status}, expected 404")
             elif site == "other" and role in SITE_ROLES:
                 if status != 404:
                     failures.append(f"{method} {url} as {role} (other site): {status}, "

@@ -15,6 +15,7 @@ from edc.eligibility import enrollment
 from edc.eligibility import services as eligibility_services
 from edc.extensions import csrf, db
 from edc.models import Site
+from edc.queries import services as queries
 from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects import services as subjects
@@ -209,14 +210,34 @@ def form_get(subject_id: int, event_oid: str, form_oid: str):
         subject, event_oid, form_oid, event_repeat=visit), form_oid)})
 
 
+def _answering(subject, body, event_oid: str, form_oid: str, visit: int, repeat: int):
+    """The query a correction answers: unresolved and on this form instance, else 422."""
+    if body.query_id is None:
+        return None
+    q = queries.get(body.query_id)
+    if q is None or q.state == "closed" or (q.subject_id, q.event_oid, q.event_repeat,
+                                            q.form_oid, q.form_repeat) != (
+            subject.id, event_oid, visit, form_oid, repeat):
+        _fail(422, "the query cannot be answered by this save",
+              {"query_id": "not an unresolved query on this form"})
+    return q
+
+
 def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
-    body = _parse(S.FormSave)
+    body = _parse(S.FormCorrection)
     items, version, reason = body.items, body.version, body.reason
+    answering = _answering(subject, body, event_oid, form_oid, visit, repeat)
+    if answering is not None:
+        reason = reason or "Query response"
     try:
         with unit_of_work():
             state = crf.save_form(subject, event_oid, form_oid, items, version=version,
                                   actor=current_actor("api"), reason=reason,
                                   form_repeat=repeat, event_repeat=visit)
+            if answering is not None:
+                queries.answer(answering, body.answer or f"Corrected in the form (version "
+                               f"{state.version}).", user=current_user,
+                               actor=current_actor("api"), form_version=state.version)
     except crf.StaleVersion as exc:
         body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
         return jsonify(body), 409
@@ -224,13 +245,15 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
         return _error(409, str(exc))
     except crf.Invalid as exc:
         return _error(422, "some values are not valid", exc.errors)
+    except queries.QueryProblem as exc:
+        return _error(exc.status, exc.message, {"answer": exc.message})
     return jsonify({"event_repeat": visit, **_state(state, form_oid)})
 
 
 @bp.route("/subjects/<int:subject_id>/forms/<event_oid>/<form_oid>", methods=["PUT"])
 @S.doc(
     "Save a form",
-    body=S.FormSave, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422),
+    body=S.FormCorrection, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422),
     query=("event_repeat",))
 @require(Perm.ENTER_DATA)
 def form_put(subject_id: int, event_oid: str, form_oid: str):
@@ -281,7 +304,7 @@ def log_add(subject_id: int, form_oid: str):
 @bp.route("/subjects/<int:subject_id>/logs/<form_oid>/<int:seq>", methods=["PUT"])
 @S.doc(
     "Change a row",
-    body=S.FormSave, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422))
+    body=S.FormCorrection, ok=(200, S.FormState), errors=(400, 401, 403, 404, 409, 422))
 @require(Perm.ENTER_DATA)
 def log_put(subject_id: int, form_oid: str, seq: int):
     subject = _subject(subject_id)

@@ -36,6 +36,72 @@ class FormSave(Body):
         default=None, description="required once the form was saved before")
 
 
+Text = Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+Oid = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Repeat = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+
+
+class FormCorrection(FormSave):
+    """A save that answers a query: the reason defaults to "Query response"."""
+
+    query_id: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] | None = Field(
+        default=None, description="the query this correction answers (linked to the version)")
+    answer: Text | None = Field(default=None, description="the answer to the query")
+
+
+class QueryOpen(Body):
+    """Raise a query on an item, or on a form instance without ``item``."""
+
+    event: Oid
+    form: Oid
+    item: Oid | None = None
+    event_repeat: Repeat = 1
+    form_repeat: Repeat = 1
+    text: Text
+
+
+class QueryText(Body):
+    """The message of an answer, a closing note, or why a query is re-opened."""
+
+    text: Text
+
+
+class SdvBody(Body):
+    """Verify one item, or without ``item`` every valued item of the form instance."""
+
+    event: Oid
+    form: Oid
+    item: Oid | None = None
+    event_repeat: Repeat = 1
+    form_repeat: Repeat = 1
+
+
+class LockBody(Body):
+    """Lock or freeze the study, a subject, or one form instance."""
+
+    level: Annotated[StrictStr, Field(pattern="^(study|subject|form)$")]
+    kind: Annotated[StrictStr, Field(pattern="^(lock|freeze)$")]
+    subject_id: Repeat | None = None
+    event: Oid | None = None
+    form: Oid | None = None
+    event_repeat: Repeat = 1
+    form_repeat: Repeat = 1
+    reason: Annotated[StrictStr, Field(max_length=MAX_REASON)] | None = None
+
+
+class ReleaseBody(Body):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REASON)]
+
+
+class SignOff(Body):
+    """Sign a form (``form:EVENT.visit.FORM.row``), a visit (``visit:EVENT.visit``) or the
+    ``casebook``, with both components of the signature."""
+
+    target: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+
+
 class Signing(Body):
     """Both components of an electronic signature (21 CFR 11.200)."""
 
@@ -51,6 +117,18 @@ FIELD_MESSAGES = {
     "reason": f"text of at most {MAX_REASON} characters",
     "username": "required: a signature takes the user ID and the password",
     "password": "required",
+    "text": "text of 1 to 2000 characters",
+    "event": "an event OID, e.g. SCREEN",
+    "form": "a form OID, e.g. LB",
+    "item": "an item name, e.g. HGB",
+    "event_repeat": "a whole number from 1",
+    "form_repeat": "a whole number from 1",
+    "level": "study, subject or form",
+    "kind": "lock or freeze",
+    "subject_id": "the subject's id",
+    "target": "form:EVENT.visit.FORM.row, visit:EVENT.visit or casebook",
+    "query_id": "the id of the query this answers",
+    "answer": "text of 1 to 2000 characters",
 }
 
 
@@ -170,6 +248,79 @@ class AuditEntries(BaseModel):
     count: int
 
 
+class QueryMessage(BaseModel):
+    kind: str
+    text: str
+    author: str
+    role: str | None = None
+    at_utc: str
+    form_version: int | None = None
+
+
+class Query(BaseModel):
+    id: int
+    subject: str
+    site: str
+    event: str
+    event_repeat: int
+    form: str
+    form_repeat: int
+    item: str | None = None
+    origin: str
+    state: str
+    next: str = Field(description="who acts next: site, monitor, or — when closed")
+    age_days: int
+    opened_at_utc: str
+    messages: list[QueryMessage]
+
+
+class QueryList(BaseModel):
+    queries: list[Query]
+    count: int
+
+
+class SdvInstance(BaseModel):
+    event: str
+    event_repeat: int
+    form: str
+    form_repeat: int
+    required: str | None = Field(description="why the plan requires it, or null")
+    state: str
+    items: list[dict[str, Any]]
+
+
+class SubjectSdv(BaseModel):
+    plan: str
+    forms: list[SdvInstance]
+
+
+class SdvMarked(BaseModel):
+    marked: int
+
+
+class SdvWorklist(BaseModel):
+    plan: str
+    sites: list[dict[str, Any]]
+
+
+class Lock(BaseModel):
+    id: int
+    level: str
+    kind: str
+    subject_id: int | None = None
+    event: str | None = None
+    form: str | None = None
+    active: bool
+    locked_by: str
+    locked_at_utc: str
+    reason: str | None = None
+
+
+class LockList(BaseModel):
+    locks: list[Lock]
+    study_lock_blockers: list[str]
+
+
 class OpenApi(BaseModel):
     model_config = ConfigDict(extra="allow")
     openapi: str
@@ -187,6 +338,12 @@ QUERY = {
     "subject": ({"type": "string"}, "screening or subject number"),
     "since": ({"type": "string", "format": "date"}, "entries on or after this UTC day"),
     "limit": ({"type": "integer", "minimum": 1, "maximum": 10000}, "at most this many"),
+    "state": ({"type": "string", "enum": ["unresolved", "open", "answered", "closed", "all"]},
+              "query state; unresolved (open or answered) by default"),
+    "form": ({"type": "string"}, "form OID"),
+    "ball": ({"type": "string", "enum": ["site", "monitor"]}, "who acts next"),
+    "age": ({"type": "integer", "minimum": 0}, "open at least this many days"),
+    "site": ({"type": "string"}, "site code"),
 }
 
 

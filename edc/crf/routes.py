@@ -3,10 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from edc import deidentify, safety
-from edc.crf import services
+from edc import deidentify, safety, signatures
+from edc.crf import policy, services
 from edc.deidentify import WITHHELD
+from edc.models import Query, QueryState
+from edc.queries import services as queries
 from edc.requestctx import current_actor, current_language
+from edc.review import sdv, signoff
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
 from edc.uow import unit_of_work
@@ -37,15 +40,44 @@ def _reason(wtf) -> str | None:
     return f"{pick}: {text}" if pick and text else (pick or None)
 
 
-def _render(subject, event, build, form, state, wtf, status=200, stale=None, offer=None):
+def _answering(subject, state) -> Query | None:
+    """The query a correction answers (``?query=`` or the posted ``query_id``), when it is
+    on this form instance, unresolved, and the user answers queries."""
+    raw = request.values.get("query_id") or request.args.get("query")
+    if not raw or not raw.isdigit() or not has_perm(current_user, Perm.ANSWER_QUERY):
+        return None
+    q = queries.get(int(raw))
+    if q is None or q.state == QueryState.CLOSED or (q.subject_id, q.event_oid, q.form_oid) \
+            != (subject.id, state.event, state.form):
+        return None
+    return q
+
+
+def _render(subject, event, build, form, state, wtf, status=200, stale=None, offer=None,
+            visit=1, repeat=1, answer_error=None):
     show_pii = has_perm(current_user, Perm.VIEW_PII)
     shown = {}
     for item in form.items:
         value = (state.derived if item.derived else state.items).get(item.name)
         shown[item.name] = deidentify.value(form.oid, item.name, value, allowed=show_pii)
+    instance = dict(event_oid=state.event, form_oid=state.form, event_repeat=visit,
+                    form_repeat=repeat)
+    here = [q for q in queries.listing(subject=subject, form_oid=form.oid, state="all")
+            if (q.event_oid, q.event_repeat, q.form_repeat) == (state.event, visit, repeat)]
+    counts = queries.counts(subject)
+    key = (state.event, visit, form.oid, repeat)
+    sdv_now = sdv.for_instance(subject, **instance) if state.version else None
+    target = signoff.form_target(state.event, form.oid, visit, repeat)
     return render_template("crf/form.html", subject=subject, event=event, form=form,
                            state=state, wtf=wtf, shown=shown, stale=stale, offer=offer,
-                           withheld=WITHHELD,
+                           withheld=WITHHELD, queries_here=here,
+                           qcount=lambda item=None: counts.get((*key, item) if item else key),
+                           sdv_items={i.item: i for i in sdv_now.items} if sdv_now else {},
+                           sdv_now=sdv_now, lock=policy.lock_over(subject, **instance),
+                           sign_target=target,
+                           signature=(signatures.shown(subject, target) or [None])[0],
+                           answering=_answering(subject, state), answer_error=answer_error,
+                           visit=visit, repeat=repeat,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
                            build=build), status
 
@@ -86,7 +118,8 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         if offer and request.args.get("from") == "icaht":
             for name in ("AETERM", "AETOXGR", "AESTDAT", "AESI"):
                 getattr(wtf, name).data = offer[name]
-    return _render(subject, event, build, form, state, wtf, offer=offer)
+    return _render(subject, event, build, form, state, wtf, offer=offer, visit=visit,
+                   repeat=repeat)
 
 
 @bp.route("/forms/<event_oid>/<form_oid>", methods=["POST"], defaults={"repeat": 1})
@@ -102,18 +135,32 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         version = int(wtf.version.data or 0)
     except ValueError:
         version = -1
+    answering = _answering(subject, services.FormState(subject.id, event_oid, form_oid, 0, "",
+                                                        {}, {}))
+    answer = (request.form.get("query_answer") or "").strip()
+    reason = _reason(wtf) or ("Query response" if answering else None)
+    again = dict(visit=visit, repeat=repeat)
     try:
         with unit_of_work():
             state = services.save_form(subject, event_oid, form_oid, entered, version=version,
-                                       actor=current_actor(), reason=_reason(wtf),
+                                       actor=current_actor(), reason=reason,
                                        event_repeat=visit, form_repeat=repeat)
+            if answering is not None:  # the correction answers the query, linked to it
+                queries.answer(answering, answer or f"Corrected in the form (version "
+                               f"{state.version}).", user=current_user,
+                               actor=current_actor(), form_version=state.version)
     except services.StaleVersion as exc:
-        return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc)
+        return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc, **again)
     except (services.Locked, services.NotEnrolled) as exc:
         flash(str(exc), "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
-        return _render(subject, event, build, form, state, wtf, 409)
+        return _render(subject, event, build, form, state, wtf, 409, **again)
+    except queries.QueryProblem as exc:
+        state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
+                                   form_repeat=repeat)
+        return _render(subject, event, build, form, state, wtf, exc.status,
+                       answer_error=exc.message, **again)
     except services.Invalid as exc:
         for name, message in exc.errors.items():
             target = getattr(wtf, name, None) if name != "reason" else wtf.reason
@@ -123,10 +170,11 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                 flash(message, "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
-        return _render(subject, event, build, form, state, wtf, 422)
+        return _render(subject, event, build, form, state, wtf, 422, **again)
     flash(f"{form.name} saved (version {state.version}, {state.status})."
           + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
-             if state.warnings else ""), "success")
+             if state.warnings else "")
+          + (f" Query #{answering.id} answered." if answering is not None else ""), "success")
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
                             form_oid=form_oid, repeat=repeat,
                             **({"event_repeat": visit} if visit > 1 else {})))

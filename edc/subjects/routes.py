@@ -5,12 +5,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from edc import deviations as deviation_service
-from edc import safety
+from edc import safety, signatures
 from edc.crf.casebook import casebook, visit_schedule
 from edc.extensions import db
 from edc.models import Site
+from edc.queries import services as queries
 from edc.requestctx import current_actor
-from edc.security import Perm, can, require
+from edc.review import locks, sdv, signoff
+from edc.security import Perm, can, has_perm, require
 from edc.subjects import services
 from edc.uow import unit_of_work
 from forms.study_build import BUILD, LOG_FORMS
@@ -73,7 +75,20 @@ def detail(subject_id: int):
                            icaht=safety.icaht(subject), saes=safety.sae_clocks(subject),
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
-                           may_edit=can(current_user, Perm.ENTER_DATA, subject))
+                           may_edit=can(current_user, Perm.ENTER_DATA, subject),
+                           **_review(subject))
+
+
+def _review(subject) -> dict:
+    """Queries, SDV, locks and sign-off of the subject, for the casebook's badges."""
+    counts = queries.counts(subject) if has_perm(current_user, Perm.VIEW_QUERIES) else {}
+    progress = sdv.for_subject(subject) if has_perm(current_user, Perm.REVIEW) else []
+    required = [i for i in progress if i.required]
+    return {"qcounts": counts, "locks": locks.active(subject),
+            "sdv_required": sum(len(i.items) for i in required),
+            "sdv_verified": sum(i.verified for i in required),
+            "casebook_signature": (signatures.shown(subject, "casebook") or [None])[0],
+            "visit_target": signoff.visit_target}
 
 
 @bp.route("/deviations")

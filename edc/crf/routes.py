@@ -62,7 +62,7 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None, off
         shown[item.name] = deidentify.value(form.oid, item.name, value, allowed=show_pii)
     instance = dict(event_oid=state.event, form_oid=state.form, event_repeat=visit,
                     form_repeat=repeat)
-    here = [q for q in queries.listing(subject=subject, form_oid=form.oid, state="all")
+    here = [q for q in queries.listing(subject=subject, form_oid=form.oid)
             if (q.event_oid, q.event_repeat, q.form_repeat) == (state.event, visit, repeat)]
     counts = queries.counts(subject)
     key = (state.event, visit, form.oid, repeat)

@@ -65,6 +65,9 @@ def create_app(config: dict | None = None) -> Flask:
     accesslog.register(app)
 
     anchor.register()
+    from edc import jobs
+
+    jobs.init_app(app)
     from edc.cli import register_commands
 
     register_commands(app)
@@ -92,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from edc.build.routes import bp as build_bp
     from edc.crf.routes import bp as crf_bp
     from edc.eligibility.routes import bp as eligibility_bp
+    from edc.jobs.routes import bp as jobs_bp
     from edc.main.routes import bp as main_bp
     from edc.queries.routes import bp as queries_bp
     from edc.review.routes import bp as review_bp
@@ -99,7 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     from edc.trail.routes import bp as trail_bp
 
     for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp,
-               build_bp, eligibility_bp, queries_bp, review_bp):
+               build_bp, eligibility_bp, queries_bp, review_bp, jobs_bp):
         app.register_blueprint(bp)
 
 

@@ -69,6 +69,17 @@ class Config:
     EDC_AUDIT_CHECKPOINT_EVERY = 1000
     EDC_AUDIT_WITNESS_SYSLOG: str | None = None
 
+    # Background jobs (huey): Redis when EDC_REDIS_URL is set, else a SQLite queue file in
+    # instance/; results in EDC_JOB_DIR (instance/jobs by default). Tests run jobs at once.
+    EDC_REDIS_URL: str | None = None
+    EDC_JOB_QUEUE_FILE: str | None = None
+    EDC_JOB_DIR: str | None = None
+    EDC_JOBS_IMMEDIATE = False
+
+    # SDV plan rule for non-critical forms (forms/sdv.py); None keeps the plan's own
+    EDC_SDV_FIRST_SUBJECTS: int | None = None
+    EDC_SDV_SAMPLE_PERCENT: int | None = None
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -89,6 +100,13 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
     redis_url = environ.get("EDC_REDIS_URL")
     if redis_url:
         values["RATELIMIT_STORAGE_URI"] = redis_url
+        values["EDC_REDIS_URL"] = redis_url
+    for name in ("EDC_JOB_QUEUE_FILE", "EDC_JOB_DIR"):
+        if environ.get(name):
+            values[name] = environ[name]
+    for name in ("EDC_SDV_FIRST_SUBJECTS", "EDC_SDV_SAMPLE_PERCENT"):
+        if environ.get(name):
+            values[name] = max(0, int(environ[name]))
     if "EDC_COOKIE_SECURE" in environ:
         values["SESSION_COOKIE_SECURE"] = _bool(environ["EDC_COOKIE_SECURE"])
     if "EDC_IDLE_TIMEOUT_MINUTES" in environ:

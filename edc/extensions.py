@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -53,7 +54,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cur.close()
 
 
+# Set by ``edc.uow.read_only()``: the transactions it opens only read (a long render).
+READ_ONLY: ContextVar[bool] = ContextVar("edc_read_only", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read-only block reads a WAL snapshot and holds no write lock while it renders
+        conn.exec_driver_sql("BEGIN" if READ_ONLY.get() else "BEGIN IMMEDIATE")

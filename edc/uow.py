@@ -50,3 +50,21 @@ def unit_of_work() -> Iterator[None]:
     for record in pending:  # a refusal whose exception the block handled itself
         record()
     session.commit()
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """A block that only reads, however long it takes (rendering a casebook or a trail PDF):
+    it starts a new transaction that holds no write lock (SQLite: a deferred WAL read;
+    PostgreSQL reads never block writers), so other users save while it runs. Nothing may be
+    written inside; the block's transaction is ended when it ends."""
+    from edc.extensions import READ_ONLY
+
+    session = db.session
+    session.rollback()  # begin afresh, as a reader
+    token = READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        session.rollback()
+        READ_ONLY.reset(token)

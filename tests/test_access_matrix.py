@@ -92,7 +92,13 @@ EXPECTED: dict[str, object] = {
     "api.lock_apply": {"dm"},
     "api.lock_release": {"dm"},
     # sign-off of forms, visits, casebooks: investigators sign, every clinical role reads
+    "review.casebook_pdf": {"crc", "pi", "cra", "dm"},
     "review.sign_page": VIEWERS,
+    # background jobs: each user starts and sees only their own; what a role may request is
+    # decided per kind (422 naming the output)
+    "jobs.index": ANY,
+    "jobs.start": ANY,
+    "jobs.download": ANY,
     "review.sign": {"pi"},
     "api.signoff_sign": {"pi"},
     "admin.users": {"admin"},
@@ -159,6 +165,9 @@ def _urls(rule, world, made=None):
     if "query_id" in args:
         for site, query_id in (made or {}).items():
             yield rule.build({"query_id": query_id})[1], site
+        return
+    if "job_id" in args:  # no such job of theirs: past the role check to 404
+        yield rule.build({"job_id": 999999})[1], "missing"
         return
     if "lock_id" in args:  # no lock exists: an allowed role gets past the role check to 404
         yield rule.build({"lock_id": 999999})[1], "missing"

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from audit import Actor
 from audit.actions import ACTIONS
 from edc.extensions import db
 from edc.models import AuditEntry, Study, Subject
@@ -130,6 +131,40 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
         with pytest.raises(Invalid), unit_of_work():  # check.hard, recorded after rollback
             save_form(subject, "D2", "VS", {"VSDAT": "2026-11-20", "TEMP": "50"}, version=0,
                       actor=cli_actor())
+        # monitoring and data management
+        from edc.queries import services as queries
+        from edc.review import locks, sdv
+
+        def as_user(role):
+            user = db.session.get(User, world.users[role])
+            return {"user": user, "actor": Actor.for_user(user, source="web")}
+
+        for version, temp in ((1, "37.0"), (2, "39.5")):  # query.auto_close, auto_reopen
+            with unit_of_work():
+                save_form(subject, "D1", "VS", {"TEMP": temp}, version=version,
+                          actor=cli_actor(), reason="transcription error")
+        with unit_of_work():
+            q = queries.open_query(subject, queries.Place("D1", "VS", "HR"), "HR?",
+                                   **as_user("cra"))
+            queries.answer(q, "as in the source", **as_user("pi"))
+            queries.close(q, "ok", **as_user("cra"))
+            queries.reopen(q, "once more", **as_user("dm"))
+            sdv.verify(subject, "D1", "VS", None, **as_user("cra"))
+        with unit_of_work():  # sdv.unverify
+            save_form(subject, "D1", "VS", {"TEMP": "37.1"}, version=3, actor=cli_actor(),
+                      reason="transcription error")
+        with unit_of_work():
+            lock = locks.apply("subject", "freeze", subject=subject, **as_user("dm"))
+            locks.release(lock, reason="scenario", **as_user("dm"))
+    assert dm.get(f"{base}/casebook.pdf").status_code == 200
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    td = csrf_token(dm, "/jobs/")
+    dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})
+    assert dm.get("/jobs/1/download").status_code == 200
+    (tmp_path / "not-a-folder").write_text("x")
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "not-a-folder")
+    dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})  # job.failed
+    with app.app_context():
         produced = set(db.session.scalars(select(AuditEntry.action).distinct()))
     assert set(ACTIONS) - produced == set(), "registered but never produced"
     assert produced <= set(ACTIONS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     make_response,
@@ -23,8 +24,9 @@ from edc.extensions import db
 from edc.models import Site
 from edc.queries.routes import _int_arg, _subject
 from edc.requestctx import current_actor, safe_path
-from edc.review import locks, sdv, signoff
-from edc.security import Perm, require
+from edc.review import casebook, locks, sdv, signoff
+from edc.scratch import scratch_file
+from edc.security import Perm, has_perm, require
 from edc.uow import unit_of_work
 from forms.study_build import BUILD
 
@@ -129,6 +131,24 @@ def lock_release(lock_id: int):
         return locks_page(exc.status, exc)
     flash("Released.", "success")
     return redirect(back)
+
+
+@bp.route("/subjects/<int:subject_id>/casebook.pdf")
+@require(Perm.VIEW_QUERIES)
+def casebook_pdf(subject_id: int):
+    """The subject's casebook PDF (audited before it is made; identifying values only for
+    roles that see them)."""
+    subject = _subject(subject_id)
+    user = current_user
+    with unit_of_work():
+        casebook.record(subject, actor=current_actor())
+    with scratch_file(".pdf") as path:  # removed however the render ends
+        casebook.render(subject, path, show_pii=has_perm(user, Perm.VIEW_PII),
+                        generated_by=f"{user.full_name} ({user.username}, {user.role.label})")
+        with open(path, "rb") as fh:
+            data = fh.read()
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="casebook-{subject.label}.pdf"'})
 
 
 def _target() -> str:

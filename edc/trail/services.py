@@ -25,7 +25,7 @@ from edc.extensions import db
 from edc.models import Site
 from edc.study import current_study
 from edc.timefmt import local_time, utc_time
-from edc.uow import unit_of_work
+from edc.uow import read_only, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,11 @@ class TrailFilter:
     since: date | None = None
     until: date | None = None
     upto_seq: int | None = None  # a copy covers the chain up to a fixed head
+    subject_id: int | None = None  # one subject, under its screening and subject numbers
 
     def describe(self) -> str:
         parts = [f"{k} {v}" for k, v in asdict(self).items()
-                 if v not in (None, "") and k != "upto_seq"]
+                 if v not in (None, "") and k not in ("upto_seq", "subject_id")]
         return ", ".join(parts) if parts else "whole study"
 
     def as_details(self) -> dict:
@@ -54,6 +55,8 @@ def select_entries(f: TrailFilter):
     stmt = select(AuditEntry)
     if f.subject:
         stmt = stmt.where(AuditEntry.subject_key == f.subject.strip().upper())
+    if f.subject_id:
+        stmt = stmt.where(AuditEntry.subject_id == f.subject_id)
     if f.form:
         stmt = stmt.where(AuditEntry.form_oid == f.form.strip().upper())
     if f.item:
@@ -165,9 +168,10 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
                       check.chain_ok else f"FAILED: {check.problems[0]}"),
         anchor=anchor.printed(),
     )
-    pages = render_pdf(iter_presented(pinned, show_pii), header, out,
-                       workers=current_app.config.get("EDC_PDF_WORKERS"),
-                       scratch=scratch.folder())
+    with read_only():  # the render reads a snapshot and holds no write lock
+        pages = render_pdf(iter_presented(pinned, show_pii), header, out,
+                           workers=current_app.config.get("EDC_PDF_WORKERS"),
+                           scratch=scratch.folder())
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,
             "verified": check.ok}
 

@@ -1,0 +1,54 @@
+"""Background jobs: long outputs (a site's casebook archive, the study-wide audit PDF) run in
+a huey queue, never inside a web request and never holding a write lock.
+
+The queue is made per application in ``init_app``: Redis when ``EDC_REDIS_URL`` is set (as
+production runs), else a SQLite file beside the database (``make demo`` needs nothing more);
+tests run jobs at once (``EDC_JOBS_IMMEDIATE`` or ``TESTING``). ``edc worker`` consumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, current_app
+
+from edc.config import REPO_ROOT
+
+
+@dataclass
+class Queue:
+    huey: object
+    run_job: object  # the huey task: run_job(job_id)
+
+
+def init_app(app: Flask) -> None:
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
+
+    if app.config.get("TESTING") or app.config.get("EDC_JOBS_IMMEDIATE"):
+        huey = MemoryHuey("edc-jobs", immediate=True)
+    elif app.config.get("EDC_REDIS_URL"):
+        huey = RedisHuey("edc-jobs", url=app.config["EDC_REDIS_URL"])
+    else:
+        path = app.config.get("EDC_JOB_QUEUE_FILE") or str(REPO_ROOT / "instance" / "jobs.sqlite")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        huey = SqliteHuey("edc-jobs", filename=path)
+
+    @huey.task(name="edc.run_job")
+    def run_job(job_id: int) -> None:
+        from edc.jobs import tasks
+
+        with app.app_context():
+            tasks.run(job_id)
+
+    app.extensions["edc_jobs"] = Queue(huey, run_job)
+
+
+def queue() -> Queue:
+    return current_app.extensions["edc_jobs"]
+
+
+def result_dir() -> Path:
+    path = Path(current_app.config.get("EDC_JOB_DIR") or REPO_ROOT / "instance" / "jobs")
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

@@ -27,6 +27,10 @@ demo: $(VENV)/.installed fonts
 	@echo "  CAR-T EDC demo: http://$(HOST):$(PORT)/"
 	@echo "  users: crc pi cra dm sponsor admin   password: $(DEMO_PASSWORD)"
 	@echo
+	@echo "  background jobs (casebook archives, study audit PDF): edc worker, started beside it"
+	@echo
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/edc worker & \
 	EDC_COOKIE_SECURE=0 $(BIN)/gunicorn --workers 2 --timeout 180 --bind $(HOST):$(PORT) \
 		--access-logfile - wsgi:app
 
@@ -40,11 +44,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
-# PDFs (audit trail, annotated CRF, printed checklist) carry Chinese labels: Debian's Noto CJK.
+# PDFs (audit trail, casebook, annotated CRF, printed checklist) carry Chinese labels:
+# Debian's Noto CJK, and HarfBuzz's subsetter, which embeds just the glyphs used (without it
+# WeasyPrint falls back to a subsetter 40x slower on CJK fonts).
 fonts:
-	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-noto-cjk; \
-	  else echo "Chinese text in PDFs needs Debian's fonts-noto-cjk: sudo apt-get install fonts-noto-cjk"; fi; }
+	@{ fc-list :lang=zh 2>/dev/null | grep -q . && ldconfig -p | grep -q libharfbuzz-subset; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-noto-cjk libharfbuzz-subset0; \
+	  else echo "PDFs need Debian's fonts-noto-cjk and libharfbuzz-subset0: sudo apt-get install fonts-noto-cjk libharfbuzz-subset0"; fi; }
 
 bench: $(VENV)/.installed
 	@for b in bench/[a-z]*.py; do $(BIN)/python "$$b" || exit 1; done

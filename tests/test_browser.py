@@ -110,3 +110,54 @@ def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url
     with page.expect_navigation():
         page.click("#enrollment button[type=submit]")
     assert "Subject enrolled as TJ-001." in page.inner_text("body")
+
+
+def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies(
+        app, live_url, world, browser_page):
+    from edc.cli import cli_actor
+    from edc.crf.services import save_form
+    from edc.extensions import db
+    from edc.models import Subject
+    from edc.uow import unit_of_work
+
+    with app.app_context(), unit_of_work():
+        save_form(db.session.get(Subject, world.subject_tj), "SCREEN", "EC",
+                  {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0, actor=cli_actor())
+    page = browser_page
+    form_url = f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/EC"
+
+    _sign_in(page, live_url, "cra")
+    page.goto(form_url)
+    with page.expect_navigation():
+        page.click("#item-ECOG .item-actions a:text('query')")
+    page.fill("#text", "The clinic note says ECOG 0.")
+    with page.expect_navigation():
+        page.click("button:text('Raise the query')")
+    assert "1 open" in page.inner_text("#item-ECOG")
+    page.context.clear_cookies()  # the next person signs in
+
+    _sign_in(page, live_url, "crc")
+    page.goto(form_url)
+    with page.expect_navigation():
+        page.click("a:text('correct the value')")
+    assert "Answering query" in page.inner_text("#answering")
+    page.select_option("select[name=ECOG]", "0")
+    page.fill("#query_answer", "Corrected from the clinic note.")
+    with page.expect_navigation():
+        page.click("form.crf button[type=submit]")
+    assert "answered" in page.inner_text("#queries")
+    page.context.clear_cookies()  # the next person signs in
+
+    _sign_in(page, live_url, "cra")
+    page.goto(form_url)
+    with page.expect_navigation():
+        page.click("#queries h3 a")
+    page.fill("#text-m", "Matches the source.")
+    with page.expect_navigation():
+        page.click("button:text('Close the query')")
+    assert "closed" in page.inner_text("h1")
+    page.goto(form_url)
+    with page.expect_navigation():
+        page.click("button:text('Verify all')")
+    assert "verified" in page.inner_text("#item-ECOG")
+    assert "SDV: verified" in page.content()

@@ -255,6 +255,10 @@ def test_the_study_lock_lists_what_blocks_it_then_locks_everything(subject, user
         save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20"}, version=0)
     with pytest.raises(crf.Locked):
         queries.reopen(q, "again", user=cra, actor=cra_actor)
+    from edc.subjects.services import create_subject
+
+    with pytest.raises(crf.Locked, match="no subject can be registered"):
+        create_subject(subject.site, actor=dm_actor, created_by_id=dm.id)
 
 
 def test_form_visit_and_casebook_sign_off_blockers_and_invalidation(subject, users):

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 import audit
 from audit import Actor
+from edc.crf import policy
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import Site, Subject, SubjectStatus
@@ -49,6 +50,7 @@ def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
         raise SubjectError(f"Site {site.code} is not one of your sites.")
     if not site.active:
         raise SubjectError(f"Site {site.code} is not active.")
+    policy.refuse_if_locked(None, what="no subject can be registered")  # a study lock
     # Lock the site row: concurrent registrations at one site take numbers one after another.
     locked = db.session.scalar(
         select(Site).where(Site.id == site.id).with_for_update()

@@ -110,32 +110,28 @@ def _blockers(subject: Subject, instances, **scope) -> list[str]:
     return out
 
 
-def _form_target(name: str) -> signatures.Target:
-    _, event, er, form, fr = parse(name)
-    scope = {"event_oid": event, "event_repeat": er, "form_oid": form, "form_repeat": fr}
-
+def _scoped(name: str, meaning: str, record: str, scope: dict, empty: str
+            ) -> signatures.Target:
+    """A signed record over the form instances in ``scope``."""
     def blockers(subject: Subject) -> list[str]:
         instances = _instances(subject, **scope)
-        if not instances:
-            return [f"{event}/{form}: the form has not been saved"]
-        return _blockers(subject, instances, **scope)
+        return _blockers(subject, instances, **scope) if instances else [empty]
 
-    return signatures.Target(name, FORM_MEANING,
-                             lambda s: _content("form", s, _instances(s, **scope)), blockers)
+    return signatures.Target(name, meaning,
+                             lambda s: _content(record, s, _instances(s, **scope)), blockers)
+
+
+def _form_target(name: str) -> signatures.Target:
+    _, event, er, form, fr = parse(name)
+    return _scoped(name, FORM_MEANING, "form", {"event_oid": event, "event_repeat": er,
+                                                "form_oid": form, "form_repeat": fr},
+                   f"{event}/{form}: the form has not been saved")
 
 
 def _visit_target(name: str) -> signatures.Target:
     _, event, er, _, _ = parse(name)
-    scope = {"event_oid": event, "event_repeat": er}
-
-    def blockers(subject: Subject) -> list[str]:
-        instances = _instances(subject, **scope)
-        if not instances:
-            return [f"{event}: no form of this visit has been saved"]
-        return _blockers(subject, instances, **scope)
-
-    return signatures.Target(name, VISIT_MEANING,
-                             lambda s: _content("visit", s, _instances(s, **scope)), blockers)
+    return _scoped(name, VISIT_MEANING, "visit", {"event_oid": event, "event_repeat": er},
+                   f"{event}: no form of this visit has been saved")
 
 
 def _casebook_blockers(subject: Subject) -> list[str]:

@@ -18,11 +18,11 @@ from tests.conftest import PASSWORD, count_statements, csrf_token, login
 EC = {"ECDAT": "2026-11-20", "ECOG": "1"}
 
 
-def _save(app, subject_id, form, items, version=0, reason=None, event="SCREEN"):
+def _save(app, subject_id, form, items, version=0, reason=None, event="SCREEN", **kw):
     with app.app_context(), unit_of_work():
         subject = db.session.get(Subject, subject_id)
         save_form(subject, event, form, items, version=version, actor=cli_actor(),
-                  reason=reason)
+                  reason=reason, **kw)
 
 
 def _client(app, role):
@@ -222,3 +222,52 @@ def test_worklist_page_shows_percentages_and_waiting_forms(app, world):
     assert "ECOG performance status (2)" in page
     plan = _client(app, "sponsor").get("/monitoring/sdv-plan")
     assert plan.status_code == 200 and "critical" in plan.get_data(as_text=True).lower()
+
+
+def test_a_correction_answers_only_a_query_on_the_same_form_instance_page_and_api(
+        app, world, token):
+    """The same rule on both paths: a query of another row (or a closed one) is refused with
+    422 naming query_id, and nothing is saved."""
+    for row in (1, 2):
+        _save(app, world.subject_tj, "AE", {"AETERM": f"Event {row}", "AESTDAT": "2026-11-20",
+                                            "AETOXGR": "2", "AESER": "N",
+                                            "AERELCT": "POSSIBLE"}, event="LOG",
+              **({"form_repeat": row} if row > 1 else {}))
+    client = app.test_client()
+    made = client.post(f"/api/v1/subjects/{world.subject_tj}/queries", headers=token("cra"),
+                       json={"event": "LOG", "form": "AE", "form_repeat": 2, "item": "AETOXGR",
+                             "text": "grade?"})
+    qid = made.get_json()["id"]
+    api = client.put(f"/api/v1/subjects/{world.subject_tj}/logs/AE/1", headers=token("crc"),
+                     json={"items": {"AETOXGR": "3"}, "version": 1, "query_id": qid})
+    assert api.status_code == 422 and "query_id" in api.get_json()["errors"]
+    crc = _client(app, "crc")
+    url = f"/subjects/{world.subject_tj}/forms/LOG/AE"  # row 1
+    page = crc.post(url, data={"csrf_token": csrf_token(crc, url), "version": "1",
+                               "AETERM": "Event 1", "AESTDAT": "2026-11-20", "AETOXGR": "3",
+                               "AESER": "N", "AERELCT": "POSSIBLE", "query_id": str(qid)})
+    assert page.status_code == 422 and "cannot be answered here" in page.get_data(as_text=True)
+    with app.app_context():
+        from edc.crf.services import read_form
+
+        subject = db.session.get(Subject, world.subject_tj)
+        assert read_form(subject, "LOG", "AE", form_repeat=1).items["AETOXGR"] == "2"
+        assert db.session.get(Query, qid).state == "open"
+    # on its own row the correction answers it
+    fixed = client.put(f"/api/v1/subjects/{world.subject_tj}/logs/AE/2", headers=token("crc"),
+                       json={"items": {"AETOXGR": "3"}, "version": 1, "query_id": qid,
+                             "answer": "x" * 2001})
+    assert fixed.status_code == 422 and "answer" in fixed.get_json()["errors"]
+    fixed = client.put(f"/api/v1/subjects/{world.subject_tj}/logs/AE/2", headers=token("crc"),
+                       json={"items": {"AETOXGR": "3"}, "version": 1, "query_id": qid})
+    assert fixed.status_code == 200
+    with app.app_context():
+        assert db.session.get(Query, qid).state == "answered"
+
+
+def test_a_study_lock_ignores_a_subject_and_is_not_applied_twice(app, world, token):
+    client = app.test_client()
+    body = {"level": "study", "kind": "freeze", "subject_id": world.subject_tj}
+    first = client.post("/api/v1/locks", headers=token("dm"), json=body)
+    assert first.status_code == 201 and first.get_json()["subject_id"] is None
+    assert client.post("/api/v1/locks", headers=token("dm"), json=body).status_code == 409

@@ -210,34 +210,21 @@ def form_get(subject_id: int, event_oid: str, form_oid: str):
         subject, event_oid, form_oid, event_repeat=visit), form_oid)})
 
 
-def _answering(subject, body, event_oid: str, form_oid: str, visit: int, repeat: int):
-    """The query a correction answers: unresolved and on this form instance, else 422."""
-    if body.query_id is None:
-        return None
-    q = queries.get(body.query_id)
-    if q is None or q.state == "closed" or (q.subject_id, q.event_oid, q.event_repeat,
-                                            q.form_oid, q.form_repeat) != (
-            subject.id, event_oid, visit, form_oid, repeat):
-        _fail(422, "the query cannot be answered by this save",
-              {"query_id": "not an unresolved query on this form"})
-    return q
-
-
 def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
     body = _parse(S.FormCorrection)
-    items, version, reason = body.items, body.version, body.reason
-    answering = _answering(subject, body, event_oid, form_oid, visit, repeat)
-    if answering is not None:
-        reason = reason or "Query response"
     try:
         with unit_of_work():
-            state = crf.save_form(subject, event_oid, form_oid, items, version=version,
-                                  actor=current_actor("api"), reason=reason,
-                                  form_repeat=repeat, event_repeat=visit)
-            if answering is not None:
-                queries.answer(answering, body.answer or f"Corrected in the form (version "
-                               f"{state.version}).", user=current_user,
-                               actor=current_actor("api"), form_version=state.version)
+            if body.query_id is not None:  # the correction answers the query
+                state = queries.save_correction(
+                    subject, queries.Place(event_oid, form_oid, None, visit, repeat),
+                    body.items, query_id=body.query_id, answer_text=body.answer,
+                    version=body.version, reason=body.reason, user=current_user,
+                    actor=current_actor("api"))
+            else:
+                state = crf.save_form(subject, event_oid, form_oid, body.items,
+                                      version=body.version, actor=current_actor("api"),
+                                      reason=body.reason, form_repeat=repeat,
+                                      event_repeat=visit)
     except crf.StaleVersion as exc:
         body = {"error": str(exc), "status": 409, "current": _state(exc.current, form_oid)}
         return jsonify(body), 409
@@ -246,7 +233,7 @@ def _put(subject, event_oid: str, form_oid: str, repeat: int, visit: int = 1):
     except crf.Invalid as exc:
         return _error(422, "some values are not valid", exc.errors)
     except queries.QueryProblem as exc:
-        return _error(exc.status, exc.message, {"answer": exc.message})
+        return _error(exc.status, exc.message, {exc.field: exc.message})
     return jsonify({"event_repeat": visit, **_state(state, form_oid)})
 
 

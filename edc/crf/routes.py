@@ -6,7 +6,6 @@ from flask_login import current_user
 from edc import deidentify, safety, signatures
 from edc.crf import policy, services
 from edc.deidentify import WITHHELD
-from edc.models import Query, QueryState
 from edc.queries import services as queries
 from edc.requestctx import current_actor, current_language
 from edc.review import sdv, signoff
@@ -40,17 +39,17 @@ def _reason(wtf) -> str | None:
     return f"{pick}: {text}" if pick and text else (pick or None)
 
 
-def _answering(subject, state) -> Query | None:
-    """The query a correction answers (``?query=`` or the posted ``query_id``), when it is
-    on this form instance, unresolved, and the user answers queries."""
-    raw = request.values.get("query_id") or request.args.get("query")
-    if not raw or not raw.isdigit() or not has_perm(current_user, Perm.ANSWER_QUERY):
+def _query_id() -> int | None:
+    """The query a correction answers: the posted ``query_id`` or ``?query=``."""
+    raw = request.values.get("query_id") or request.args.get("query") or ""
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _answering(subject, event_oid: str, form_oid: str, visit: int, repeat: int):
+    if not has_perm(current_user, Perm.ANSWER_QUERY):
         return None
-    q = queries.get(int(raw))
-    if q is None or q.state == QueryState.CLOSED or (q.subject_id, q.event_oid, q.form_oid) \
-            != (subject.id, state.event, state.form):
-        return None
-    return q
+    return queries.answerable(subject, queries.Place(event_oid, form_oid, None, visit, repeat),
+                              _query_id())
 
 
 def _render(subject, event, build, form, state, wtf, status=200, stale=None, offer=None,
@@ -73,10 +72,14 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None, off
                            withheld=WITHHELD, queries_here=here,
                            qcount=lambda item=None: counts.get((*key, item) if item else key),
                            sdv_items={i.item: i for i in sdv_now.items} if sdv_now else {},
+                           sdv_was={i.item: deidentify.value(
+                               form.oid, i.item, i.mark.verified_value, allowed=show_pii)
+                               for i in (sdv_now.items if sdv_now else []) if i.mark},
                            sdv_now=sdv_now, lock=policy.lock_over(subject, **instance),
                            sign_target=target,
                            signature=(signatures.shown(subject, target) or [None])[0],
-                           answering=_answering(subject, state), answer_error=answer_error,
+                           answering=_answering(subject, state.event, form.oid, visit, repeat),
+                           answer_error=answer_error,
                            visit=visit, repeat=repeat,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
                            build=build), status
@@ -135,20 +138,21 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         version = int(wtf.version.data or 0)
     except ValueError:
         version = -1
-    answering = _answering(subject, services.FormState(subject.id, event_oid, form_oid, 0, "",
-                                                        {}, {}))
-    answer = (request.form.get("query_answer") or "").strip()
-    reason = _reason(wtf) or ("Query response" if answering else None)
+    query_id = _query_id() if request.form.get("query_id") else None
     again = dict(visit=visit, repeat=repeat)
     try:
         with unit_of_work():
-            state = services.save_form(subject, event_oid, form_oid, entered, version=version,
-                                       actor=current_actor(), reason=reason,
-                                       event_repeat=visit, form_repeat=repeat)
-            if answering is not None:  # the correction answers the query, linked to it
-                queries.answer(answering, answer or f"Corrected in the form (version "
-                               f"{state.version}).", user=current_user,
-                               actor=current_actor(), form_version=state.version)
+            if query_id is not None:  # the correction answers the query, linked to it
+                state = queries.save_correction(
+                    subject, queries.Place(event_oid, form_oid, None, visit, repeat), entered,
+                    query_id=query_id, answer_text=request.form.get("query_answer"),
+                    version=version, reason=_reason(wtf), user=current_user,
+                    actor=current_actor())
+            else:
+                state = services.save_form(subject, event_oid, form_oid, entered,
+                                           version=version, actor=current_actor(),
+                                           reason=_reason(wtf), event_repeat=visit,
+                                           form_repeat=repeat)
     except services.StaleVersion as exc:
         return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc, **again)
     except (services.Locked, services.NotEnrolled) as exc:
@@ -157,6 +161,9 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 409, **again)
     except queries.QueryProblem as exc:
+        if exc.field == "query_id":  # the query was closed meanwhile: nothing was saved
+            flash(f"Query #{query_id} cannot be answered here: {exc.message}. Nothing was "
+                  "saved.", "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, exc.status,
@@ -174,7 +181,7 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     flash(f"{form.name} saved (version {state.version}, {state.status})."
           + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
              if state.warnings else "")
-          + (f" Query #{answering.id} answered." if answering is not None else ""), "success")
+          + (f" Query #{query_id} answered." if query_id is not None else ""), "success")
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
                             form_oid=form_oid, repeat=repeat,
                             **({"event_repeat": visit} if visit > 1 else {})))

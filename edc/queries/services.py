@@ -61,9 +61,6 @@ class Place:
     event_repeat: int = 1
     form_repeat: int = 1
 
-    def key(self) -> tuple:
-        return (self.event_oid, self.event_repeat, self.form_oid, self.form_repeat)
-
 
 def _text(text: str | None, *, required: bool = True) -> str:
     text = (text or "").strip()
@@ -272,6 +269,42 @@ def reopen(query: Query, text: str, *, user: User, actor: Actor) -> Query:
     _message(query, "reopen", text, actor)
     _audit("query.reopen", query, actor, old=old, text=text, subject=query.subject)
     return query
+
+
+def answerable(subject: Subject, place: Place, query_id: int | None) -> Query | None:
+    """The query a correction of this form instance may answer: unresolved and on this very
+    instance (visit and row included); None otherwise."""
+    q = get(query_id) if query_id else None
+    if q is None or q.state == QueryState.CLOSED or q.subject_id != subject.id or \
+            (q.event_oid, q.event_repeat, q.form_oid, q.form_repeat) != (
+                place.event_oid, place.event_repeat, place.form_oid, place.form_repeat):
+        return None
+    return q
+
+
+def save_correction(subject: Subject, place: Place, entered: dict, *, query_id: int,
+                    answer_text: str | None, version: int | None, reason: str | None,
+                    user: User, actor: Actor):
+    """Answer a query by correcting the form: the normal save (reason "Query response"
+    unless a more precise one is given), then the answer linked to the saved version, in one
+    transaction. The same rule for the page and the API. Returns the saved form state."""
+    from edc.crf import services as crf
+
+    query = answerable(subject, place, query_id)
+    if query is None:
+        raise QueryProblem("not an unresolved query on this form", "query_id")
+    if not can(user, Perm.ANSWER_QUERY, subject):
+        raise QueryNotAllowed("Only coordinators and investigators answer.")
+    try:
+        text = _text(answer_text, required=False)  # refused before anything is saved
+    except QueryProblem as exc:
+        raise QueryProblem(exc.message, "answer") from None
+    state = crf.save_form(subject, place.event_oid, place.form_oid, entered, version=version,
+                          actor=actor, reason=reason or "Query response",
+                          event_repeat=place.event_repeat, form_repeat=place.form_repeat)
+    answer(query, text or f"Corrected in the form (version {state.version}).", user=user,
+           actor=actor, form_version=state.version)
+    return state
 
 
 def _current_value(query: Query) -> str | None:

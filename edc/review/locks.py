@@ -87,6 +87,8 @@ def apply(level: str, kind: str, *, user: User, actor: Actor, reason: str | None
     if not can(user, Perm.LOCK, subject):
         raise LockNotAllowed("Only data managers lock and freeze data.")
     reason = _reason(reason, required=False)
+    if level == "study":
+        subject = None  # the study lock covers every subject and site
     if level != "study" and subject is None:
         raise LockProblem("name the subject", field="subject")
     if level == "form":

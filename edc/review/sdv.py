@@ -229,7 +229,7 @@ def worklist(site_id: int | None = None) -> list[SiteProgress]:
     return list(sites.values())
 
 
-def missing_required(subjects: list[Subject] | None = None) -> list[str]:
+def missing_required() -> list[str]:
     """What blocks a study lock on the SDV side: each subject with required items not
     verified, in words."""
     out = []

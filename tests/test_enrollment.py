@@ -189,7 +189,7 @@ def test_a_change_invalidates_the_signature_and_the_history_stays(app, world, to
     _change(app, eligible, "EC", {"ECOG": "0"})
     body = app.test_client().get(_api(eligible, "eligibility"), headers=token("pi")).json
     assert [s["status"] for s in body["signatures"]] == ["invalidated by change"]
-    assert body["signatures"][0]["invalidated_reason"] == "the signed content changed"
+    assert body["signatures"][0]["invalidated_reason"] == "SCREEN/EC saved (version 2)"
     r = _enroll(app, token, eligible)
     assert r.status_code == 409 and r.json["signature"] == "missing or invalidated"
     assert len(_actions(app, "signature.invalidate")) == 1

@@ -244,11 +244,10 @@ def enrollment_date(subject: Subject) -> date | None:
 
 def after_screening_change(subject: Subject, form_oid: str, *, actor: Actor
                            ) -> Deviation | None:
-    """Run in the transaction of a change to screening form ``form_oid``: invalidate a
-    checklist signature whose content changed, and for an enrolled subject whom the change
-    makes ineligible (at the enrollment date) record a protocol deviation. The subject stays
-    enrolled."""
-    signatures.invalidate_changed(subject, actor=actor)
+    """Run in the transaction of a change to screening form ``form_oid``: for an enrolled
+    subject whom the change makes ineligible (at the enrollment date) record a protocol
+    deviation. The subject stays enrolled. (A checklist signature whose content changed is
+    invalidated by the one signature subscriber, edc/review/signoff.py.)"""
     if subject.subject_number is None:
         return None
     enrolled_on = enrollment_date(subject)

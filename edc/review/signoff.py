@@ -147,9 +147,8 @@ signatures.register(signatures.Target(
 
 @form_saved.connect
 def _invalidate(subject: Subject, *, saved: FormSaved) -> None:
-    """A save after screening invalidates the form, visit and casebook signatures whose
-    content it changed (screening saves are handled with the eligibility checklist)."""
-    if saved.event_oid != "SCREEN":
-        signatures.invalidate_changed(subject, actor=saved.actor,
-                                      cause=f"{saved.event_oid}/{saved.form_oid} saved "
-                                            f"(version {saved.version})")
+    """Every save: the signatures whose content it changed (eligibility checklist, form,
+    visit, casebook) are invalidated in its transaction."""
+    signatures.invalidate_changed(subject, actor=saved.actor,
+                                  cause=f"{saved.event_oid}/{saved.form_oid} saved "
+                                        f"(version {saved.version})")

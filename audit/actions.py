@@ -57,6 +57,8 @@ ACTIONS: dict[str, str] = {
     "job.failed": "background job failed",
     "job.download": "background job result downloaded",
     "casebook.export_pdf": "subject casebook generated as PDF",
+    "export.create": "de-identified sponsor export made (format, scope, as-of sequence, "
+                     "SHA-256 of each file)",
     # copies of the trail
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",

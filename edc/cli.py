@@ -241,11 +241,13 @@ def register_commands(app) -> None:
     app.cli.add_command(token_group)
 
     app.cli.add_command(audit_group)
+    from edc.exports.cli import export_command
     from edc.jobs.cli import worker_command
     from edc.review.cli import casebook_group
 
     app.cli.add_command(casebook_group)
     app.cli.add_command(worker_command)
+    app.cli.add_command(export_command)
     app.cli.add_command(init_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)

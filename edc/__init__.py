@@ -87,6 +87,7 @@ def _connect_subscribers() -> None:
 def _register_blueprints(app: Flask) -> None:
     from edc.admin.routes import bp as admin_bp
     from edc.api import (
+        exports,  # noqa: F401 - sponsor exports
         openapi,  # noqa: F401 - registers /api/v1/openapi.json
         review,  # noqa: F401 - queries, SDV, locks, sign-off
     )
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from edc.build.routes import bp as build_bp
     from edc.crf.routes import bp as crf_bp
     from edc.eligibility.routes import bp as eligibility_bp
+    from edc.exports.routes import bp as exports_bp
     from edc.jobs.routes import bp as jobs_bp
     from edc.main.routes import bp as main_bp
     from edc.queries.routes import bp as queries_bp
@@ -103,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from edc.trail.routes import bp as trail_bp
 
     for bp in (main_bp, auth_bp, admin_bp, subjects_bp, crf_bp, trail_bp, api_bp,
-               build_bp, eligibility_bp, queries_bp, review_bp, jobs_bp):
+               build_bp, eligibility_bp, queries_bp, review_bp, jobs_bp, exports_bp):
         app.register_blueprint(bp)
 
 

@@ -41,8 +41,12 @@ def document(app) -> dict:
         params += [{"name": q, "in": "query", "description": schemas.QUERY[q][1],
                     "schema": schemas.QUERY[q][0]} for q in described["query"]]
         status, model = described["ok"]
-        models.add(model)
-        responses = {str(status): {"description": "OK", "content": _json(model)}}
+        if described.get("media"):
+            content = {described["media"]: {"schema": {"type": "string", "format": "binary"}}}
+        else:
+            models.add(model)
+            content = _json(model)
+        responses = {str(status): {"description": "OK", "content": content}}
         for code in described["errors"]:
             error_model = schemas.Conflict if code == 409 else schemas.Error
             models.add(error_model)

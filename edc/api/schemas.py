@@ -344,16 +344,22 @@ QUERY = {
     "ball": ({"type": "string", "enum": ["site", "monitor"]}, "who acts next"),
     "age": ({"type": "integer", "minimum": 0}, "open at least this many days"),
     "site": ({"type": "string"}, "site code"),
+    "as_of": ({"type": "integer", "minimum": 1},
+              "audit sequence number of the snapshot; the newest entry by default"),
+    "since_seq": ({"type": "integer", "minimum": 1},
+                  "incremental export (csv, odm): form instances changed after this audit "
+                  "sequence number, and the values removed since"),
 }
 
 
-def doc(summary: str, *, ok: tuple[int, type[BaseModel]], body: type[BaseModel] | None = None,
-        errors: tuple[int, ...] = (401, 403, 404), query: tuple[str, ...] = (),
-        conflict: bool = False):
+def doc(summary: str, *, ok: tuple[int, type[BaseModel] | None],
+        body: type[BaseModel] | None = None, errors: tuple[int, ...] = (401, 403, 404),
+        query: tuple[str, ...] = (), conflict: bool = False, media: str | None = None):
     """Attach the route's description: the request body's model, the success status and
-    model, the error statuses, and the query parameters it reads."""
+    model (or, for a file, its ``media`` type), the error statuses, and the query
+    parameters it reads."""
     def attach(view):
         view.api_doc = {"summary": summary, "ok": ok, "body": body, "errors": errors,
-                        "query": query, "conflict": conflict}
+                        "query": query, "conflict": conflict, "media": media}
         return view
     return attach

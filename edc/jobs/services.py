@@ -17,6 +17,7 @@ from edc.security import ALL_SITES, Perm, has_perm
 KINDS = {
     "casebook_archive": ("Casebook archive", Perm.VIEW_QUERIES),
     "audit_pdf": ("Audit trail PDF", Perm.VIEW_AUDIT),
+    "export": ("Sponsor export", Perm.EXPORT),
 }
 
 
@@ -33,8 +34,11 @@ def label(job: Job) -> str:
     return KINDS.get(job.kind, (job.kind,))[0]
 
 
-def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None) -> Job:
-    """Record a job for ``user`` (the caller commits, then enqueues it)."""
+def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None,
+                options: dict | None = None) -> Job:
+    """Record a job for ``user`` (the caller commits, then enqueues it). An export's
+    ``options`` (format, sites, as_of, since) are checked now and its snapshot fixed: the
+    job exports the trail as it was when it was asked for."""
     if kind not in KINDS:
         raise JobProblem(f"unknown job {kind!r}: one of {', '.join(KINDS)}")
     if not has_perm(user, KINDS[kind][1]):
@@ -48,6 +52,19 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
               "generated_by": f"{user.full_name} ({user.username}, {user.role.label})"}
     if kind == "audit_pdf" and site is not None:
         raise JobProblem("The audit trail PDF covers every site you may see.", "site")
+    if kind == "export":
+        from edc.exports import dataset
+
+        options = options or {}
+        try:
+            export = dataset.resolve(options.get("format", ""), sites=options.get("sites"),
+                                     as_of=options.get("as_of"), since=options.get("since"),
+                                     scope=scope)
+        except dataset.ExportProblem as exc:
+            raise JobProblem(exc.message, exc.field) from None
+        params["export"] = {"format": export.format, "sites": list(export.sites)
+                            if export.chosen_sites else None, "as_of": export.as_of,
+                            "since": export.since}
     job = Job(kind=kind, params=json.dumps(params), site_id=site.id if site else None,
               requested_by_id=user.id, requested_by_name=user.full_name,
               requested_role=user.role.value, state="queued")
@@ -55,7 +72,8 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
     db.session.flush()
     audit.record(db.session, "job.create", actor=actor, site=site, target_type="job",
                  target_id=str(job.id), new_value=kind,
-                 details={"site": site.code if site else "all of the requester's sites"})
+                 details={"site": site.code if site else "all of the requester's sites",
+                          **({"export": params["export"]} if "export" in params else {})})
     return job
 
 

@@ -63,6 +63,8 @@ def run(job_id: int) -> None:
         with site_scope(scope):
             if job.kind == "casebook_archive":
                 path = _casebook_archive(job_id, params, out_dir)
+            elif job.kind == "export":
+                path = _export(job_id, params, out_dir, scope)
             else:
                 path = _audit_pdf(job_id, params, out_dir)
         digest = _sha256(path)
@@ -131,4 +133,39 @@ def _audit_pdf(job_id: int, params: dict, out_dir: Path) -> Path:
     export_pdf(TrailFilter(), path, actor=_actor(_job(job_id)), show_pii=params["show_pii"],
                generated_by=params["generated_by"])
     _progress(job_id, 1, 1, "done")
+    return path
+
+
+def _export(job_id: int, params: dict, out_dir: Path, scope) -> Path:
+    """A sponsor export of the snapshot fixed when the job was asked for. Progress is
+    written between subjects in short transactions of its own (the export reads the trail
+    up to a fixed sequence, so it needs no single long read)."""
+    from edc.exports import services
+    from edc.extensions import READ_ONLY
+    from edc.uow import read_only
+
+    asked = params["export"]
+    export = services.resolve(asked["format"], sites=asked["sites"], as_of=asked["as_of"],
+                              since=asked["since"], scope=scope)
+    actor = _actor(_job(job_id))
+
+    def report(done: int, total: int) -> None:
+        if done and done != total and done % 5:
+            return
+        token = READ_ONLY.set(False)
+        try:
+            _progress(job_id, done, total, f"{done} of {total} subjects")
+        finally:
+            READ_ONLY.reset(token)
+
+    with services.spool() as sp:
+        with read_only():
+            files = services.prepare(export, sp, scope_ids=scope, progress=report)
+        with unit_of_work():
+            services.record(export, files, actor=actor, via=f"job {job_id}")
+        path = out_dir / services.file_name(export)
+        with open(path, "wb") as fh:
+            services.pack(sp, services.manifest(export, files,
+                                                generated_by=params["generated_by"]),
+                          fh, export.as_of_time)
     return path

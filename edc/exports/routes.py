@@ -1,0 +1,62 @@
+"""The export page of data managers and sponsors: choose a format, sites and the snapshot;
+the export runs as a background job (progress and download on the jobs page)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from edc import jobs
+from edc.exports import dataset
+from edc.extensions import db
+from edc.jobs import services as job_services
+from edc.models import Site
+from edc.requestctx import current_actor
+from edc.security import ALL_SITES, Perm, require
+from edc.uow import unit_of_work
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+def _sites() -> list[Site]:
+    scope = current_user.site_scope
+    stmt = select(Site).order_by(Site.code)
+    if scope is not ALL_SITES:
+        stmt = stmt.where(Site.id.in_(sorted(scope)))
+    return list(db.session.scalars(stmt))
+
+
+def _head() -> int:
+    from audit.models import AuditEntry
+
+    return db.session.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
+                             .execution_options(all_sites=True)) or 0
+
+
+@bp.route("/")
+@require(Perm.EXPORT)
+def index(status: int = 200, error: job_services.JobProblem | None = None, form=None):
+    recent = [j for j in job_services.mine(current_user) if j.kind == "export"][:10]
+    return render_template("exports/index.html", formats=dataset.FORMATS,
+                           tabulations=dataset.TABULATIONS, sites=_sites(), head=_head(),
+                           error=error, form=form or {}, recent=recent,
+                           label=job_services.label), status
+
+
+@bp.route("/", methods=["POST"])
+@require(Perm.EXPORT)
+def start():
+    options = {"format": request.form.get("format", ""),
+               "sites": request.form.getlist("site"),
+               "as_of": request.form.get("as_of", "").strip() or None,
+               "since": request.form.get("since", "").strip() or None}
+    try:
+        with unit_of_work():
+            job_id = job_services.request_job("export", user=current_user,
+                                              actor=current_actor(), options=options).id
+    except job_services.JobProblem as exc:
+        return index(422, exc, request.form)
+    db.session.close()  # the request holds no transaction while the job runs
+    jobs.queue().run_job(job_id)
+    return redirect(url_for("jobs.index", started=job_id))

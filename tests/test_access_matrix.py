@@ -99,6 +99,10 @@ EXPECTED: dict[str, object] = {
     "jobs.index": ANY,
     "jobs.start": ANY,
     "jobs.download": ANY,
+    # roles.md: the de-identified sponsor export is for data managers and sponsors
+    "exports.index": {"dm", "sponsor"},
+    "exports.start": {"dm", "sponsor"},
+    "api.export": {"dm", "sponsor"},
     "review.sign": {"pi"},
     "api.signoff_sign": {"pi"},
     "admin.users": {"admin"},
@@ -168,6 +172,9 @@ def _urls(rule, world, made=None):
         return
     if "job_id" in args:  # no such job of theirs: past the role check to 404
         yield rule.build({"job_id": 999999})[1], "missing"
+        return
+    if "fmt" in args:  # an export format
+        yield rule.build({"fmt": "csv"})[1], None
         return
     if "lock_id" in args:  # no lock exists: an allowed role gets past the role check to 404
         yield rule.build({"lock_id": 999999})[1], "missing"

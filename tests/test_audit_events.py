@@ -161,6 +161,8 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
     td = csrf_token(dm, "/jobs/")
     dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})
     assert dm.get("/jobs/1/download").status_code == 200
+    assert app.test_client().get("/api/v1/exports/csv", headers=api_token("sponsor")
+                                 ).status_code == 200  # export.create
     (tmp_path / "not-a-folder").write_text("x")
     app.config["EDC_JOB_DIR"] = str(tmp_path / "not-a-folder")
     dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})  # job.failed

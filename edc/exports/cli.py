@@ -10,7 +10,7 @@ import click
 from flask.cli import with_appcontext
 
 from audit import Actor
-from edc.exports import dataset, services
+from edc.exports import dataset, sdtm, services
 from edc.uow import read_only, unit_of_work
 
 
@@ -50,6 +50,9 @@ def export_command(fmt, sites, as_of, since, output):
                 services.pack(sp, services.manifest(scope, files, generated_by=actor.username),
                               fh, scope.as_of_time)
             os.replace(partial, out)
+    except sdtm.TooLong as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot be written as {fmt}: {exc}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -41,6 +41,7 @@ def index(status: int = 200, error: job_services.JobProblem | None = None, form=
     return render_template("exports/index.html", formats=dataset.FORMATS,
                            tabulations=dataset.TABULATIONS, sites=_sites(), head=_head(),
                            error=error, form=form or {}, recent=recent,
+                           chosen=form.getlist("site") if form else [],
                            label=job_services.label), status
 
 

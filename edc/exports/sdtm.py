@@ -93,7 +93,7 @@ _ASCII = str.maketrans({"≥": ">=", "≤": "<=", "–": "-", "—": "-", "µ": 
 
 def label(text: str, width: int = 40) -> str:
     """A label as the transport files keep it: ASCII, at most ``width`` characters."""
-    return text.translate(_ASCII).encode("ascii", "replace").decode()[:width]
+    return text.translate(_ASCII).encode("ascii", "replace").decode()[:width].rstrip()
 
 
 def testcd(name: str) -> str:

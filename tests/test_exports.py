@@ -1,0 +1,325 @@
+"""Sponsor exports: every format valid against its standard, read back value by value,
+de-identified (byte-searched for every identifying value), reproducible from the trail as
+of a sequence, incremental, audited; bad requests refused with nothing written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import odmlib
+import pyreadstat
+import pytest
+import xmlschema
+from sqlalchemy import func, select
+
+from audit.models import AuditEntry
+from edc.extensions import db
+from edc.models import FormData, ItemData, Job, Subject
+from tests.conftest import csrf_token, enter_eligible, login, mark_enrolled
+
+ROOT = Path(__file__).resolve().parent.parent
+ODM_XSD = Path(odmlib.__file__).parent / "schemas/odm/1.3.2/ODM1-3-2.xsd"
+DATASET_JSON = json.loads((ROOT / "standards/dataset-json-1.1.schema.json").read_text())
+FORMATS = ("csv", "odm", "xpt", "json")
+PII_MRN = "MRN-PII-77341"
+
+
+def _export(app, fmt: str, out: Path, *args: str):
+    return app.test_cli_runner().invoke(args=["export", "--format", fmt, "-o", str(out), *args])
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _exports(app, tmp_path, *args: str, tag: str = "") -> dict[str, dict[str, bytes]]:
+    out = {}
+    for fmt in FORMATS:
+        path = tmp_path / f"{fmt}{tag}.zip"
+        result = _export(app, fmt, path, *args)
+        assert result.exit_code == 0, result.output
+        out[fmt] = _members(path)
+    return out
+
+
+def _data(members: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in members.items() if k != "manifest.json"}
+
+
+def _csv(raw: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+
+
+@pytest.fixture
+def demo(app):
+    """The demo study over every stage (13 subjects), with a hospital record number."""
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "tianjin-demo-2026",
+                                                "--subjects", "13"])
+    assert result.exit_code == 0, result.output
+    from edc.cli import cli_actor
+    from edc.crf.services import read_form, save_form
+
+    with app.app_context():
+        subject = db.session.scalar(select(Subject).where(Subject.subject_number.is_not(None))
+                                    .order_by(Subject.id))
+        version = read_form(subject, "SCREEN", "DM").version
+        save_form(subject, "SCREEN", "DM", {"MRN": PII_MRN}, version=version,
+                  actor=cli_actor(), today=None)
+        db.session.commit()
+
+
+def test_every_format_is_valid_complete_and_holds_no_identifying_value(app, demo, tmp_path):
+    exports = _exports(app, tmp_path)
+    with app.app_context():
+        from edc import deidentify
+
+        identifying = [r for r in db.session.scalars(select(ItemData).execution_options(
+            all_sites=True)) if deidentify.identifying(r.form_oid, r.item_oid)]
+        assert {r.item_oid for r in identifying} == {"INITIALS", "BRTHDAT", "MRN"}
+        tables = {(r.subject_id, r.event_oid, r.event_repeat, r.form_oid, r.form_repeat,
+                   r.item_oid): r.value for r in db.session.scalars(
+            select(ItemData).where(ItemData.removed.is_(False))
+            .execution_options(all_sites=True)) if not deidentify.identifying(
+            r.form_oid, r.item_oid)}
+        labels = {s.id: (s.subject_number or "", s.screening_number)
+                  for s in db.session.scalars(select(Subject))}
+        forms = {(f.subject_id, f.event_oid, f.event_repeat, f.form_oid, f.form_repeat):
+                 (f.version, f.status, f.metadata_version)
+                 for f in db.session.scalars(select(FormData))}
+        entries = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "export.create").order_by(AuditEntry.seq)).all()
+    # de-identified: no identifying value anywhere, in any file of any format
+    values = {r.value for r in identifying} | {PII_MRN}
+    for fmt, members in exports.items():
+        for name, raw in members.items():
+            for value in values:
+                assert value.encode() not in raw, f"{value!r} in {fmt}/{name}"
+
+    # CSV: the long file equals the tables, value for value; forms carry their versions
+    by_label = {v: k for k, v in labels.items()}
+    rows = _csv(exports["csv"]["items.csv"])
+    got = {(by_label[(r["SUBJECT"], r["SCREENING"])], r["EVENT"], int(r["EVENT_REPEAT"]),
+            r["FORM"], int(r["FORM_REPEAT"]), r["ITEM"]): r["VALUE"] for r in rows}
+    assert got == tables
+    vs = _csv(exports["csv"]["forms/VS.csv"])
+    assert vs and all((int(r["FORM_VERSION"]), r["STATUS"], r["METADATA_VERSION"]) == forms[(
+        by_label[(r["SUBJECT"], r["SCREENING"])], r["EVENT"], int(r["EVENT_REPEAT"]), "VS",
+        int(r["FORM_REPEAT"]))] for r in vs)
+    subjects = _csv(exports["csv"]["subjects.csv"])
+    assert len(subjects) == 13 and any(r["AGE_AT_CONSENT"].isdigit() for r in subjects)
+    dm = _csv(exports["csv"]["forms/DM.csv"])
+    assert "BRTHDAT" not in dm[0] and "INITIALS" not in dm[0] and "SEX_DECODE" in dm[0]
+    dictionary = _csv(exports["csv"]["dictionary.csv"])
+    assert {r["METADATA_VERSION"] for r in dictionary} == {"1.0", "1.1", "1.2"}
+    assert any(r["ITEM"] == "BRTHDAT" and r["IN_EXPORT"].startswith("N") for r in dictionary)
+
+    # ODM 1.3.2: valid against the XSD odmlib ships, every value with its audit record
+    odm = exports["odm"]["study.odm.xml"]
+    xmlschema.XMLSchema(str(ODM_XSD)).validate(io.BytesIO(odm))
+    assert odm.count(b"<ItemData ") == len(tables)
+    assert odm.count(b"<AuditRecord>") == len(tables)
+    assert b"<Signature>" in odm and b'FileType="Snapshot"' in odm
+    assert b'<MetaDataVersion OID="MDV.1.0"' in odm and b'<MetaDataVersion OID="MDV.1.2"' in odm
+
+    # XPT v5 read back with pyreadstat equals Dataset-JSON, row for row
+    for name in ("dm", "ds", "ex", "cm", "mh", "ae", "lb", "vs", "fa", "qs"):
+        path = tmp_path / f"{name}.xpt"
+        path.write_bytes(exports["xpt"][f"{name}.xpt"])
+        data, meta = pyreadstat.read_xport(str(path), encoding="utf-8", output_format="dict")
+        doc = json.loads(exports["json"][f"{name.upper()}.json"])
+        jsonschema.validate(doc, DATASET_JSON)
+        assert meta.table_name == name.upper()
+        assert [c["name"] for c in doc["columns"]] == list(data)
+        assert all(len(c) <= 8 for c in data) and all(len(lb) <= 40
+                                                       for lb in meta.column_labels)
+        assert doc["records"] == len(doc["rows"]) == meta.number_rows
+        for n, row in enumerate(doc["rows"]):
+            for col, value in zip(doc["columns"], row, strict=True):
+                read = data[col["name"]][n]
+                if col["dataType"] == "double":
+                    assert (value is None and read != read) or read == pytest.approx(value), (
+                        name, n, col["name"])
+                else:
+                    assert read == (value or ""), (name, n, col["name"])
+    # …and with the source: every laboratory result of the tables is an LB row
+    path = tmp_path / "lb.xpt"
+    lb, _ = pyreadstat.read_xport(str(path), encoding="utf-8", output_format="dict")
+    got = {(u.rsplit("-", 2)[-2] + "-" + u.rsplit("-", 1)[-1], spid.split("-")[0], code, res)
+           for u, spid, code, res in zip(lb["USUBJID"], lb["LBSPID"], lb["LBTESTCD"],
+                                         lb["LBORRES"], strict=True)}
+    for (sid, _, _, form, _, item), value in tables.items():
+        if form == "LB" and item in ("HGB", "ANC", "PLT", "ALT"):
+            label = labels[sid][0] or labels[sid][1]
+            assert (label, "LB", item, value) in got
+    age = json.loads(exports["json"]["DM.json"])
+    assert any(row[[c["name"] for c in age["columns"]].index("AGE")] for row in age["rows"])
+
+    # audited: who, scope, format, as-of sequence and each file's SHA-256 (= the manifest)
+    assert [json.loads(e.details)["format"] for e in entries] == list(FORMATS)
+    for entry, fmt in zip(entries, FORMATS, strict=True):
+        manifest = json.loads(exports[fmt]["manifest.json"])
+        assert json.loads(entry.details)["files"] == {f["file"]: f["sha256"]
+                                                      for f in manifest["files"]}
+        assert manifest["as_of_seq"] < entry.seq and len(manifest["chain_head"]) == 64
+
+
+def _subject_with_data(app, world) -> None:
+    from edc.cli import cli_actor
+    from edc.crf.services import save_form
+
+    with app.app_context():
+        enter_eligible(world.subject_tj)
+        enter_eligible(world.subject_bj, "AAV")
+        mark_enrolled(world.subject_tj)
+        subject = db.session.get(Subject, world.subject_tj)
+        save_form(subject, "D1", "VS", {"VSDAT": "2026-11-20", "TEMP": "38.1", "HR": "90"},
+                  version=0, actor=cli_actor())
+        db.session.commit()
+
+
+def _head(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.max(AuditEntry.seq)))
+
+
+def test_an_as_of_export_gives_the_same_bytes_after_later_changes(app, world, tmp_path):
+    _subject_with_data(app, world)
+    as_of = _head(app)  # each export is audited: the next one's newest entry is later
+    first = _exports(app, tmp_path, "--as-of", str(as_of), tag="-first")
+    head = json.loads(first["csv"]["manifest.json"])
+    from edc.cli import cli_actor
+    from edc.crf.services import save_form
+
+    with app.app_context():  # later: a value changes, a subject is registered
+        subject = db.session.get(Subject, world.subject_tj)
+        save_form(subject, "D1", "VS", {"TEMP": "38.6"}, version=1, actor=cli_actor(),
+                  reason="transcription error")
+        db.session.commit()
+    again = _exports(app, tmp_path, "--as-of", str(as_of), tag="-again")
+    newest = _exports(app, tmp_path, tag="-newest")
+    for fmt in FORMATS:
+        assert _data(again[fmt]) == _data(first[fmt]), fmt
+        assert _data(newest[fmt]) != _data(first[fmt]), fmt
+        manifest = json.loads(again[fmt]["manifest.json"])
+        assert (manifest["as_of_seq"], manifest["chain_head"]) == (as_of, head["chain_head"])
+    assert b"38.6" in newest["csv"]["forms/VS.csv"] and b"38.6" not in again["csv"][
+        "forms/VS.csv"]
+    tj_only = _members(tmp_path / "tj.zip") if _export(
+        app, "csv", tmp_path / "tj.zip", "--site", "TJ").exit_code == 0 else {}
+    assert {r["SITE"] for r in _csv(tj_only["subjects.csv"])} == {"TJ"}
+
+
+def test_an_incremental_export_takes_changed_instances_and_removals(app, world, tmp_path):
+    _subject_with_data(app, world)
+    since = _head(app)
+    from edc.cli import cli_actor
+    from edc.crf.services import save_form
+
+    with app.app_context():
+        subject = db.session.get(Subject, world.subject_tj)
+        save_form(subject, "D1", "VS", {"HR": ""}, version=1, actor=cli_actor(),
+                  reason="entered in error")
+        db.session.commit()
+    for fmt in ("csv", "odm"):
+        assert _export(app, fmt, tmp_path / f"inc-{fmt}.zip", "--since", str(since)
+                       ).exit_code == 0
+    members = _members(tmp_path / "inc-csv.zip")
+    assert [(r["EVENT"], r["HR"]) for r in _csv(members["forms/VS.csv"])] == [("D1", "")]
+    assert _csv(members["forms/LB.csv"]) == []
+    removed = _csv(members["removals.csv"])
+    assert [(r["FORM"], r["ITEM"]) for r in removed] == [("VS", "HR")]
+    odm = _members(tmp_path / "inc-odm.zip")["study.odm.xml"]
+    xmlschema.XMLSchema(str(ODM_XSD)).validate(io.BytesIO(odm))
+    assert b'FileType="Transactional"' in odm and b'TransactionType="Remove"' in odm
+
+
+def test_bad_requests_are_refused_and_nothing_is_written_or_audited(app, world, token,
+                                                                   tmp_path):
+    _subject_with_data(app, world)
+    head = _head(app)
+    out = tmp_path / "x.zip"
+    cases = [("pdf", []), ("csv", ["--as-of", str(head + 50)]),
+             ("csv", ["--as-of", "5", "--since", "9"]), ("xpt", ["--since", "3"]),
+             ("csv", ["--site", "ZZ"]), ("odm", ["--as-of", "0"])]
+    for fmt, args in cases:
+        result = _export(app, fmt, out, *args)
+        assert result.exit_code == 2 and "Error" in result.output, (fmt, args, result.output)
+    client = app.test_client()
+    sponsor = token("sponsor")
+    assert client.get("/api/v1/exports/pdf", headers=sponsor).status_code == 404
+    for query, field in ((f"as_of={head + 50}", "as_of"), ("as_of=abc", "as_of"),
+                         ("as_of=5&since_seq=9", "since_seq"), ("site=ZZ", "site"),
+                         (f"as_of={2**70}", "as_of")):
+        response = client.get(f"/api/v1/exports/csv?{query}", headers=sponsor)
+        assert response.status_code == 422, query
+        assert field in response.get_json()["errors"], query
+    assert client.get("/api/v1/exports/csv", headers=token("crc")).status_code == 403
+    assert client.get("/api/v1/exports/csv", headers=token("cra")).status_code == 403
+    assert not out.exists() and not list(tmp_path.iterdir())
+    with app.app_context():
+        assert not db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "export.create"))
+        assert not os.listdir(tmp_path)
+
+
+def test_the_api_streams_the_export_for_data_managers_and_sponsors(app, world, token):
+    _subject_with_data(app, world)
+    response = app.test_client().get("/api/v1/exports/odm", headers=token("dm"),
+                                     buffered=False)
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "application/zip"
+    body = b"".join(response.response)
+    response.close()
+    members = _members_of(body)
+    assert "study.odm.xml" in members and "manifest.json" in members
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "export.create"))
+        assert entry.username == "dm" and json.loads(entry.details)["via"] == "api"
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    op = spec["paths"]["/exports/{fmt}"]["get"]
+    assert "application/zip" in op["responses"]["200"]["content"]
+    assert {p["name"] for p in op["parameters"]} >= {"fmt", "site", "as_of", "since_seq"}
+
+
+def _members_of(body: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_path):
+    _subject_with_data(app, world)
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    sponsor = app.test_client()
+    login(sponsor, "sponsor")
+    page = sponsor.get("/exports/")
+    assert page.status_code == 200 and "Dataset-JSON" in page.get_data(as_text=True)
+    token = csrf_token(sponsor, "/exports/")
+    refused = sponsor.post("/exports/", data={"csrf_token": token, "format": "csv",
+                                              "as_of": "99999999"})
+    assert refused.status_code == 422
+    assert "beyond the newest audit entry" in refused.get_data(as_text=True)
+    started = sponsor.post("/exports/", data={"csrf_token": token, "format": "json",
+                                              "site": ["BJ"]})
+    assert started.status_code == 302
+    with app.app_context():
+        job = db.session.scalar(select(Job).where(Job.kind == "export"))
+        assert (job.state, job.done, job.total) == ("done", 1, 1), job.message
+        job_id = job.id
+    download = sponsor.get(f"/jobs/{job_id}/download")
+    assert download.status_code == 200
+    members = _members_of(download.data)
+    manifest = json.loads(members["manifest.json"])
+    assert manifest["sites"] == ["BJ"] and manifest["format"] == "json"
+    assert json.loads(members["DM.json"])["records"] == 1
+    assert sponsor.get("/exports/").status_code == 200
+    crc = app.test_client()
+    login(crc, "crc")
+    assert crc.get("/exports/").status_code == 403

@@ -18,6 +18,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -133,8 +135,7 @@ def _sequence(name: str, raw, head: int) -> int | None:
 
 # ---- the records one subject gives ------------------------------------------------------
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """Who set a value, when and why: an ODM ``AuditRecord``."""
 
     seq: int
@@ -249,10 +250,11 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
             ) -> SubjectRecord | None:
     """One subject as of ``as_of``, from its audit entries alone (None if it did not exist
     then). Identifying items are taken out here, after the age at consent is worked out."""
-    rows = db.session.execute(
+    # a plain read of the subject's entries (no ORM loading: this is the export's hot loop)
+    rows = db.session.connection().execute(
         select(*_COLUMNS).where(AuditEntry.subject_id == subject_id,
                                 AuditEntry.seq <= as_of, AuditEntry.action.in_(_ACTIONS))
-        .order_by(AuditEntry.seq).execution_options(all_sites=True))
+        .order_by(AuditEntry.seq))
     subject: SubjectRecord | None = None
     forms: dict[tuple, FormRecord] = {}
     queries: dict[int, QueryRecord] = {}
@@ -317,10 +319,11 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
     if subject is None:
         return None
     subject.age = _age(forms)
+    identifying = deidentify.identifying_items()
     for rec in forms.values():
-        for name in [n for n in rec.items if deidentify.identifying(rec.form_oid, n)]:
+        for name in [n for n in rec.items if (rec.form_oid, n) in identifying]:
             del rec.items[name]
-        for name in [n for n in rec.facts if deidentify.identifying(rec.form_oid, n)]:
+        for name in [n for n in rec.facts if (rec.form_oid, n) in identifying]:
             del rec.facts[name]
     subject.forms = sorted((f for f in forms.values() if f.version or f.items),
                            key=_form_order)
@@ -389,6 +392,7 @@ def roster(scope: Scope, sites: dict[int, str], *, scope_ids=ALL_SITES) -> list[
 
 # ---- the metadata the writers share --------------------------------------------------------
 
+@cache
 def item_def(form_oid: str, name: str, version: str | None = None) -> Item | None:
     """The item's definition under ``version`` (else the newest version that has it)."""
     builds = [BUILDS[version]] if version in BUILDS else []

@@ -104,13 +104,13 @@ def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None) -
 
         out = tmp / f"out-{what}-{site or 'all'}-{as_of or 'head'}"
         if what == "raw":
-            code = f"AND s.site_id = (SELECT id FROM site WHERE code = '{site}')" if site else ""
             conn = db.engine.raw_connection()
             cur = conn.cursor()
             cur.execute("SELECT s.screening_number, s.subject_number, i.event_oid, "
                         "i.event_repeat, i.form_oid, i.form_repeat, i.item_oid, i.value "
                         "FROM item_data i JOIN subject s ON s.id = i.subject_id "
-                        f"WHERE i.removed = 0 {code} ORDER BY i.id")
+                        "WHERE i.removed = 0 AND (? IS NULL OR s.site_id = "
+                        "(SELECT id FROM site WHERE code = ?)) ORDER BY i.id", (site, site))
             rows = 0
             with open(str(out) + ".csv", "w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
@@ -142,7 +142,7 @@ def _run(url, tmp, what, site=None, as_of=None) -> dict:
         args += ["--site", site]
     if as_of:
         args += ["--as-of", str(as_of)]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, capture_output=True, text=True, check=True)  # noqa: S603
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -277,12 +277,24 @@ def test_the_api_streams_the_export_for_data_managers_and_sponsors(app, world, t
     assert response.mimetype == "application/zip"
     body = b"".join(response.response)
     response.close()
+    from edc import scratch
+
+    assert not list(scratch.folder().glob("export-*")), "scratch files left after the download"
     members = _members_of(body)
     assert "study.odm.xml" in members and "manifest.json" in members
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(
             AuditEntry.action == "export.create"))
         assert entry.username == "dm" and json.loads(entry.details)["via"] == "api"
+    # a server that never reads the body (the client went away first) only closes it
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder("/api/v1/exports/csv", headers=token("sponsor")).get_environ()
+    statuses = []
+    body = app.wsgi_app(environ, lambda status, headers, *_: statuses.append(status))
+    assert statuses == ["200 OK"] and list(scratch.folder().glob("export-*"))
+    body.close()
+    assert not list(scratch.folder().glob("export-*")), "scratch files left when abandoned"
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     op = spec["paths"]["/exports/{fmt}"]["get"]
     assert "application/zip" in op["responses"]["200"]["content"]

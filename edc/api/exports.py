@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from edc.api import schemas as S
 from edc.api.routes import _error, bp
-from edc.exports import sdtm, services
+from edc.exports import dataset, sdtm, services
 from edc.requestctx import current_actor
 from edc.security import Perm, require
 from edc.uow import read_only, unit_of_work
@@ -27,9 +27,9 @@ from edc.uow import read_only, unit_of_work
        query=("site", "as_of", "since_seq"))
 @require(Perm.EXPORT)
 def export(fmt: str):
-    if fmt not in services.dataset.FORMATS:
+    if fmt not in dataset.FORMATS:
         return _error(404, f"no export format {fmt[:20]!r}: one of "
-                           f"{', '.join(services.dataset.FORMATS)}")
+                           f"{', '.join(dataset.FORMATS)}")
     try:
         scope = services.resolve(fmt, sites=request.args.getlist("site"),
                                  as_of=request.args.get("as_of"),
@@ -54,10 +54,10 @@ def export(fmt: str):
         raise
     manifest = services.manifest(scope, files, generated_by=f"{actor.username} (API)")
 
-    def body():
-        with stack:
-            yield from services.stream(sp, manifest, scope.as_of_time)
-
-    return Response(body(), mimetype="application/zip", headers={
+    response = Response(services.stream(sp, manifest, scope.as_of_time),
+                        mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{services.file_name(scope)}"',
         "X-Export-As-Of": str(scope.as_of), "Cache-Control": "no-store"})
+    # the scratch files go when the response is closed: sent, abandoned, or never started
+    response.call_on_close(stack.close)
+    return response

@@ -52,3 +52,10 @@ def value(form_oid: str | None, item_oid: str | None, raw, *, allowed: bool):
 def items(form_oid: str, values: Mapping[str, object], *, allowed: bool) -> dict:
     """A form's {item: value} with identifying values withheld."""
     return {k: value(form_oid, k, v, allowed=allowed) for k, v in values.items()}
+
+
+def without(form_oid: str, values: Mapping[str, object]) -> dict:
+    """A form's {item: …} with identifying items left out, not marked: the sponsor exports,
+    whose files must not even say that a value was there."""
+    found = identifying_items()
+    return {k: v for k, v in values.items() if (form_oid, k) not in found}

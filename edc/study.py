@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 import audit
 from edc.extensions import db
-from edc.models import Study
+from edc.models import Site, Study
+from edc.security import ALL_SITES
 
 STUDY_OID = "NCT06941129"
 STUDY_NAME = "CD19/BCMA CAR-T in relapsed/refractory autoimmune disease"
@@ -35,3 +36,11 @@ def mark_demo(study: Study, actor) -> None:
     audit.record(db.session, "study.update", actor=actor, target_type="study",
                  target_id=str(study.id), item_oid="is_demo", old_value="False",
                  new_value="True", reason="synthetic demo study loaded by `edc demo`")
+
+
+def sites_in(scope) -> list[Site]:
+    """The sites of a site scope (a user's ``site_scope``: ALL_SITES or site ids), by code."""
+    stmt = select(Site).order_by(Site.code)
+    if scope is not ALL_SITES:
+        stmt = stmt.where(Site.id.in_(sorted(scope)))
+    return list(db.session.scalars(stmt))

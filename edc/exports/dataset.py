@@ -28,6 +28,7 @@ from edc import deidentify
 from edc.extensions import db
 from edc.models import Site, Subject
 from edc.security import ALL_SITES
+from edc.study import sites_in
 from forms import scores
 from forms.metadata import Form, Item
 from forms.study_build import BUILD, BUILDS
@@ -82,21 +83,26 @@ class Scope:
                 "sites": list(self.sites), "since_seq": self.since}
 
 
+def head() -> int | None:
+    """The sequence number of the newest audit entry (of any site)."""
+    return db.session.execute(
+        select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
+        .execution_options(all_sites=True)).scalar()
+
+
 def resolve(fmt: str, *, sites=None, as_of=None, since=None, scope=ALL_SITES) -> Scope:
     """Check a request and fix its snapshot. ``scope`` is the requester's site scope;
     a site outside it answers like an unknown one (nothing is said about sites one may
     not see)."""
     if fmt not in FORMATS:
-        raise ExportProblem("format", f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
-    head = db.session.execute(
-        select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
-        .execution_options(all_sites=True)).scalar()
-    if head is None:
+        raise ExportProblem("format", f"unknown format {fmt[:20]!r}: one of {', '.join(FORMATS)}")
+    newest = head()
+    if newest is None:
         raise ExportProblem("as_of", "the audit trail is empty: nothing to export")
-    as_of = _sequence("as_of", as_of, head)
-    since = _sequence("since", since, head)
+    as_of = _sequence("as_of", as_of, newest)
+    since = _sequence("since", since, newest)
     if as_of is None:
-        as_of = head
+        as_of = newest
     if since is not None:
         if fmt in TABULATIONS:
             raise ExportProblem("since", f"the {fmt} datasets are whole-study tabulations: "
@@ -105,10 +111,7 @@ def resolve(fmt: str, *, sites=None, as_of=None, since=None, scope=ALL_SITES) ->
             raise ExportProblem("since", f"must be before the snapshot's sequence {as_of}")
     row = db.session.execute(select(AuditEntry.hash, AuditEntry.ts).where(
         AuditEntry.seq == as_of).execution_options(all_sites=True)).one()
-    visible = db.session.scalars(select(Site).order_by(Site.code)).all()
-    if scope is not ALL_SITES:
-        visible = [s for s in visible if s.id in scope]
-    codes = {s.code: s for s in visible}
+    codes = {s.code: s for s in sites_in(scope)}
     chosen = [str(c).strip().upper() for c in (sites or []) if str(c).strip()]
     for code in chosen:
         if code not in codes:
@@ -277,7 +280,7 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
                 setattr(subject, e.item_oid, e.new_value)
             continue
         if e.action == "signature.sign":
-            signer, _, meaning = (e.new_value or "").partition(": ")
+            _, _, meaning = (e.new_value or "").partition(": ")  # "signer: meaning"
             signatures[e.item_oid] = SignatureRecord(e.item_oid, meaning or e.new_value or "",
                                                      e.username, e.role, e.site_code, e.ts,
                                                      e.seq)
@@ -319,12 +322,9 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
     if subject is None:
         return None
     subject.age = _age(forms)
-    identifying = deidentify.identifying_items()
     for rec in forms.values():
-        for name in [n for n in rec.items if (rec.form_oid, n) in identifying]:
-            del rec.items[name]
-        for name in [n for n in rec.facts if (rec.form_oid, n) in identifying]:
-            del rec.facts[name]
+        rec.items = deidentify.without(rec.form_oid, rec.items)
+        rec.facts = deidentify.without(rec.form_oid, rec.facts)
     subject.forms = sorted((f for f in forms.values() if f.version or f.items),
                            key=_form_order)
     subject.queries = sorted(queries.values(), key=lambda q: q.id)
@@ -332,8 +332,7 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
                          key=lambda row: tuple(str(x) for x in row[0]))
     subject.signatures = sorted((s for s in signatures.values() if s is not None),
                                 key=lambda s: s.seq)
-    subject.removals = [r for r in removals
-                        if not deidentify.identifying(r[0][2], r[0][4])]
+    subject.removals = [r for r in removals if deidentify.without(r[0][2], {r[0][4]: r})]
     return subject
 
 
@@ -350,12 +349,12 @@ def _age(forms: dict[tuple, FormRecord]) -> int | None:
     return age if 0 <= age < 150 else None
 
 
-def subjects(scope: Scope, *, scope_ids=ALL_SITES) -> Iterator[SubjectRecord]:
-    """The subjects of the snapshot at the scope's sites, in site and screening-number
-    order as of the snapshot; for an incremental export only those with a change after
-    ``since`` (and of them only the changed form instances)."""
-    sites = {s.id: s.code for s in db.session.scalars(select(Site))}
-    for site_code, _, subject_id in roster(scope, sites, scope_ids=scope_ids):
+def subjects(scope: Scope, listed: list[tuple]) -> Iterator[SubjectRecord]:
+    """The subjects of ``listed`` (the snapshot's ``roster``) as of the snapshot; for an
+    incremental export only those with a change after ``since`` (and of them only the
+    changed form instances)."""
+    sites = site_codes()
+    for site_code, _, subject_id in listed:
         rec = rebuild(subject_id, scope.as_of, scope.since, sites)
         if rec is None or rec.site_code != site_code:
             continue
@@ -366,9 +365,14 @@ def subjects(scope: Scope, *, scope_ids=ALL_SITES) -> Iterator[SubjectRecord]:
         yield rec
 
 
-def roster(scope: Scope, sites: dict[int, str], *, scope_ids=ALL_SITES) -> list[tuple]:
+def site_codes() -> dict[int, str]:
+    return {s.id: s.code for s in db.session.scalars(select(Site))}
+
+
+def roster(scope: Scope, *, scope_ids=ALL_SITES) -> list[tuple]:
     """(site code, screening number, subject id) of the subjects at the scope's sites as
     of the snapshot, sorted: registration and site moves read from the trail."""
+    sites = site_codes()
     visible = select(Subject.id)
     if scope_ids is ALL_SITES:
         visible = visible.execution_options(all_sites=True)

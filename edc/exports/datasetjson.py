@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from edc.exports import sdtm, xpt
+from edc.exports import sdtm
 from edc.exports.dataset import Scope, SubjectRecord
 from edc.exports.spool import Spool
 from edc.study import current_study
@@ -56,13 +56,6 @@ class Writer:
 
 def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) -> None:
     study = current_study().oid
-    writers = {d.name: Writer(sp.open(f"{d.name}.json"), d, scope, study)
-               for d in sdtm.DOMAINS}
-    try:
-        sdtm.tabulate(subjects, writers, study, progress)
-    finally:
-        for w in writers.values():
-            w.close()
-    for name, w in writers.items():
-        sp.count(f"{name}.json", w.rows)
-    xpt.write_define(sp)
+    sdtm.tabulate(subjects, sp, study=study, file_name=lambda d: f"{d.name}.json",
+                  open_writer=lambda d, name: Writer(sp.open(name), d, scope, study),
+                  progress=progress)

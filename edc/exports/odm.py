@@ -195,8 +195,10 @@ def _form(rec: FormRecord, sigs: dict, removals: dict, transactional: bool,
     return "".join(out)
 
 
-def _subject(s: SubjectRecord, version: str, forms: list[FormRecord], transactional: bool,
-             seen: _Collected) -> str:
+def _subject(s: SubjectRecord, forms: list[FormRecord], transactional: bool,
+             seen: _Collected, *, newest: bool) -> str:
+    """The subject's ``SubjectData`` in one ``ClinicalData`` (one per metadata version);
+    the casebook signature goes with the newest version the subject has data under."""
     sigs = {sig.target: sig for sig in s.signatures}
     for sig in s.signatures:
         seen.users.add(sig.username or "system")
@@ -207,7 +209,7 @@ def _subject(s: SubjectRecord, version: str, forms: list[FormRecord], transactio
         removals.setdefault(key[:4], set()).add(key[4])
     upsert = ' TransactionType="Upsert"' if transactional else ""
     out = [f"<SubjectData{_a(SubjectKey=s.label)}{upsert}>"]
-    if version == BUILD.version and "casebook" in sigs:
+    if newest and "casebook" in sigs:
         out.append(_signature(sigs["casebook"]))
     out.append(f'<SiteRef{_a(LocationOID=f"LOC.{s.site_code}")}/>')
     current = None
@@ -242,8 +244,10 @@ def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) 
                 by_version.setdefault(rec.metadata_version, []).append(rec)
             if not by_version:  # registered, nothing entered yet: listed under the active one
                 by_version[BUILD.version] = []
+            last = max(by_version)
             for version, forms in by_version.items():
-                parts[version].write(_subject(s, version, forms, transactional, seen))
+                parts[version].write(_subject(s, forms, transactional, seen,
+                                              newest=version == last))
                 counts[version] += 1
             progress(n)
         with sp.open(FILE) as out:

@@ -5,33 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from edc import jobs
 from edc.exports import dataset
 from edc.extensions import db
 from edc.jobs import services as job_services
-from edc.models import Site
 from edc.requestctx import current_actor
-from edc.security import ALL_SITES, Perm, require
+from edc.security import Perm, require
+from edc.study import sites_in
 from edc.uow import unit_of_work
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
-
-
-def _sites() -> list[Site]:
-    scope = current_user.site_scope
-    stmt = select(Site).order_by(Site.code)
-    if scope is not ALL_SITES:
-        stmt = stmt.where(Site.id.in_(sorted(scope)))
-    return list(db.session.scalars(stmt))
-
-
-def _head() -> int:
-    from audit.models import AuditEntry
-
-    return db.session.scalar(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
-                             .execution_options(all_sites=True)) or 0
 
 
 @bp.route("/")
@@ -39,10 +23,9 @@ def _head() -> int:
 def index(status: int = 200, error: job_services.JobProblem | None = None, form=None):
     recent = [j for j in job_services.mine(current_user) if j.kind == "export"][:10]
     return render_template("exports/index.html", formats=dataset.FORMATS,
-                           tabulations=dataset.TABULATIONS, sites=_sites(), head=_head(),
+                           sites=sites_in(current_user.site_scope), head=dataset.head() or 0,
                            error=error, form=form or {}, recent=recent,
-                           chosen=form.getlist("site") if form else [],
-                           label=job_services.label), status
+                           chosen=form.getlist("site") if form else []), status
 
 
 @bp.route("/", methods=["POST"])

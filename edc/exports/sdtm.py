@@ -12,6 +12,7 @@ lymphodepletion deviation note) is in the CSV and ODM exports only; ``define.csv
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -442,18 +443,35 @@ def rows(domain: Domain, s: SubjectRecord, study: str) -> Iterator[dict]:
         yield _check(domain, {v.name: row.get(v.name) for v in domain.vars})
 
 
-def tabulate(subjects: Iterable[SubjectRecord], writers: dict, study: str,
+def tabulate(subjects: Iterable[SubjectRecord], sp, *, study: str,
+             file_name: Callable[[Domain], str], open_writer: Callable[[Domain, str], object],
              progress: Callable[[int], None]) -> None:
-    """Every domain's rows of each subject to its writer (``add(row)``), subject by
-    subject; a value that does not fit names its subject."""
-    for n, s in enumerate(subjects, 1):
-        try:
-            for domain in DOMAINS:
-                for row in rows(domain, s, study):
-                    writers[domain.name].add(row)
-        except TooLong as exc:
-            raise TooLong(f"subject {s.label}: {exc}") from None
-        progress(n)
+    """Every domain's rows of each subject, subject by subject, to a writer per domain
+    (``open_writer(domain, file name)`` with ``add(row)``, ``rows`` and ``close()``), then
+    ``define.csv``. A value that does not fit names its subject."""
+    writers = {d.name: open_writer(d, file_name(d)) for d in DOMAINS}
+    try:
+        for n, s in enumerate(subjects, 1):
+            try:
+                for domain in DOMAINS:
+                    for row in rows(domain, s, study):
+                        writers[domain.name].add(row)
+            except TooLong as exc:
+                raise TooLong(f"subject {s.label}: {exc}") from None
+            progress(n)
+    finally:
+        for w in writers.values():
+            w.close()
+    for domain in DOMAINS:
+        sp.count(file_name(domain), writers[domain.name].rows)
+    with sp.open("define.csv") as fh:
+        out = csv.writer(fh)
+        out.writerow(DEFINE_HEADER)
+        count = 0
+        for row in define_rows():
+            out.writerow(row)
+            count += 1
+    sp.count("define.csv", count)
 
 
 def origin(domain: Domain, var: Var) -> str:

@@ -22,7 +22,6 @@ from edc.exports import csv, dataset, datasetjson, odm, xpt
 from edc.exports.dataset import ExportProblem, Scope, resolve
 from edc.exports.spool import Spool, pack, spool, stream
 from edc.extensions import db
-from edc.models import Site
 from edc.security import ALL_SITES
 from edc.timefmt import utc_time
 from forms.study_build import BUILD, BUILDS
@@ -39,12 +38,11 @@ def prepare(scope: Scope, sp: Spool, *, scope_ids=ALL_SITES,
             progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Write the format's files into ``sp`` and describe them (name, bytes, rows, SHA-256).
     Reads only: the caller holds no transaction open for writing while this runs."""
-    sites = {s.id: s.code for s in db.session.scalars(db.select(Site))}
-    total = len(dataset.roster(scope, sites, scope_ids=scope_ids))
+    listed = dataset.roster(scope, scope_ids=scope_ids)
     report = progress or (lambda done, total: None)
-    report(0, total)
-    WRITERS[scope.format](scope, dataset.subjects(scope, scope_ids=scope_ids), sp,
-                          lambda done: report(done, total))
+    report(0, len(listed))
+    WRITERS[scope.format](scope, dataset.subjects(scope, listed), sp,
+                          lambda done: report(done, len(listed)))
     return sp.described()
 
 

@@ -9,7 +9,6 @@ header dates are the snapshot's time, so the same snapshot gives the same bytes.
 
 from __future__ import annotations
 
-import csv
 import math
 import struct
 from collections.abc import Iterable
@@ -111,26 +110,8 @@ class Writer:
 
 
 def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) -> None:
-    study = current_study().oid
     stamp = _stamp(scope)
-    writers = {d.name: Writer(sp.open(f"{d.name.lower()}.xpt", text=False), d, stamp)
-               for d in sdtm.DOMAINS}
-    try:
-        sdtm.tabulate(subjects, writers, study, progress)
-    finally:
-        for w in writers.values():
-            w.close()
-    for name, w in writers.items():
-        sp.count(f"{name.lower()}.xpt", w.rows)
-    write_define(sp)
-
-
-def write_define(sp: Spool) -> None:
-    with sp.open("define.csv") as fh:
-        out = csv.writer(fh)
-        out.writerow(sdtm.DEFINE_HEADER)
-        rows = 0
-        for row in sdtm.define_rows():
-            out.writerow(row)
-            rows += 1
-    sp.count("define.csv", rows)
+    sdtm.tabulate(subjects, sp, study=current_study().oid,
+                  file_name=lambda d: f"{d.name.lower()}.xpt",
+                  open_writer=lambda d, name: Writer(sp.open(name, text=False), d, stamp),
+                  progress=progress)

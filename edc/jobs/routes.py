@@ -11,18 +11,11 @@ from edc.extensions import db
 from edc.jobs import services
 from edc.models import Site
 from edc.requestctx import current_actor
-from edc.security import ALL_SITES, login_only
+from edc.security import login_only
+from edc.study import sites_in
 from edc.uow import unit_of_work
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
-
-
-def _sites():
-    scope = current_user.site_scope
-    stmt = select(Site).order_by(Site.code)
-    if scope is not ALL_SITES:
-        stmt = stmt.where(Site.id.in_(sorted(scope)))
-    return list(db.session.scalars(stmt))
 
 
 @bp.route("/")
@@ -31,7 +24,8 @@ def index(status: int = 200, error: services.JobProblem | None = None):
     rows = services.mine(current_user)
     running = any(j.state in ("queued", "running") for j in rows)
     return render_template("jobs/index.html", rows=rows, label=services.label, error=error,
-                           sites=_sites(), kinds=services.KINDS, running=running), status
+                           sites=sites_in(current_user.site_scope), kinds=services.KINDS,
+                           running=running), status
 
 
 @bp.route("/", methods=["POST"])

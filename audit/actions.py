@@ -17,6 +17,9 @@ ACTIONS: dict[str, str] = {
     "user.reactivate": "account reactivated",
     "user.password_reset": "password reset by an administrator",
     "user.password_changed": "password changed by its owner",
+    "user.second_factor_enrolled": "second factor (authenticator app) set up by its owner",
+    "user.second_factor_reset_requested": "second-factor reset requested by an administrator",
+    "user.second_factor_reset": "second factor reset (approved by a second administrator)",
     "token.create": "API token issued",
     "token.revoke": "API token revoked",
     "site.create": "site created",
@@ -31,7 +34,7 @@ ACTIONS: dict[str, str] = {
     "subject.enroll": "subject enrolled (eligibility evaluated, signature checked)",
     "subject.enroll_refused": "enrollment refused (not eligible or not signed)",
     "signature.sign": "electronic signature applied",
-    "signature.failed": "electronic signature refused (wrong user ID or password)",
+    "signature.failed": "electronic signature refused (wrong user ID, password or code)",
     "signature.invalidate": "signature invalidated by a change of the signed content",
     "deviation.create": "protocol deviation recorded",
     "eligibility.evaluate": "eligibility evaluation kept with its evidence",
@@ -60,6 +63,8 @@ ACTIONS: dict[str, str] = {
     "export.create": "de-identified sponsor export made (format, scope, as-of sequence, "
                      "SHA-256 of each file)",
     # copies of the trail
+    "system.backup": "database backed up (verified; a checkpoint signed at its head)",
+    "system.restore": "database restored from a backup (verified against the checkpoints)",
     "audit.export_csv": "audit trail exported as CSV",
     "audit.export_pdf": "audit trail exported as PDF",
     "audit.export_copy": "audit trail exported as a verifiable electronic copy (JSON Lines)",

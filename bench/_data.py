@@ -38,7 +38,7 @@ def fill(app, n: int, seed: int = 7) -> None:
         head = db.session.execute(db.select(AuditEntry.seq, AuditEntry.hash)
                                   .order_by(AuditEntry.seq.desc()).limit(1)).one()
         seq, prev = head.seq, head.hash or GENESIS
-        start = utcnow() - timedelta(days=400)
+        start = utcnow()  # after the entries init_database wrote: time never goes backwards
         rows = []
         for i in range(n):
             seq += 1

@@ -2,7 +2,9 @@
 
     python bench/audit_verify.py [--entries 100000] [--database-url URL]
 
-- verify:   audit.verify.verify_chain, streaming from the database (what `edc audit verify` runs);
+- verify:   audit.verify.verify_chain in one process, streaming from the database;
+- parallel: the same with --workers processes, each verifying a piece (what `edc audit verify`
+            runs, one worker per core);
 - in-memory: the same check over rows already in memory (no database reads);
 - hashlib:  hashlib.sha256(prev + canonical bytes) over pre-computed canonical bytes: the
             floor, what the hashing alone costs.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -24,6 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes of the parallel run (default: one per core)")
     args = parser.parse_args()
 
     from audit.chain import canonical_bytes
@@ -43,6 +48,11 @@ def main() -> None:
             result = verify_chain(db.session)
             verify_s = time.perf_counter() - t
             assert result.ok, result.summary()
+            db.session.rollback()
+            t = time.perf_counter()
+            parallel = verify_chain(db.session, workers=args.workers)
+            parallel_s = time.perf_counter() - t
+            assert parallel == result, parallel.summary()
             rows = [dict(r._mapping) for r in db.session.execute(
                 db.select(*_COLUMNS).order_by(AuditEntry.seq))]
             t = time.perf_counter()
@@ -61,7 +71,8 @@ def main() -> None:
             db.session.remove()
     n = result.count
     print(f"Audit chain verification, {n} entries ({url.split(':')[0]}; built in {build:.1f} s)")
-    for name, secs in (("verify (DB)", verify_s), ("in-memory", memory_s),
+    for name, secs in (("verify (DB)", verify_s),
+                       (f"parallel x{args.workers}", parallel_s), ("in-memory", memory_s),
                        ("canonical form", canon_s), ("hashlib only", hash_s)):
         print(f"{name:14} {secs:7.2f} s  {n / secs:>12,.0f} entries/s")
     print(f"verify is {verify_s / hash_s:.0f}x slower than bare SHA-256; canonical JSON takes "

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+import audit
 from audit import Actor, ddl, set_operator
-from edc import create_app
+from edc import anchor, backup, create_app
 from edc.admin import services as admin
+from edc.auth import twofactor
 from edc.auth.passwords import PasswordPolicyError, check_policy
 from edc.auth.services import find_user
 from edc.auth.tokens import issue, listing, revoke
 from edc.clock import local_today, utcnow
-from edc.demo import fill_subject
+from edc.demo import DEMO_PI_TOTP_SECRET, fill_subject
 from edc.eligibility.settings import ensure_settings
 from edc.extensions import db
 from edc.models import ApiToken, Site, Subject, User
@@ -116,6 +119,7 @@ def demo_command(password: str, subjects: int):
             username=username, full_name=full_name, email=f"{username}@demo.invalid",
             role=Role(role), site_codes=[site_code] if site_code else [],
             password=password, actor=actor)
+    twofactor.install(users["pi"], DEMO_PI_TOTP_SECRET, actor=actor)
     db.session.commit()
 
     stages = []
@@ -133,6 +137,9 @@ def demo_command(password: str, subjects: int):
     spread = ", ".join(dict.fromkeys(stages))
     click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects"
                + (f" ({spread})." if stages else "."))
+    click.echo(f"The investigator `pi` signs with a second factor: add the key "
+               f"{DEMO_PI_TOTP_SECRET} to an authenticator app (TOTP, 6 digits, 30 s). "
+               "`admin` sets up its own at first sign-in.")
 
 
 @click.group("user")
@@ -235,6 +242,81 @@ def token_revoke_command(token_id, reason):
     click.echo(f"token {token_id} revoked")
 
 
+@click.command("backup")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The backup file to write (a zip).")
+@with_appcontext
+def backup_command(output: str):
+    """Back up the whole database, verified, with a checkpoint signed at its head."""
+    actor = cli_actor()
+    engine = db.engine
+    db.session.remove()  # hold no transaction while the copy runs
+    try:
+        done = backup.backup(engine, anchor.current(), Path(output),
+                             operator=actor.username or "cli")
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    with unit_of_work():
+        audit.record(db.session, "system.backup", actor=actor, target_type="backup",
+                     target_id=done.sha256[:16], new_value=done.path.name,
+                     details={"chain_seq": done.seq, "chain_head": done.head,
+                              "database_sha256": done.sha256, "bytes": done.bytes})
+    click.echo(f"backup written to {done.path}: chain head seq {done.seq} {done.head}, "
+               f"checkpoint signed at that head, database SHA-256 "
+               f"{done.sha256}")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", default=None,
+              help="The audit public key to verify against (as printed on the audit PDFs); "
+                   "default: this installation's audit key.")
+@with_appcontext
+def restore_command(archive: str, public_key: str | None):
+    """Restore a backup into the empty database of EDC_DATABASE_URL, verifying the chain
+    and its signed checkpoints before reporting success."""
+    trusted = anchor.current()
+    try:
+        if public_key:
+            key = backup.public_key_from_text(public_key)
+
+            def trust():
+                return key
+        elif trusted.key_command or trusted.key_file.exists():
+            trust = trusted.public_key
+        else:
+            raise backup.BackupError(
+                "no audit key to verify the backup with: give --public-key (printed on the "
+                "audit PDFs and in the backup's origin) or install the audit key "
+                "(EDC_AUDIT_KEY_FILE / EDC_AUDIT_KEY_COMMAND)")
+        engine = db.engine
+        db.session.remove()
+        done = backup.restore(engine, Path(archive), public_key=trust)
+    except backup.BackupError as exc:
+        raise click.ClickException(f"restore refused: {exc}") from None
+    db.engine.dispose()
+    existing = trusted.checkpoints()
+    beyond = [c.seq for c in existing if c.seq > done.seq]
+    if beyond:
+        click.echo(f"warning: the checkpoint log {trusted.log_file} covers entries up to seq "
+                   f"{max(beyond)}, past the backup's {done.seq}: those entries are lost, and "
+                   "`edc audit verify` will say so until the log is moved aside (keep it as "
+                   "evidence)", err=True)
+    known = {(c.seq, c.hash, c.signature) for c in existing}
+    for cp in done.checkpoints:  # later verifications check against them too
+        if (cp.seq, cp.hash, cp.signature) not in known:
+            trusted.append(cp)
+    init_database()  # the newest schema and the audit triggers, if the backup is older
+    with unit_of_work():
+        audit.record(db.session, "system.restore", actor=cli_actor(), target_type="backup",
+                     new_value=Path(archive).name,
+                     details={"chain_seq": done.seq, "chain_head": done.head,
+                              "checkpoints_checked": len(done.checkpoints),
+                              "schema_revision": done.revision})
+    click.echo(f"restored and verified: {done.seq} audit entries, head {done.head}, "
+               f"consistent with {len(done.checkpoints)} signed checkpoint(s)")
+
+
 def register_commands(app) -> None:
     if OPERATOR not in app.cli.params:  # `flask --app wsgi --operator NAME …` too
         app.cli.params.append(OPERATOR)
@@ -251,3 +333,5 @@ def register_commands(app) -> None:
     app.cli.add_command(init_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

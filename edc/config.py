@@ -23,7 +23,9 @@ class Config:
 
     # Database
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite file under instance/
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # a connection the database server dropped (a restart) is replaced at checkout, not
+    # handed to a request
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
 
     # Sessions and cookies
     SESSION_COOKIE_NAME = "edc_session"
@@ -39,6 +41,8 @@ class Config:
     EDC_PASSWORD_HISTORY = 5
     EDC_PASSWORD_MAX_AGE = timedelta(days=180)
     EDC_MAX_FAILED_LOGINS = 5
+    # /healthz answers 503 when less disk than this is left beside an SQLite database
+    EDC_MIN_FREE_DISK_MB = 200
     # argon2-cffi defaults (RFC 9106 low-memory profile) unless overridden
     EDC_ARGON2_TIME_COST = 3
     EDC_ARGON2_MEMORY_COST = 65536

@@ -17,7 +17,11 @@ MESSAGES = {
     422: "Some values are not valid.",
     429: "Too many attempts. Wait a minute and try again.",
     500: "Something went wrong on the server. The error was logged; nothing was saved.",
+    503: "The database cannot take changes just now. Nothing was saved: try again in a "
+         "minute.",
 }
+UNAVAILABLE = ("The database cannot take changes just now ({why}). Nothing was saved: keep "
+               "this page open and try again in a minute; the administrators were alerted.")
 
 
 def _wants_json() -> bool:
@@ -56,8 +60,16 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc):
+        from edc import health
         from edc.extensions import db
 
         db.session.rollback()
+        why = health.unavailable(exc)
+        if why is not None:  # the storage, not the request: a 503 to retry, never a crash
+            app.logger.error("database unavailable: %s (%s)", why, type(exc).__name__)
+            response, status = render_error(503, UNAVAILABLE.format(why=why))
+            response = app.make_response((response, status))
+            response.headers["Retry-After"] = "60"
+            return response
         app.logger.exception("unhandled error")
         return render_error(500)

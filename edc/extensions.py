@@ -61,5 +61,7 @@ READ_ONLY: ContextVar[bool] = ContextVar("edc_read_only", default=False)
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        # a read-only block reads a WAL snapshot and holds no write lock while it renders
-        conn.exec_driver_sql("BEGIN" if READ_ONLY.get() else "BEGIN IMMEDIATE")
+        # a read-only block (or a connection that says it only reads, as the audit
+        # verification's workers do) reads a WAL snapshot and holds no write lock
+        reading = READ_ONLY.get() or conn.get_execution_options().get("read_only", False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pyotp
+
 from audit import Actor
 from edc import clock, signatures
 from edc.crf.services import read_form, save_form
@@ -148,6 +150,12 @@ def enter_screening(subject: Subject, forms, *, actor: Actor, today: date) -> No
                   form_repeat=row, today=today)
 
 
+# The demo investigator's second factor (README): add it to an authenticator app, or compute
+# the code with ``python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"``. A demo
+# value, printed by ``edc demo``; real accounts each enrol their own.
+DEMO_PI_TOTP_SECRET = "DEMOPISIGNSWITHTOTPSECRET2345672"  # noqa: S105 - the demo's, public
+
+
 def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str,
                  today: date) -> str:
     """Register a synthetic subject at ``site`` and take it to its stage of the plan."""
@@ -171,7 +179,8 @@ def fill_subject(site: Site, rank: int, *, crc: User, pi: User, pi_password: str
     if stage.signed:
         with clock.simulated_day(enrolled_on):
             signatures.sign(subject, TARGET, user=pi, username=pi.username,
-                            password=pi_password, actor=Actor.for_user(pi, source="cli"))
+                            password=pi_password, code=pyotp.TOTP(pi.totp_secret).now(),
+                            actor=Actor.for_user(pi, source="cli"))
     if stage.enrolled:
         with clock.simulated_day(enrolled_on):
             enrollment.enroll(subject, user=crc, actor=crc_actor)

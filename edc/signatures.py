@@ -17,17 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import rfc8785
-from flask import current_app
 from sqlalchemy import select
 
 import audit
 from audit import Actor
+from edc.auth import twofactor
 from edc.auth.passwords import verify_password
 from edc.auth.services import (
     LOCKED_MESSAGE,
+    fail_later,
     normalise_username,
     password_expired,
-    register_failed_password,
 )
 from edc.clock import utcnow
 from edc.crf import policy
@@ -35,7 +35,6 @@ from edc.extensions import db
 from edc.models import Signature, Subject, User
 from edc.security import Perm, can
 from edc.timefmt import local_time, utc_time
-from edc.uow import refuse_later
 
 
 @dataclass(frozen=True)
@@ -83,6 +82,10 @@ class SignatureRefused(Exception):
 
 class WrongCredentials(SignatureRefused):
     status = 401
+
+
+class WrongCode(WrongCredentials):
+    """The second factor's code was missing, wrong or not set up."""
 
 
 class NotAllowed(SignatureRefused):
@@ -137,10 +140,11 @@ def valid_signature(subject: Subject, target_name: str, content: dict | None = N
 
 
 def sign(subject: Subject, target_name: str, *, user: User, username: str, password: str,
-         actor: Actor) -> Signature:
-    """Apply ``user``'s signature to the record, or raise: a wrong user ID or password is
-    recorded after the unit of work's rollback (it counts toward the lockout, as at sign-in).
-    Does not commit: the boundary does."""
+         actor: Actor, code: str | None = None) -> Signature:
+    """Apply ``user``'s signature to the record, or raise: a wrong user ID, password or
+    second-factor ``code`` (investigators sign with all three) is recorded after the unit of
+    work's rollback (it counts toward the lockout, as at sign-in). Does not commit: the
+    boundary does."""
     spec = target(target_name)
     if not can(user, Perm.SIGN, subject):
         raise NotAllowed("Only an investigator of the subject's site signs.")
@@ -149,13 +153,16 @@ def sign(subject: Subject, target_name: str, *, user: User, username: str, passw
     # both components of the signature (21 CFR 11.200(a)(1)): the user ID and the password
     name_ok = bool(username) and normalise_username(username) == user.username
     if not name_ok or not verify_password(user.password_hash, password or ""):
-        label = subject.label
-        will_lock = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
-        refuse_later(lambda: register_failed_password(
-            user, "signature.failed", actor=actor, details={"target": target_name,
-                                                            "subject": label}))
-        raise WrongCredentials("The account is now locked." if will_lock else
+        locks = fail_later(user, "signature.failed", actor=actor,
+                           details={"target": target_name, "subject": subject.label})
+        raise WrongCredentials("The account is now locked." if locks else
                                "User ID or password is not correct: nothing was signed.")
+    if twofactor.required_for_signing(user):
+        try:
+            twofactor.check(user, code, actor=actor, action="signature.failed", once=False,
+                            details={"target": target_name, "subject": subject.label})
+        except twofactor.CodeRefused as exc:
+            raise WrongCode(f"{exc} Nothing was signed.") from exc
     if password_expired(user):
         raise WrongCredentials("Your password has expired or is temporary: change it before "
                                "signing.")

@@ -28,6 +28,46 @@ from edc.extensions import db
 PG_URL = os.environ.get("EDC_TEST_DATABASE_URL")
 REQUIRE_PG = bool(os.environ.get("EDC_REQUIRE_POSTGRES") or os.environ.get("CI"))
 PASSWORD = "correct-horse-battery"
+# the test investigator's second factor (enrolled in ``world``); codes come from ``pi_code()``
+PI_TOTP_SECRET = "TESTINVESTIGATORTOTPSECRET234567"
+ADMIN_TOTP_SECRET = "TESTADMINISTRATORTOTPSECRET23456"
+TOTP_SECRETS = {"pi": PI_TOTP_SECRET, "admin": ADMIN_TOTP_SECRET}
+
+
+class _TotpClock:
+    """The clock the second factor reads in tests: the real one, moved on by one 30-second
+    step each time a test asks for a code, so that every sign-in of a test gets an unused
+    code without waiting (a sign-in code is accepted once)."""
+
+    offset = 0.0
+
+    def now(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+
+TOTP_CLOCK = _TotpClock()
+
+
+def totp_code(secret: str = PI_TOTP_SECRET) -> str:
+    """A fresh code of ``secret`` (the test investigator's by default)."""
+    import pyotp
+
+    TOTP_CLOCK.offset += 30
+    return pyotp.TOTP(secret).at(TOTP_CLOCK.now())
+
+
+def pi_code() -> str:
+    return totp_code(PI_TOTP_SECRET)
+
+
+@pytest.fixture(autouse=True)
+def _totp_clock(monkeypatch):
+    from edc.auth import twofactor
+
+    TOTP_CLOCK.offset = 0.0
+    monkeypatch.setattr(twofactor, "_now", TOTP_CLOCK.now)
 
 
 def base_config(url: str) -> dict:
@@ -62,6 +102,9 @@ class Backend:
 
     def new_database(self) -> str: ...
 
+    def empty_database(self) -> str:
+        """A database with no tables at all (a restore's target)."""
+
     def drop(self, url: str) -> None: ...
 
 
@@ -81,6 +124,9 @@ class SqliteBackend(Backend):
         if wal.exists():  # not checkpointed yet: the copy needs the log too
             shutil.copyfile(wal, path.with_name(path.name + "-wal"))
         return f"sqlite:///{path}"
+
+    def empty_database(self) -> str:
+        return f"sqlite:///{self.dir / f'e{next(self.counter)}.sqlite'}"
 
     def drop(self, url: str) -> None:
         path = make_url(url).database
@@ -111,6 +157,11 @@ class PostgresBackend(Backend):
     def new_database(self) -> str:
         name = f"{self.prefix}_{next(self.counter)}"
         self._exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return self.url_for(name)
+
+    def empty_database(self) -> str:
+        name = f"{self.prefix}_e{next(self.counter)}"
+        self._exec(f'CREATE DATABASE "{name}"')
         return self.url_for(name)
 
     def drop(self, url: str) -> None:
@@ -225,6 +276,11 @@ def _make_world() -> World:
     users["crc_bj"], _ = admin.create_user(
         username="crc_bj", full_name="Beijing Coordinator", email="", role=Role.CRC,
         site_codes=["BJ"], password=PASSWORD, actor=actor)
+    from edc.auth import twofactor
+    from edc.models import User
+
+    for username, secret in TOTP_SECRETS.items():  # investigators sign, admins work with one
+        twofactor.install(db.session.get(User, users[username].id), secret, actor=actor)
     subject_tj = create_subject(tj, actor=actor, created_by_id=users["crc"].id)
     subject_bj = create_subject(bj, actor=actor, created_by_id=users["crc_bj"].id)
     db.session.commit()
@@ -278,10 +334,17 @@ def csrf_token(client, path: str = "/login") -> str:
     return match.group(1)
 
 
-def login(client, username: str, password: str = PASSWORD):
+def login(client, username: str, password: str = PASSWORD, secret: str | None = None):
+    """Sign in; for an account with a second factor (the test investigator's and
+    administrator's, or ``secret``) the code step follows with a fresh code."""
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token})
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": token})
+    if response.status_code == 302 and response.headers["Location"].endswith("/login/code"):
+        token = csrf_token(client, "/login/code")
+        code = totp_code(secret or TOTP_SECRETS[username])
+        response = client.post("/login/code", data={"code": code, "csrf_token": token})
+    return response
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ PUBLIC = "public"
 EXPECTED: dict[str, object] = {
     "main.healthz": PUBLIC,
     "auth.login": PUBLIC,
+    "auth.login_code": PUBLIC,  # the second step of signing in (after the password)
+    "auth.two_factor": ANY,
     "main.index": ANY,
     "main.set_language": ANY,
     "build.dictionary": ANY,
@@ -114,6 +116,8 @@ EXPECTED: dict[str, object] = {
     "admin.user_reactivate": {"admin"},
     "admin.user_unlock": {"admin"},
     "admin.user_reset_password": {"admin"},
+    "admin.user_factor_reset_request": {"admin"},
+    "admin.user_factor_reset_approve": {"admin"},
     "admin.sites": {"admin"},
     "admin.site_new": {"admin"},
     "admin.site_edit": {"admin"},
@@ -265,6 +269,10 @@ def test_route_role_site_matrix(app, world, role):
                 if status != 404:
                     failures.append(f"{method} {url} as {role} (other site): {status}, "
                                     "expected 404")
+            elif rule.endpoint == "auth.login_code":  # without a password just entered
+                if not (status == 302 and location.endswith(("/login", "/"))):
+                    failures.append(f"{method} {url} as {role}: {status} {location}, "
+                                    "expected back to sign-in (or home)")
             elif rule.endpoint == "auth.logout":
                 if not (status == 302 and location.endswith("/login")):
                     failures.append(f"logout as {role}: {status} {location}")

@@ -41,3 +41,21 @@ def test_entry_hash_is_sha256_of_previous_hash_and_canonical_bytes():
     fields = {"seq": 1, "action": "auth.login"}
     expected = hashlib.sha256(GENESIS.encode() + b'{"action":"auth.login","seq":"1"}')
     assert entry_hash(GENESIS, fields) == expected.hexdigest()
+
+
+_names = ("seq", "ts", "action", "user_id", "new_value", "reason", "details")
+_value = st.one_of(st.none(), values, st.integers(-(2**63), 2**63 - 1),
+                   st.datetimes(min_value=datetime(1, 1, 1)))
+
+
+@given(st.tuples(*[_value] * len(_names)), st.sampled_from([GENESIS, "ab" * 32]))
+def test_the_verifier_s_row_hasher_is_entry_hash(row, prev):
+    """`edc audit verify` hashes rows with RowHasher: it must be entry_hash, byte for byte."""
+    from audit.chain import RowHasher
+    from audit.models import AuditEntry
+
+    assert RowHasher(_names)(prev, row) == entry_hash(prev, dict(zip(_names, row, strict=True)))
+    full = RowHasher(AuditEntry.CHAINED)
+    sample = tuple(f"v{i} é\n\"" for i in range(len(AuditEntry.CHAINED)))
+    assert full(prev, sample) == entry_hash(prev, dict(zip(AuditEntry.CHAINED, sample,
+                                                           strict=True)))

@@ -15,7 +15,7 @@ from audit.verify_copy import check
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import ApiToken, Signature
-from tests.conftest import PASSWORD, enter_eligible
+from tests.conftest import PASSWORD, enter_eligible, pi_code
 
 
 def _copy(app, tmp_path, *args):
@@ -118,7 +118,7 @@ def test_a_settings_change_invalidates_signatures_with_its_cause(app, world, tok
         db.session.commit()
     r = app.test_client().post(f"/api/v1/subjects/{world.subject_tj}/eligibility/sign",
                                headers=token("pi"), json={"username": "pi",
-                                                          "password": PASSWORD})
+                                                          "password": PASSWORD, "code": pi_code()})
     assert r.status_code == 201
     with app.app_context():
         from audit import Actor

@@ -9,12 +9,23 @@ from sqlalchemy import select
 
 from audit import Actor
 from audit.actions import ACTIONS
+from edc import create_app
 from edc.extensions import db
 from edc.models import AuditEntry, Study, Subject
-from tests.conftest import PASSWORD, age_sessions, csrf_token, enter_eligible, login
+from tests.conftest import (
+    ADMIN_TOTP_SECRET,
+    PASSWORD,
+    PI_TOTP_SECRET,
+    age_sessions,
+    base_config,
+    csrf_token,
+    enter_eligible,
+    login,
+    pi_code,
+)
 
 
-def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
+def test_every_audited_event_type_is_produced(app, world, token, tmp_path, backend):
     api_token = token
     from edc.cli import cli_actor
     from edc.clinical.store import write_items
@@ -48,6 +59,30 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
     for _ in range(5):
         login(crc, "pi", "wrong-password-123")  # failures, then the lock
     admin.post(f"/admin/users/{world.users['pi']}/unlock", data=reason)
+    # a second-factor reset takes two administrators: one requests, another approves
+    admin.post(f"/admin/users/{world.users['pi']}/second-factor/request-reset", data=reason)
+    with app.app_context():
+        from edc.admin import services as admin_services
+        from edc.auth import twofactor
+        from edc.cli import cli_actor
+        from edc.security import Role
+
+        admin2, _ = admin_services.create_user(
+            username="admin2", full_name="Second Administrator", email="", role=Role.ADMIN,
+            site_codes=[], password=PASSWORD, actor=cli_actor())
+        twofactor.install(admin2, ADMIN_TOTP_SECRET, actor=cli_actor())
+        db.session.commit()
+    second = app.test_client()
+    login(second, "admin2", secret=ADMIN_TOTP_SECRET)
+    reason2 = {**reason, "a-csrf_token": csrf_token(second, "/admin/users")}
+    assert second.post(f"/admin/users/{world.users['pi']}/second-factor/approve-reset",
+                       data=reason2).status_code == 302
+    with app.app_context():
+        from edc.models import User
+
+        twofactor.install(db.session.get(User, world.users["pi"]), PI_TOTP_SECRET,
+                          actor=cli_actor())  # set up again, to sign below
+        db.session.commit()
     login(crc, "crc")
     age_sessions(app, idle=timedelta(minutes=16))
     crc.get("/")  # idle: the session ends
@@ -77,7 +112,7 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
     pi = app.test_client()
     login(pi, "pi")
     tp = csrf_token(pi, f"{base}/eligibility")
-    sign = {"csrf_token": tp, "username": "pi", "password": PASSWORD}
+    sign = {"csrf_token": tp, "username": "pi", "password": PASSWORD, "code": pi_code()}
     assert pi.post(f"{base}/eligibility/sign", data={**sign, "password": "not-it-at-all"}
                    ).status_code == 401
     assert pi.post(f"{base}/eligibility/sign", data=sign).status_code == 303
@@ -166,7 +201,19 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path):
     (tmp_path / "not-a-folder").write_text("x")
     app.config["EDC_JOB_DIR"] = str(tmp_path / "not-a-folder")
     dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})  # job.failed
-    with app.app_context():
+    runner = app.test_cli_runner()  # system.backup, then system.restore in an empty database
+    assert runner.invoke(args=["backup", "-o", str(tmp_path / "b.zip")]).exit_code == 0
+    config = base_config(backend.empty_database())
+    config["EDC_AUDIT_KEY_FILE"] = app.config["EDC_AUDIT_KEY_FILE"]
+    restored = create_app(config)
+    assert restored.test_cli_runner().invoke(args=["restore", str(tmp_path / "b.zip")]
+                                             ).exit_code == 0
+    with restored.app_context():
         produced = set(db.session.scalars(select(AuditEntry.action).distinct()))
+        db.session.remove()
+        db.engine.dispose()
+    backend.drop(config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():
+        produced |= set(db.session.scalars(select(AuditEntry.action).distinct()))
     assert set(ACTIONS) - produced == set(), "registered but never produced"
     assert produced <= set(ACTIONS)

@@ -10,7 +10,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, REQUIRE_PG
+from tests.conftest import PASSWORD, REQUIRE_PG, TOTP_SECRETS, pi_code, totp_code
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -81,6 +81,10 @@ def _sign_in(page, live_url, username):
     page.fill("#password", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
+    if page.url.endswith("/login/code"):  # an account with a second factor
+        page.fill("#code", totp_code(TOTP_SECRETS[username]))
+        with page.expect_navigation():
+            page.click("button[type=submit]")
 
 
 def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url, world,
@@ -95,6 +99,7 @@ def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url
     page.goto(checklist)
     page.fill("form.sign-form #username", "pi")
     page.fill("form.sign-form #password", PASSWORD)
+    page.fill("form.sign-form #code", pi_code())
     with page.expect_navigation():
         page.click("form.sign-form button[type=submit]")
     signature = page.locator(".signature").first.inner_text()

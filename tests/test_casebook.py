@@ -18,7 +18,7 @@ from edc.models import AuditEntry, Job, Subject, User
 from edc.queries import services as queries
 from edc.review import sdv, signoff
 from edc.uow import unit_of_work
-from tests.conftest import PASSWORD, csrf_token, enter_eligible, login
+from tests.conftest import PASSWORD, csrf_token, enter_eligible, login, pi_code
 
 
 def _casebook_data(app, world) -> str:
@@ -41,7 +41,7 @@ def _casebook_data(app, world) -> str:
             sdv.verify(subject, "SCREEN", "IC", None, user=cra,
                        actor=Actor.for_user(cra, source="web"))
             signatures.sign(subject, signoff.form_target("SCREEN", "IC"), user=pi,
-                            username="pi", password=PASSWORD,
+                            username="pi", password=PASSWORD, code=pi_code(),
                             actor=Actor.for_user(pi, source="web"))
         from edc.crf.services import read_form, save_form
 

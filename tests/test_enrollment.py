@@ -19,7 +19,7 @@ from edc.crf.services import read_form, save_form
 from edc.extensions import db
 from edc.models import AuditEntry, Deviation, EligibilityEvaluation, Signature, Subject
 from edc.subjects.services import create_subject
-from tests.conftest import PASSWORD, count_statements, csrf_token, enter_eligible, login
+from tests.conftest import PASSWORD, count_statements, csrf_token, enter_eligible, login, pi_code
 
 
 def _api(subject_id: int, what: str) -> str:
@@ -37,7 +37,8 @@ def _change(app, subject_id, form, items, reason="transcription error"):
 
 def _sign(app, token, subject_id, password=PASSWORD, username="pi"):
     return app.test_client().post(_api(subject_id, "eligibility/sign"), headers=token("pi"),
-                                  json={"username": username, "password": password})
+                                  json={"username": username, "password": password,
+                                        "code": pi_code()})
 
 
 def _enroll(app, token, subject_id, role="crc"):
@@ -132,13 +133,15 @@ def test_a_coordinator_enrolls_in_the_page_after_the_investigator_signed(app, wo
                 data={"csrf_token": token, "username": "pi", "password": "wrong-password-1"})
     assert r.status_code == 401 and "nothing was signed" in r.get_data(as_text=True)
     r = pi.post(f"/subjects/{eligible}/eligibility/sign",
-                data={"csrf_token": token, "username": "crc", "password": PASSWORD})
+                data={"csrf_token": token, "username": "crc", "password": PASSWORD,
+                      "code": pi_code()})
     assert r.status_code == 401  # both components: the user ID must be the signer's own
     r = pi.post(f"/subjects/{eligible}/eligibility/sign",
                 data={"csrf_token": token, "username": "", "password": ""})
     assert r.status_code == 422 and "Enter your password." in r.get_data(as_text=True)
     r = pi.post(f"/subjects/{eligible}/eligibility/sign",
-                data={"csrf_token": token, "username": "PI ", "password": PASSWORD})
+                data={"csrf_token": token, "username": "PI ", "password": PASSWORD,
+                      "code": pi_code()})
     assert r.status_code == 303
     html = pi.get(page).get_data(as_text=True)
     assert "Test Investigator" in html and " UTC" in html and "Asia/Shanghai" in html
@@ -153,7 +156,7 @@ def test_a_coordinator_enrolls_in_the_page_after_the_investigator_signed(app, wo
 
 def test_only_an_investigator_signs_and_a_wrong_password_is_401(app, world, token, eligible):
     r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=token("crc"),
-                               json={"username": "crc", "password": PASSWORD})
+                               json={"username": "crc", "password": PASSWORD, "code": pi_code()})
     assert r.status_code == 403
     r = _sign(app, token, eligible, password="not-the-password")
     assert r.status_code == 401 and r.json["errors"]["password"]
@@ -162,7 +165,7 @@ def test_only_an_investigator_signs_and_a_wrong_password_is_401(app, world, toke
     assert r.status_code == 422 and set(r.json["errors"]) == {"username", "password"}
     # the password alone is not a signature (21 CFR 11.200): the user ID is required too
     r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=token("pi"),
-                               json={"password": PASSWORD})
+                               json={"password": PASSWORD, "code": pi_code()})
     assert r.status_code == 422 and "user ID" in r.json["errors"]["username"]
     r = _sign(app, token, eligible, username="crc")
     assert r.status_code == 401
@@ -388,7 +391,7 @@ def test_a_coordinator_takes_a_subject_from_screening_to_enrollment_in_the_ui(ap
     login(pi, "pi")
     r = pi.post(f"/subjects/{world.subject_tj}/eligibility/sign",
                 data={"csrf_token": csrf_token(pi, checklist), "username": "pi",
-                      "password": PASSWORD})
+                      "password": PASSWORD, "code": pi_code()})
     assert r.status_code == 303
     assert "Ready to enroll" in crc.get(checklist).get_data(as_text=True)
     r = crc.post(f"/subjects/{world.subject_tj}/enroll",
@@ -459,7 +462,7 @@ def test_signing_refuses_an_expired_password_and_a_locked_account(app, world, to
 
     set_user(password_changed_at=utcnow() - timedelta(days=181))
     r = app.test_client().post(_api(eligible, "eligibility/sign"), headers=header,
-                               json={"username": "pi", "password": PASSWORD})
+                               json={"username": "pi", "password": PASSWORD, "code": pi_code()})
     assert r.status_code == 401 and "expired" in r.json["error"]
     with app.app_context():
         assert db.session.scalar(select(Signature)) is None
@@ -472,4 +475,4 @@ def test_signing_refuses_an_expired_password_and_a_locked_account(app, world, to
         subject = db.session.get(Subject, eligible, execution_options={"all_sites": True})
         with pytest.raises(WrongCredentials, match="locked"):
             sign(subject, TARGET, user=db.session.get(User, world.users["pi"]),
-                 username="pi", password=PASSWORD, actor=cli_actor())
+                 username="pi", password=PASSWORD, code=pi_code(), actor=cli_actor())

@@ -13,7 +13,7 @@ from edc.extensions import db
 from edc.models import AuditEntry, Query, QueryMessage, SdvMark, Subject
 from edc.subjects.services import create_subject
 from edc.uow import unit_of_work
-from tests.conftest import PASSWORD, count_statements, csrf_token, login
+from tests.conftest import PASSWORD, count_statements, csrf_token, login, pi_code
 
 EC = {"ECDAT": "2026-11-20", "ECOG": "1"}
 
@@ -167,10 +167,10 @@ def test_sign_off_through_the_api(app, world, token):
     client.post(f"/api/v1/subjects/{world.subject_tj}/queries", headers=token("cra"),
                 json={"event": "SCREEN", "form": "EC", "text": "please review"})
     refused = client.post(url, headers=token("pi"), json={"target": target, "username": "pi",
-                                                          "password": PASSWORD})
+                                                          "password": PASSWORD, "code": pi_code()})
     assert refused.status_code == 409 and "query" in refused.get_json()["blockers"][0]
     assert client.post(url, headers=token("pi"), json={
-        "target": "form:NOPE.1.EC.1", "username": "pi", "password": PASSWORD}
+        "target": "form:NOPE.1.EC.1", "username": "pi", "password": PASSWORD, "code": pi_code()}
     ).status_code == 422
     with app.app_context():
         q = db.session.scalar(select(Query))
@@ -178,7 +178,7 @@ def test_sign_off_through_the_api(app, world, token):
     assert client.post(url, headers=token("pi"), json={
         "target": target, "username": "pi", "password": "wrong-password-1"}).status_code == 401
     signed = client.post(url, headers=token("pi"), json={"target": target, "username": "pi",
-                                                         "password": PASSWORD})
+                                                         "password": PASSWORD, "code": pi_code()})
     assert signed.status_code == 201
     assert signed.get_json()["meaning"] == "I have reviewed and approve the data in this form"
     pi = _client(app, "pi")

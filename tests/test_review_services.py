@@ -20,7 +20,7 @@ from edc.queries import services as queries
 from edc.review import locks, sdv, signoff
 from edc.security import Role
 from edc.uow import unit_of_work
-from tests.conftest import PASSWORD, mark_enrolled
+from tests.conftest import PASSWORD, mark_enrolled, pi_code
 
 TODAY = date(2026, 11, 24)
 LB = {"LBDAT": "2026-11-20", "HGB": "100", "CREAT": "1.1", "CREATU": "mg/dL"}
@@ -267,7 +267,7 @@ def test_form_visit_and_casebook_sign_off_blockers_and_invalidation(subject, use
     save(subject, "LOG", "CM", {"CMTRT": "PREDNISONE"}, version=0)  # start date missing
     target = signoff.form_target("LOG", "CM")
     with pytest.raises(signatures.SignatureRefused) as err:
-        signatures.sign(subject, target, user=pi, username="pi", password=PASSWORD,
+        signatures.sign(subject, target, user=pi, username="pi", password=PASSWORD, code=pi_code(),
                         actor=pi_actor)
     assert any("required items missing" in b for b in err.value.blockers)
     save(subject, "SCREEN", "EC", {"ECDAT": "2026-11-20", "ECOG": "1"}, version=0)
@@ -276,17 +276,17 @@ def test_form_visit_and_casebook_sign_off_blockers_and_invalidation(subject, use
                                user=cra, actor=cra_actor)
     ec = signoff.form_target("SCREEN", "EC")
     with pytest.raises(signatures.SignatureRefused) as err:
-        signatures.sign(subject, ec, user=pi, username="pi", password=PASSWORD,
+        signatures.sign(subject, ec, user=pi, username="pi", password=PASSWORD, code=pi_code(),
                         actor=pi_actor)
     assert err.value.blockers == [f"query #{q.id} is open: SCREEN/EC/ECOG"]
     with unit_of_work():
         queries.close(q, "withdrawn", user=cra, actor=cra_actor)
     save(subject, "INF", "VS", {"VSDAT": "2026-11-20", "TEMP": "36.8"}, version=0)
     with unit_of_work():
-        signatures.sign(subject, ec, user=pi, username="pi", password=PASSWORD,
+        signatures.sign(subject, ec, user=pi, username="pi", password=PASSWORD, code=pi_code(),
                         actor=pi_actor)
         signatures.sign(subject, signoff.visit_target("INF"), user=pi, username="pi",
-                        password=PASSWORD, actor=pi_actor)
+                        password=PASSWORD, code=pi_code(), actor=pi_actor)
     assert signatures.valid_signature(subject, ec) is not None
     # a change of the infusion visit's vital signs invalidates the visit signature only
     save(subject, "INF", "VS", {"TEMP": "37.2"}, version=1, reason="transcription error")

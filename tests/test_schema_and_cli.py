@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
+from edc.demo import DEMO_PI_TOTP_SECRET
 from edc.extensions import db
 from edc.models import AuditEntry, Site, Subject, User
 from tests.conftest import login
@@ -47,10 +48,12 @@ def test_demo_loads_site_users_and_subjects_and_every_user_signs_in(app):
         assert db.session.scalar(select(func.count()).select_from(Subject)) == 4
         names = set(db.session.scalars(select(User.username)))
     assert names == {"crc", "pi", "cra", "dm", "sponsor", "admin"}
-    expected_home = {"admin": "/admin/users"}
+    # the investigator signs with the printed demo key; the administrator sets one up first
+    assert DEMO_PI_TOTP_SECRET in result.output
+    expected_home = {"admin": "/account/two-factor"}
     for name in names:
         c = app.test_client()
-        r = login(c, name, DEMO_PW)
+        r = login(c, name, DEMO_PW, secret=DEMO_PI_TOTP_SECRET if name == "pi" else None)
         assert r.status_code == 302, name
         home = c.get("/", follow_redirects=True)
         assert home.status_code == 200

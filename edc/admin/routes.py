@@ -12,6 +12,7 @@ from edc.admin.forms import (
     SiteEditForm,
     UserCreateForm,
 )
+from edc.auth import twofactor
 from edc.extensions import db
 from edc.models import Site, User
 from edc.requestctx import current_actor
@@ -78,7 +79,7 @@ def _user_page(user: User, status: int = 200, **forms):
     grant.sites.choices = _site_choices()
     action = forms.get("action") or ReasonForm(prefix="a")
     return render_template("admin/user_detail.html", user=user, profile=profile, grant=grant,
-                           action=action), status
+                           action=action, reset_by=twofactor.pending_reset(user)), status
 
 
 @bp.route("/users/<int:user_id>")
@@ -164,6 +165,21 @@ def user_unlock(user_id: int):
 @require(Perm.MANAGE_USERS)
 def user_reset_password(user_id: int):
     return _account_action(user_id, services.reset_password, "")
+
+
+@bp.route("/users/<int:user_id>/second-factor/request-reset", methods=["POST"])
+@require(Perm.MANAGE_USERS)
+def user_factor_reset_request(user_id: int):
+    return _account_action(user_id, services.request_factor_reset,
+                           "Reset of the second factor requested: a second administrator "
+                           "approves it.")
+
+
+@bp.route("/users/<int:user_id>/second-factor/approve-reset", methods=["POST"])
+@require(Perm.MANAGE_USERS)
+def user_factor_reset_approve(user_id: int):
+    return _account_action(user_id, services.approve_factor_reset,
+                           "Second factor reset. The user sets up a new one.")
 
 
 # Sites ---------------------------------------------------------------------------------------

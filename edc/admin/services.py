@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
+from edc.auth import tokens, twofactor
 from edc.auth.passwords import check_policy, temporary_password
 from edc.auth.services import end_user_sessions, set_password
 from edc.clock import utcnow
@@ -211,7 +212,41 @@ def reset_password(user: User, *, actor: Actor, reason: str) -> str:
     n = end_user_sessions(user, "password reset")
     _audit_user("user.password_reset", user, actor=actor, reason=reason,
                 details={"sessions_revoked": n})
-    return password
+    tokens.revoke_all(user, actor=actor, reason="password reset by an administrator")
+    return password  # the second factor stays as it is: a reset takes two administrators
+
+
+def request_factor_reset(user: User, *, actor: Actor, reason: str) -> None:
+    """The first administrator's half of a second-factor reset: nothing changes until a
+    second administrator approves."""
+    reason = _reason(reason)
+    if user.id == actor.user_id:
+        raise AdminError("Your own second factor is reset by two other administrators.")
+    if not twofactor.enrolled(user):
+        raise AdminError("This account has no second factor to reset.")
+    user.totp_reset_requested_by_id = actor.user_id
+    user.totp_reset_requested_at = utcnow()
+    _audit_user("user.second_factor_reset_requested", user, actor=actor, reason=reason,
+                details={"needs": "approval by a second administrator"})
+
+
+def approve_factor_reset(user: User, *, actor: Actor, reason: str) -> None:
+    """The second administrator's half: the factor is cleared, the user's sessions end, and
+    the user sets up a new factor at the next sign-in."""
+    reason = _reason(reason)
+    requester = twofactor.pending_reset(user)
+    if requester is None:
+        hours = twofactor.RESET_REQUEST_LIFETIME.total_seconds() / 3600
+        raise AdminError("No reset request holds: another administrator requests it first "
+                         f"(a request holds for {hours:.0f} h).")
+    if actor.user_id in (requester, user.id):
+        raise AdminError("A second administrator, not the one who requested it, approves "
+                         "the reset.")
+    twofactor.clear(user)
+    sessions = end_user_sessions(user, "second factor reset")
+    _audit_user("user.second_factor_reset", user, actor=actor, old_value="enrolled",
+                new_value="not enrolled", reason=reason,
+                details={"requested_by": requester, "sessions_revoked": sessions})
 
 
 def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:

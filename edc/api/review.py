@@ -256,7 +256,7 @@ def lock_release(lock_id: int):
 # Sign-off -----------------------------------------------------------------------------------
 
 @bp.route("/subjects/<int:subject_id>/sign", methods=["POST"])
-@S.doc("Sign a form, a visit or the casebook (401 on a wrong user ID or password; 409 lists "
+@S.doc("Sign a form, a visit or the casebook (401 on a wrong user ID, password or code; 409 lists "
        "open queries and missing items)", body=S.SignOff, ok=(201, S.SignatureShown),
        errors=(400, 401, 403, 404, 409, 422), conflict=True)
 @require(Perm.SIGN)
@@ -270,7 +270,8 @@ def signoff_sign(subject_id: int):
     try:
         with unit_of_work():
             signatures.sign(subject, body.target, user=current_user, username=body.username,
-                            password=body.password, actor=current_actor("api"))
+                            password=body.password, code=body.code,
+                            actor=current_actor("api"))
     except signatures.SignatureRefused as exc:
         body_, status = _error(exc.status, exc.message)
         if exc.blockers:

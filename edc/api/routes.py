@@ -337,8 +337,8 @@ def eligibility(subject_id: int):
 
 @bp.route("/subjects/<int:subject_id>/eligibility/sign", methods=["POST"])
 @S.doc(
-    "Investigator's signature of the eligibility checklist: user ID and password (401 "
-    "when wrong, 409 while the subject is not eligible)",
+    "Investigator's signature of the eligibility checklist: user ID, password and the "
+    "second factor's code (401 when wrong, 409 while the subject is not eligible)",
     body=S.Signing, ok=(201, S.SignatureShown), errors=(400, 401, 403, 404, 409, 422))
 @require(Perm.SIGN)
 def eligibility_sign(subject_id: int):
@@ -348,9 +348,11 @@ def eligibility_sign(subject_id: int):
     try:
         with unit_of_work():
             row = signatures.sign(subject, eligibility_services.TARGET, user=current_user,
-                                  username=username, password=password,
+                                  username=username, password=password, code=signing.code,
                                   actor=current_actor("api"))
             shown = signatures.Shown(row, True, "valid").as_json()
+    except signatures.WrongCode as exc:
+        return _error(401, exc.message, {"code": exc.message})
     except signatures.WrongCredentials as exc:
         return _error(401, exc.message, {"password": exc.message})
     except signatures.SignatureRefused as exc:

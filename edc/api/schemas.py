@@ -93,20 +93,20 @@ class ReleaseBody(Body):
     reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REASON)]
 
 
-class SignOff(Body):
+class Signing(Body):
+    """The components of an electronic signature (21 CFR 11.200): user ID and password, and
+    for an investigator the current code of the second factor (TOTP, 6 digits)."""
+
+    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+    code: Annotated[StrictStr | None, Field(max_length=12, pattern=r"^[0-9 ]*$")] = None
+
+
+class SignOff(Signing):
     """Sign a form (``form:EVENT.visit.FORM.row``), a visit (``visit:EVENT.visit``) or the
-    ``casebook``, with both components of the signature."""
+    ``casebook``, with the components of the signature."""
 
     target: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
-
-
-class Signing(Body):
-    """Both components of an electronic signature (21 CFR 11.200)."""
-
-    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 
 
 # What a field's error says (pydantic's own words name types, not what to send).
@@ -117,6 +117,7 @@ FIELD_MESSAGES = {
     "reason": f"text of at most {MAX_REASON} characters",
     "username": "required: a signature takes the user ID and the password",
     "password": "required",
+    "code": "the 6 digits of the authenticator app (investigators sign with it)",
     "text": "text of 1 to 2000 characters",
     "event": "an event OID, e.g. SCREEN",
     "form": "a form OID, e.g. LB",

@@ -20,3 +20,11 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new", message="The two new passwords differ.")],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code from your authenticator app",
+                       validators=[DataRequired(message="Enter the 6-digit code."),
+                                   Length(max=12)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                  "autofocus": True, "pattern": "[0-9 ]*"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, redirect, request, session, url_for
 from flask_login import current_user
 
+from edc.auth import twofactor
 from edc.auth.services import password_expired, resume_session
 from edc.extensions import login_manager
 from edc.uow import unit_of_work
@@ -42,14 +43,16 @@ def load_site_scope():
 
 
 _ALLOWED_WHILE_EXPIRED = {"auth.change_password", "auth.logout", "static", "main.healthz"}
+_ALLOWED_BEFORE_FACTOR = _ALLOWED_WHILE_EXPIRED | {"auth.two_factor", "main.set_language"}
 
 
 def enforce_password_change():
-    if (
-        current_user.is_authenticated
-        and request.blueprint != "api"
-        and request.endpoint not in _ALLOWED_WHILE_EXPIRED
-        and password_expired(current_user)
-    ):
+    """An expired or temporary password is changed first; an administrator then sets up a
+    second factor before anything else (the API's tokens are refused the same below)."""
+    if not current_user.is_authenticated or request.blueprint == "api":
+        return None
+    if request.endpoint not in _ALLOWED_WHILE_EXPIRED and password_expired(current_user):
         return redirect(url_for("auth.change_password"))
+    if request.endpoint not in _ALLOWED_BEFORE_FACTOR and twofactor.must_enrol(current_user):
+        return redirect(url_for("auth.two_factor"))
     return None

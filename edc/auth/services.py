@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 import audit
 from audit import Actor
+from edc.auth import tokens
 from edc.auth.passwords import (
     burn_verify,
     check_policy,
@@ -35,6 +36,7 @@ class LoginResult:
     user: User | None = None
     token: str | None = None
     error: str | None = None
+    needs_code: bool = False  # the password was right; the second factor is asked next
 
 
 def _token_hash(token: str) -> str:
@@ -50,9 +52,10 @@ def find_user(username: str) -> User | None:
 
 
 def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
-    """Check credentials; on success open a server-side session and return its token. A
-    failure is recorded (and counted) in the same unit of work: it never raises. Does not
-    commit: the boundary does."""
+    """Check credentials; on success open a server-side session and return its token, or,
+    for an account with a second factor, say that the code is asked next (``needs_code``,
+    no session yet: :func:`open_session` follows the code). A failure is recorded (and
+    counted) in the same unit of work: it never raises. Does not commit: the boundary does."""
     user = find_user(username)
     attempted = normalise_username(username)[:64]
 
@@ -80,6 +83,13 @@ def authenticate(username: str, password: str, *, actor: Actor) -> LoginResult:
 
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if user.totp_secret is not None:
+        return LoginResult(user=user, needs_code=True)
+    return open_session(user, actor=actor)
+
+
+def open_session(user: User, *, actor: Actor) -> LoginResult:
+    """Every factor checked: reset the failure count and open a server-side session."""
     user.failed_login_count = 0
     user.last_login_at = utcnow()
     token = secrets.token_urlsafe(32)
@@ -106,6 +116,15 @@ def register_failed_password(user: User, action: str, *, actor: Actor,
                  target_id=str(user.id), old_value="unlocked", new_value="locked",
                  reason=f"{user.failed_login_count} consecutive failed password entries")
     return True
+
+
+def fail_later(user: User, action: str, *, actor: Actor, details: dict) -> bool:
+    """A wrong secret (current password at a change, password or code at signing or at
+    sign-in's code step) inside a unit of work that will roll back: count and audit it after
+    the rollback, like a failed sign-in. Returns whether this failure locks the account."""
+    locks = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
+    refuse_later(lambda: register_failed_password(user, action, actor=actor, details=details))
+    return locks
 
 
 def resume_session(user_id: str, token: str | None) -> User | None:
@@ -183,17 +202,16 @@ def change_own_password(user: User, current: str, new: str, *, token: str | None
     the unit of work's rollback). Does not commit: the boundary does."""
     if not verify_password(user.password_hash, current):
         # guesses of the current password count toward the lockout, as at sign-in
-        will_lock = user.failed_login_count + 1 >= current_app.config["EDC_MAX_FAILED_LOGINS"]
-        refuse_later(lambda: register_failed_password(
-            user, "auth.password_change_failed", actor=actor,
-            details={"why": "wrong current password"}))
-        raise ValueError("The account is now locked." if will_lock else
+        locks = fail_later(user, "auth.password_change_failed", actor=actor,
+                           details={"why": "wrong current password"})
+        raise ValueError("The account is now locked." if locks else
                          "The current password is not correct.")
     check_policy(user, new)
     set_password(user, new)
     revoked = end_user_sessions(user, "password changed", keep_token=token)
     audit.record(db.session, "user.password_changed", actor=actor, target_type="user",
                  target_id=str(user.id), details={"other_sessions_revoked": revoked})
+    tokens.revoke_all(user, actor=actor, reason="password changed")
 
 
 def password_expired(user: User) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
+from edc.auth import twofactor
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import ApiToken, User
@@ -54,6 +55,15 @@ def revoke(row: ApiToken, *, actor: Actor, reason: str) -> None:
                  target_id=str(row.user_id), old_value=f"token {row.id}", reason=reason)
 
 
+def revoke_all(user: User, *, actor: Actor, reason: str) -> int:
+    """Revoke every live token of ``user`` (a password reset or change), each audited."""
+    rows = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                     ApiToken.revoked_at.is_(None))).all()
+    for row in rows:
+        revoke(row, actor=actor, reason=reason)
+    return len(rows)
+
+
 def user_for(header: str | None) -> User | None:
     """The active user behind ``Authorization: Bearer <token>``, or None."""
     if not header or not header.startswith("Bearer "):
@@ -63,6 +73,8 @@ def user_for(header: str | None) -> User | None:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    if twofactor.must_enrol(row.user):  # an administrator works only with a second factor
         return None
     now = utcnow()
     if row.expires_at is None or now >= row.expires_at:

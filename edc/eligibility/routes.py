@@ -77,7 +77,10 @@ def sign(subject_id: int):
     try:
         with unit_of_work():
             signatures.sign(subject, services.TARGET, user=current_user, username=username,
-                            password=password, actor=current_actor())
+                            password=password, code=request.form.get("code"),
+                            actor=current_actor())
+    except signatures.WrongCode as exc:
+        return _page(subject, 401, sign_errors={"code": exc.message})
     except signatures.WrongCredentials as exc:
         return _page(subject, 401, sign_errors={"password": exc.message})
     except signatures.SignatureRefused as exc:

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import text
 
-from edc import deviations, requestctx, safety
+from edc import deviations, health, requestctx, safety
 from edc.extensions import db
 from edc.security import Perm, has_perm, login_only, public
 from edc.subjects.services import subject_counts
@@ -43,5 +42,9 @@ def set_language():
 @bp.route("/healthz")
 @public
 def healthz():
-    db.session.execute(text("SELECT 1"))
+    """200 when the database answers and takes a change; 503 naming what stops it (a
+    read-only or full database, low disk, no connection), for the load balancer."""
+    found = health.problems(db.session)
+    if found:
+        return {"status": "unavailable", "problems": found}, 503, {"Retry-After": "60"}
     return {"status": "ok"}

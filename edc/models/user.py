@@ -38,6 +38,19 @@ class User(Audited, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the second factor (TOTP, RFC 6238): never in an audit entry, a page after enrolment, a
+    # log or an export; ``totp_last_step`` refuses a sign-in code used before
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    # a reset of the second factor needs two administrators: the first one's request
+    totp_reset_requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"))
+    totp_reset_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # a secret shown during enrolment and the step of the last sign-in code are operational
+    UNAUDITED = frozenset({"totp_pending_secret", "totp_last_step"})
 
     grants: Mapped[list[RoleGrant]] = relationship(
         back_populates="user", lazy="selectin", order_by="RoleGrant.id"

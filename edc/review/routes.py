@@ -186,7 +186,8 @@ def sign(subject_id: int):
         with unit_of_work():
             signatures.sign(subject, name, user=current_user,
                             username=request.form.get("username", ""),
-                            password=request.form.get("password", ""), actor=current_actor())
+                            password=request.form.get("password", ""),
+                            code=request.form.get("code"), actor=current_actor())
     except signatures.SignatureRefused as exc:
         return sign_page(subject_id, exc.status, exc.message, exc.blockers or None)
     flash("Signed.", "success")

@@ -72,3 +72,10 @@ ACTIONS: dict[str, str] = {
     "build.acrf_pdf": "blank annotated CRF generated",
     "eligibility.export_pdf": "eligibility checklist printed as PDF",
 }
+
+# What a refused attempt leaves behind: the record that it was made and refused (and, after
+# too many wrong secrets, the lockout). Nothing else changes when a request is refused.
+REFUSALS: frozenset[str] = frozenset({
+    "auth.login_failed", "auth.password_change_failed", "user.locked",
+    "subject.enroll_refused", "signature.failed", "check.hard",
+})

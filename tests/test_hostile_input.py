@@ -43,6 +43,23 @@ def test_numbers_beyond_a_database_integer_are_not_found(app, world, token, path
     assert r.status_code == 404
 
 
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/api/v1/subjects/4991188234915826004/sdv"),
+    ("POST", "/api/v1/subjects/4991188234915826004/queries"),
+    ("PUT", "/api/v1/subjects/4991188234915826004/forms/SCREEN/EC"),
+])
+def test_a_number_beyond_a_database_integer_is_no_page_for_any_method(app, world, token,
+                                                                      method, path):
+    r = app.test_client().open(path, method=method, json={}, headers=token("crc"))
+    assert r.status_code == 404
+
+
+def test_a_method_a_route_lacks_is_405_with_allow(app, world, token):
+    r = app.test_client().delete(f"/api/v1/subjects/{world.subject_tj}", headers=token("crc"))
+    assert r.status_code == 405
+    assert "GET" in r.headers["Allow"]
+
+
 def test_pages_answer_404_or_200_never_500(app, world, login_as):
     client = login_as("crc")
     s = world.subject_tj

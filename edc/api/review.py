@@ -40,7 +40,7 @@ def _filters() -> dict:
     if ball not in (None, "site", "monitor"):
         _fail(422, "unknown filter", {"ball": "site or monitor"})
     age = request.args.get("age") or None
-    if age is not None and (not age.isdigit() or int(age) > 100000):
+    if age is not None and (not age.isdigit() or int(age) > S.MAX_AGE_DAYS):
         _fail(422, "unknown filter", {"age": "a whole number of days"})
     site_id = None
     if code := request.args.get("site"):

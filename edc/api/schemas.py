@@ -209,7 +209,7 @@ class SubjectList(BaseModel):
 class Study(BaseModel):
     metadata_version: str
     events: list[dict[str, Any]]
-    forms: list[dict[str, Any]]
+    forms: dict[str, dict[str, Any]]
     codelists: dict[str, list[dict[str, str]]]
     checks: list[dict[str, str]]
     metadata_versions: list[dict[str, str]]
@@ -333,6 +333,7 @@ ERRORS = {400: "Bad request (not a JSON object)", 401: "No valid token",
           403: "Your role does not allow this", 404: "Not found (or another site's)",
           409: "Conflict: a stale version, a locked form, not enrolled, not eligible or not "
                "signed", 422: "Invalid: each field or item named with its message"}
+MAX_AGE_DAYS = 100_000
 QUERY = {
     "event_repeat": ({"type": "integer", "minimum": 1},
                      "visit number of a repeatable event (unscheduled visits); 1 by default"),
@@ -343,7 +344,8 @@ QUERY = {
               "query state; unresolved (open or answered) by default"),
     "form": ({"type": "string"}, "form OID"),
     "ball": ({"type": "string", "enum": ["site", "monitor"]}, "who acts next"),
-    "age": ({"type": "integer", "minimum": 0}, "open at least this many days"),
+    "age": ({"type": "integer", "minimum": 0, "maximum": MAX_AGE_DAYS},
+            "open at least this many days"),
     "site": ({"type": "string"}, "site code"),
     "as_of": ({"type": "integer", "minimum": 1},
               "audit sequence number of the snapshot; the newest entry by default"),

@@ -111,6 +111,7 @@ def _burst(port_of, headers, path, stop, record) -> None:
             status = None
         if status == 200:
             record["acknowledged"].append(value)
+            record.setdefault("at", []).append(time.monotonic())
             version = answer["version"]
             continue
         record["cut_off"] += 1

@@ -1,0 +1,139 @@
+"""PostgreSQL restarted (immediate shutdown: a crash and recovery) in the middle of a burst of
+saves against gunicorn as production runs it. The server is a private cluster of this test's
+own, never the shared one. While the database is away saves answer 503; afterwards the app
+reconnects by itself (pool pre-ping) and saves are acknowledged again; every acknowledged
+save is in the database with its audit entry, nothing beyond the saves whose answer the
+restart cut off, and the trail verifies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from audit.models import AuditEntry
+from audit.verify import verify_chain
+from edc import create_app
+from edc.extensions import db
+from tests.conftest import _make_world, _migrate, base_config
+from tests.test_kill import GUNICORN, Server, _burst, _free_port
+
+INITDB = shutil.which("initdb")
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster on a free port (trust authentication, loopback only)."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="edc-pg-"))
+        self.port = _free_port()
+        self.as_owner: list[str] = []
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: its own account runs it
+            shutil.chown(self.dir, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.data = self.dir / "data"
+        self._run(INITDB, "-D", str(self.data), "--auth=trust", "-U", "postgres",
+                  "--no-sync")
+        self.pg_ctl = str(Path(INITDB).with_name("pg_ctl"))
+
+    def _run(self, *cmd: str) -> None:
+        subprocess.run([*self.as_owner, *cmd], check=True, capture_output=True,  # noqa: S603
+                       timeout=120)
+
+    def start(self) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-w", "-l", str(self.dir / "log"),
+                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                        "-c fsync=off", "start")
+
+    def restart_immediately(self) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-w", "-m", "immediate", "stop")
+        time.sleep(1.0)  # away long enough for requests to meet the outage
+        self.start()
+
+    def stop(self) -> None:
+        try:
+            self._run(self.pg_ctl, "-D", str(self.data), "-w", "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_database(self, name: str) -> str:
+        self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c",
+                  f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture
+def cluster():
+    if INITDB is None or (os.geteuid() == 0 and shutil.which("runuser") is None):
+        pytest.skip("PostgreSQL's server programs (initdb) are not installed here")
+    made = Cluster()
+    made.start()
+    yield made
+    made.stop()
+
+
+@pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is installed with the app")
+def test_postgresql_restarted_mid_burst(cluster):
+    from edc.auth.tokens import issue
+    from edc.cli import cli_actor
+    from edc.models import Site, User
+    from edc.subjects.services import create_subject
+
+    url = cluster.create_database("edc")
+    _migrate(url)
+    app = create_app(base_config(url))
+    with app.app_context():
+        world = _make_world()
+        site = db.session.get(Site, world.tj)
+        subjects = [world.subject_tj] + [
+            create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"]).id
+            for _ in range(3)]
+        _, bearer = issue(db.session.get(User, world.users["crc"]), label="burst",
+                          actor=cli_actor())
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    headers = {"Authorization": f"Bearer {bearer}"}
+    server = Server(app, _free_port())
+    server.start()
+    records = {s: {"acknowledged": [], "cut_off": 0, "at": []} for s in subjects}
+    done = threading.Event()
+    clients = [threading.Thread(target=_burst, args=(
+        lambda: server.port, headers, f"/api/v1/subjects/{s}/forms/SCREEN/LB", done.is_set,
+        records[s])) for s in subjects]
+    for c in clients:
+        c.start()
+    try:
+        time.sleep(1.5)
+        cluster.restart_immediately()
+        back = time.monotonic()
+        time.sleep(3.0)
+    finally:
+        done.set()
+        for c in clients:
+            c.join(30)
+        server.kill_all()
+    with app.app_context():
+        for subject_id, record in records.items():
+            trail = [e.new_value for e in db.session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.item_oid == "HGB", AuditEntry.subject_id == subject_id,
+                    AuditEntry.action.in_(("data.create", "data.update")))
+                .order_by(AuditEntry.seq))]
+            acknowledged = record["acknowledged"]
+            it = iter(trail)
+            assert all(value in it for value in acknowledged), (acknowledged, trail)
+            assert len(trail) <= len(acknowledged) + record["cut_off"]
+            # the app came back by itself: saves acknowledged after the restart
+            assert any(t > back for t in record["at"]), record
+        assert sum(r["cut_off"] for r in records.values()) > 0  # the outage met requests
+        assert verify_chain(db.session).ok
+        db.session.remove()
+        db.engine.dispose()

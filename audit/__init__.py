@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
+from sqlalchemy.orm import scoped_session
 
 from audit.actions import ACTIONS
 from audit.chain import GENESIS, entry_hash
@@ -63,6 +64,12 @@ class Actor:
         return cls(user.id, user.username, role, source, request_id, ip)
 
 
+# (the transaction, the head it appended): while the transaction lasts it holds the chain
+# (PostgreSQL's advisory lock; SQLite's write lock, taken by the entry's insert), so the next
+# entry of the same transaction follows on without locking and reading the head again
+_HELD = "audit_chain_held"
+
+
 def _lock_chain(session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK_KEY})
@@ -91,9 +98,15 @@ def record(
     """Append one entry. ``fields`` are further AuditEntry columns (old_value, reason, …)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    _lock_chain(session)
-    session.flush()
-    seq, prev = chain_head(session)
+    transaction = (session() if isinstance(session, scoped_session) else session) \
+        .get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and held[0] is transaction:
+        seq, prev = held[1]  # this transaction holds the chain and wrote its head
+    else:
+        _lock_chain(session)
+        session.flush()
+        seq, prev = chain_head(session)
     values = {
         "seq": seq + 1,
         "ts": utcnow(),
@@ -120,4 +133,5 @@ def record(
     session.flush()
     # the head this transaction leaves, for a checkpoint after its commit (edc/anchor.py)
     session.info["audit_head"] = (entry.seq, entry.hash)
+    session.info[_HELD] = (transaction, (entry.seq, entry.hash))
     return entry

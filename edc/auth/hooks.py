@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from edc.auth import twofactor
 from edc.auth.services import password_expired, resume_session
-from edc.extensions import login_manager
+from edc.extensions import db, login_manager
 from edc.uow import unit_of_work
 
 
@@ -33,8 +33,9 @@ def load_site_scope():
     if request.blueprint == "api":
         from edc.auth.tokens import user_for
 
-        with unit_of_work():
-            g._login_user = user_for(request.headers.get("Authorization"))
+        g._login_user = user_for(request.headers.get("Authorization"))
+        if db.session.dirty:  # the token's last use, written at most every few minutes;
+            db.session.commit()  # else no commit, which would make the user load again
         if g._login_user is None:
             g._login_user = login_manager.anonymous_user()
     if current_user.is_authenticated:

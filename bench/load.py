@@ -45,10 +45,10 @@ import gevent
 from locust import HttpUser, between, constant, task
 from locust.env import Environment
 
-from bench._load_study import PASSWORD, drop_database, new_database, study
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._load_study import PASSWORD, drop_database, new_database, study  # noqa: E402
+
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SAVE = "form save (PUT SCREEN/LB)"

@@ -15,13 +15,27 @@ from edc.extensions import csrf, db, limiter, login_manager, migrate
 log = logging.getLogger("edc")
 
 
+def _digits_up_to(limit: int) -> str:
+    """A regular expression for the whole numbers 0 to ``limit`` (leading zeros aside), so a
+    URL with a larger number has no route's shape at all."""
+    top = str(limit)
+    shorter = [rf"\d{{1,{len(top) - 1}}}"] if len(top) > 1 else []
+    lowest = [1 if i == 0 and len(top) > 1 else 0 for i in range(len(top))]  # no leading 0
+    below = [f"{top[:i]}[{lowest[i]}-{int(d) - 1}]" + rf"\d{{{len(top) - i - 1}}}"
+             for i, d in enumerate(top) if int(d) > lowest[i]]
+    return "(?:" + "|".join([*shorter, *below, top]) + ")"
+
+
 class _DatabaseInt(IntegerConverter):
     """``<int:…>`` in a URL: ids and row numbers are database integers, so a larger number
-    is no such page (404), not an overflow in the database."""
+    is no such page (404), not an overflow in the database. The bound is in the pattern:
+    checked only after the match, it left the router answering 405 when another method's
+    route has the same shape."""
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
+        self.regex = _digits_up_to(self.max)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -37,22 +37,6 @@ def render_error(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=message), status
 
 
-def _names_nothing(app, exc: MethodNotAllowed) -> bool:
-    """True when the URL matches no route for any method: the router answers 405 for a path
-    whose number is beyond a database integer (``/subjects/4991188234915826004/sdv``) when
-    another method's route has the same shape; that is no such page (404)."""
-    adapter = app.url_map.bind_to_environ(request.environ)
-    for method in exc.valid_methods or ():
-        try:
-            adapter.match(method=method)
-        except NotFound:
-            continue
-        except HTTPException:
-            return False
-        return False
-    return True
-
-
 def register_error_handlers(app) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc):
@@ -69,8 +53,6 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(MethodNotAllowed)
     def _method(exc):
-        if _names_nothing(app, exc):
-            return render_error(404)
         response = app.make_response(render_error(405))
         response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
         return response

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from edc.extensions import db
@@ -43,7 +47,17 @@ def test_numbers_beyond_a_database_integer_are_not_found(app, world, token, path
     assert r.status_code == 404
 
 
+@given(limit=st.integers(0, 2**31 - 1), n=st.integers(0, 2**40))
+def test_the_url_pattern_of_a_number_admits_exactly_zero_to_its_maximum(limit, n):
+    from edc import _digits_up_to
+
+    pattern = re.compile(_digits_up_to(limit) + r"\Z")
+    assert bool(pattern.match(str(n))) == (n <= limit)
+    assert pattern.match(str(limit)) and not pattern.match(str(limit + 1))
+
+
 @pytest.mark.parametrize("method, path", [
+    ("POST", "/api/v1/subjects/2147483648/sdv"),  # one past a database integer
     ("POST", "/api/v1/subjects/4991188234915826004/sdv"),
     ("POST", "/api/v1/subjects/4991188234915826004/queries"),
     ("PUT", "/api/v1/subjects/4991188234915826004/forms/SCREEN/EC"),

@@ -64,10 +64,11 @@ class Actor:
         return cls(user.id, user.username, role, source, request_id, ip)
 
 
-# (the transaction, the head it appended): while the transaction lasts it holds the chain
-# (PostgreSQL's advisory lock; SQLite's write lock, taken by the entry's insert), so the next
-# entry of the same transaction follows on without locking and reading the head again
-_HELD = "audit_chain_held"
+# session.info[HEAD] = (transaction, seq, hash): the head a transaction appended. While the
+# transaction lasts it holds the chain (PostgreSQL's advisory lock; SQLite's write lock,
+# taken by the entry's insert), so its next entry follows on without locking and reading the
+# head again; after its commit, edc/anchor.py signs a checkpoint at that head when one is due
+HEAD = "audit_head"
 
 
 def _lock_chain(session) -> None:
@@ -100,9 +101,9 @@ def record(
         raise ValueError(f"unknown audit action {action!r}")
     transaction = (session() if isinstance(session, scoped_session) else session) \
         .get_transaction()
-    held = session.info.get(_HELD)
+    held = session.info.get(HEAD)
     if held is not None and held[0] is transaction:
-        seq, prev = held[1]  # this transaction holds the chain and wrote its head
+        _, seq, prev = held  # this transaction holds the chain and wrote its head
     else:
         _lock_chain(session)
         session.flush()
@@ -131,7 +132,5 @@ def record(
     entry = AuditEntry(prev_hash=prev, hash=entry_hash(prev, chained), **values)
     session.add(entry)
     session.flush()
-    # the head this transaction leaves, for a checkpoint after its commit (edc/anchor.py)
-    session.info["audit_head"] = (entry.seq, entry.hash)
-    session.info[_HELD] = (transaction, (entry.seq, entry.hash))
+    session.info[HEAD] = (transaction, entry.seq, entry.hash)
     return entry

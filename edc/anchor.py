@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from audit import chain_head
+from audit import HEAD, chain_head
 from audit.checkpoint import Anchor, Checkpoint, public_text
 
 _lock = threading.Lock()
@@ -44,9 +44,10 @@ def printed(anchor: Anchor | None = None) -> str:
 
 
 def _after_commit(session) -> None:
-    head = session.info.pop("audit_head", None)
-    if head is None or not has_app_context():
+    held = session.info.pop(HEAD, None)
+    if held is None or not has_app_context():
         return
+    head = held[1:]  # (seq, hash) of the committed transaction's last entry
     anchor = current()
     key = str(anchor.log_file)
     with _lock:
@@ -61,7 +62,7 @@ def _after_commit(session) -> None:
 
 
 def _after_rollback(session) -> None:
-    session.info.pop("audit_head", None)
+    session.info.pop(HEAD, None)
 
 
 def register() -> None:

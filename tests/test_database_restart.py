@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from edc import create_app
 from edc.extensions import db
 from tests.conftest import _make_world, _migrate, base_config
-from tests.test_kill import GUNICORN, Server, _burst, _free_port, assert_burst_kept
+from tests.test_kill import GUNICORN, Server, _free_port, assert_burst_kept, bursts, four_subjects
 
 INITDB = shutil.which("initdb")
 
@@ -80,42 +79,29 @@ def cluster():
 def test_postgresql_restarted_mid_burst(cluster):
     from edc.auth.tokens import issue
     from edc.cli import cli_actor
-    from edc.models import Site, User
-    from edc.subjects.services import create_subject
+    from edc.models import User
 
     url = cluster.create_database("edc")
     _migrate(url)
     app = create_app(base_config(url))
     with app.app_context():
         world = _make_world()
-        site = db.session.get(Site, world.tj)
-        subjects = [world.subject_tj] + [
-            create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"]).id
-            for _ in range(3)]
+        subjects = four_subjects(world)
         _, bearer = issue(db.session.get(User, world.users["crc"]), label="burst",
                           actor=cli_actor())
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
-    headers = {"Authorization": f"Bearer {bearer}"}
     server = Server(app, _free_port())
     server.start()
-    records = {s: {"acknowledged": [], "cut_off": 0, "at": []} for s in subjects}
-    done = threading.Event()
-    clients = [threading.Thread(target=_burst, args=(
-        lambda: server.port, headers, f"/api/v1/subjects/{s}/forms/SCREEN/LB", done.is_set,
-        records[s])) for s in subjects]
-    for c in clients:
-        c.start()
     try:
-        time.sleep(1.5)
-        cluster.restart_immediately()
-        back = time.monotonic()
-        time.sleep(3.0)
+        with bursts(lambda: server.port, {"Authorization": f"Bearer {bearer}"},
+                    subjects) as records:
+            time.sleep(1.5)
+            cluster.restart_immediately()
+            back = time.monotonic()
+            time.sleep(3.0)
     finally:
-        done.set()
-        for c in clients:
-            c.join(30)
         server.kill_all()
     with app.app_context():
         assert_burst_kept(records)

@@ -12,9 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -113,6 +116,40 @@ def assert_burst_kept(records: dict) -> None:
     assert verify_chain(db.session).ok
 
 
+def four_subjects(world) -> list[int]:
+    """Four subjects at TJ, one for each client (no two clients on one form). Inside an app
+    context; commits."""
+    from edc.cli import cli_actor
+    from edc.models import Site
+    from edc.subjects.services import create_subject
+
+    site = db.session.get(Site, world.tj)
+    subjects = [world.subject_tj] + [
+        create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"]).id
+        for _ in range(3)]
+    db.session.commit()
+    return subjects
+
+
+@contextmanager
+def bursts(port_of, headers: dict, subjects: list[int]) -> Iterator[dict]:
+    """One client per subject saving its lab form over and over while the block runs; yields
+    each subject's record: the values acknowledged (and when), the answers cut off."""
+    records = {s: {"acknowledged": [], "at": [], "cut_off": 0} for s in subjects}
+    done = threading.Event()
+    clients = [threading.Thread(target=_burst, args=(
+        port_of, headers, f"/api/v1/subjects/{s}/forms/SCREEN/LB", done.is_set, records[s]))
+        for s in subjects]
+    for c in clients:
+        c.start()
+    try:
+        yield records
+    finally:
+        done.set()
+        for c in clients:
+            c.join(30)
+
+
 def _burst(port_of, headers, path, stop, record) -> None:
     """One client saving one form over and over, recording what was acknowledged and how
     many answers were cut off; after a cut it reads where the form stands and goes on."""
@@ -129,7 +166,7 @@ def _burst(port_of, headers, path, stop, record) -> None:
             status = None
         if status == 200:
             record["acknowledged"].append(value)
-            record.setdefault("at", []).append(time.monotonic())
+            record["at"].append(time.monotonic())
             version = answer["version"]
             continue
         record["cut_off"] += 1
@@ -146,39 +183,19 @@ def _burst(port_of, headers, path, stop, record) -> None:
 
 @pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is installed with the app")
 def test_kill_9_of_a_worker_and_of_the_server_mid_burst(app, world, token):
-    import threading
-
-    from edc.cli import cli_actor
-    from edc.models import Site
-    from edc.subjects.services import create_subject
-
-    with app.app_context():  # four clients, each on its own subject
-        site = db.session.get(Site, world.tj)
-        subjects = [world.subject_tj] + [
-            create_subject(site, actor=cli_actor(), created_by_id=world.users["crc"]).id
-            for _ in range(3)]
-        db.session.commit()
-    headers = token("crc")
+    with app.app_context():
+        subjects = four_subjects(world)
     server = Server(app, _free_port())
     server.start()
-    records = {s: {"acknowledged": [], "cut_off": 0} for s in subjects}
-    done = threading.Event()
-    clients = [threading.Thread(target=_burst, args=(
-        lambda: server.port, headers, f"/api/v1/subjects/{s}/forms/SCREEN/LB", done.is_set,
-        records[s])) for s in subjects]
-    for c in clients:
-        c.start()
     try:
-        time.sleep(1.5)
-        os.kill(server.workers()[0], signal.SIGKILL)  # a worker, mid-burst
-        time.sleep(1.5)
-        server.kill_all()  # the whole server, mid-burst
-        server.start()
-        time.sleep(1.5)
+        with bursts(lambda: server.port, token("crc"), subjects) as records:
+            time.sleep(1.5)
+            os.kill(server.workers()[0], signal.SIGKILL)  # a worker, mid-burst
+            time.sleep(1.5)
+            server.kill_all()  # the whole server, mid-burst
+            server.start()
+            time.sleep(1.5)
     finally:
-        done.set()
-        for c in clients:
-            c.join(30)
         if server.proc.poll() is None:
             server.kill_all()
     with app.app_context():

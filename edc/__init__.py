@@ -169,6 +169,7 @@ def _register_template_helpers(app: Flask) -> None:
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
 
+    app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
     app.jinja_env.filters["utc"] = utc_time
     app.jinja_env.filters["local"] = local_time

@@ -19,6 +19,7 @@ import pyotp
 
 from audit import Actor
 from edc import clock, signatures
+from edc.crf.checks import subject_lookup
 from edc.crf.services import read_form, save_form
 from edc.eligibility import enrollment
 from edc.eligibility.services import TARGET
@@ -72,7 +73,7 @@ def _cohort_forms(cohort: str, ref: date) -> tuple[dict, dict]:
     """(DX, DA) values that meet the cohort's criteria at reference date ``ref``."""
     da = {"DADAT": _iso(ref - timedelta(days=8))}
     if cohort == "SLE":
-        dx = {"SUBTYPE": "NA", "ANA80": "Y", "SLE14": "Y", "SLE17": "Y", "SLE21": "Y"}
+        dx = {"ANA80": "Y", "SLE14": "Y", "SLE17": "Y", "SLE21": "Y"}
         da |= {"SLEDAI09": "Y", "SLEDAI13": "Y", "SLEDAI20": "Y", "SLEDAI21": "Y",
                "BXDAT": _iso(ref - timedelta(days=60)), "LNCLASS": "IV",
                "NIHA01": "2", "NIHA02": "1", "NIHA03": "1", "NIHA04": "1", "NIHA05": "0",
@@ -214,7 +215,7 @@ def _treatment_and_follow_up(subject, stage: Stage, rank: int, infusion: date,
             continue
         for form_oid in event.forms:
             form = BUILD.form(form_oid)
-            values = sample_form(form, on=on, rank=rank)
+            values = sample_form(form, on=on, rank=rank, lookup=subject_lookup(subject))
             rows = 3 if form.repeating else 1
             for row in range(1, rows + 1):
                 row_day = on + timedelta(days=row - 1)

@@ -26,7 +26,7 @@ def _field(item: Item, build: StudyBuild, lang: str):
     first, second = (item.label_zh or item.label, item.label) if lang == "zh" else \
         (item.label, item.label_zh)
     label = first + (f" · {second}" if second and second != first else "")
-    kw = {"label": label + (" *" if item.required else ""), "description": ", ".join(hint)}
+    kw = {"label": label, "description": ", ".join(hint)}
     codelist = build.codelists[item.codelist] if item.type == "code" else None
     if codelist is not None and codelist.search_terms:
         # a long dictionary: a text box searching codes, names and synonyms in both
@@ -40,9 +40,18 @@ def _field(item: Item, build: StudyBuild, lang: str):
             SelectChoice(c, f"{(zh or en) if lang == 'zh' else en} ({c})")
             for c, en, zh in build.codelists[item.codelist].terms]
         return SelectField(choices=choices, validate_choice=False, **kw)
-    if item.partial:
-        return StringField(render_kw={"placeholder": "YYYY-MM-DD", "maxlength": 10}, **kw)
-    render = {"date": {"type": "date"}, "time": {"type": "time"},
+    if item.type == "date" and not item.partial:
+        hint.insert(0, "YYYY-MM-DD")
+        kw["description"] = ", ".join(hint)
+    if item.type == "time":
+        hint.insert(0, "HH:MM, 24-hour, site time")
+        kw["description"] = ", ".join(hint)
+    # dates and times are typed as text: a browser's date picker shows the format of its
+    # locale (11/20/2026, 20.11.2026), the study's is YYYY-MM-DD and 24-hour time everywhere
+    render = {"date": {"placeholder": "YYYY-MM-DD", "maxlength": 10, "autocomplete": "off",
+                       "inputmode": "numeric"},
+              "time": {"placeholder": "HH:MM", "maxlength": 5, "autocomplete": "off",
+                       "inputmode": "numeric"},
               "integer": {"inputmode": "numeric"}, "float": {"inputmode": "decimal"}}
     return StringField(render_kw=render.get(item.type, {"maxlength": item.max_length}), **kw)
 

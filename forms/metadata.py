@@ -58,6 +58,27 @@ class Range:
 
 
 @dataclass(frozen=True)
+class ShowIf:
+    """Branching from the metadata: an item (or a whole form) applies only while ``item``
+    holds one of ``values``. ``item`` names an item of the same form, or ``FORM.ITEM`` the
+    subject-level (screening) instance of another form, e.g. ``DX.COHORT``. While the
+    condition does not hold, the item is not shown, never required, and may not keep a value;
+    while the controlling value is unknown, the condition does not hold either."""
+
+    item: str
+    values: tuple[str, ...]
+
+    @property
+    def source(self) -> tuple[str | None, str]:
+        """(other form or None for the same form, item name)."""
+        form, _, item = self.item.rpartition(".")
+        return form or None, item
+
+    def holds(self, value: str | None) -> bool:
+        return value is not None and value in self.values
+
+
+@dataclass(frozen=True)
 class Item:
     name: str
     label: str
@@ -81,6 +102,7 @@ class Item:
     no_future: bool = True  # dates: not after today
     partial: bool = False  # dates: may be partial (YYYY-MM-UN, YYYY-UN-UN); history only
     loq: bool = False  # numbers: may be a result beyond a quantification limit (<x, >x)
+    show_if: ShowIf | None = None  # applies only while the condition holds (branching)
 
     def __post_init__(self):
         if self.type not in ITEM_TYPES:
@@ -124,6 +146,7 @@ class Form:
     date_item: str | None = None  # the visit/sample date used for windows and consent checks
     procedure: bool = True  # its date_item is a study procedure: not before consent
     date_orders: tuple[DateOrder, ...] = ()
+    show_if: ShowIf | None = None  # the whole form applies only while this holds (another form)
 
     # item group -> (English, Chinese) name; items name their group, in form order
     group_names: Mapping[str, tuple[str, str]] = field(default_factory=dict)
@@ -209,6 +232,13 @@ class StudyBuild:
                 for other in (i.unit_item, i.required_if[0] if i.required_if else None):
                     if other and other not in names:
                         raise ValueError(f"{f.oid}.{i.name}: refers to missing item {other}")
+                if i.show_if:
+                    self._check_condition(f, i.show_if, f"{f.oid}.{i.name}",
+                                          before=names[:names.index(i.name)])
+            if f.show_if:
+                if f.show_if.source[0] is None:
+                    raise ValueError(f"{f.oid}: a form's condition reads another form")
+                self._check_condition(f, f.show_if, f.oid, before=[])
             for order in f.date_orders:
                 for name in (order.earlier, order.later):
                     if name not in names:
@@ -224,3 +254,26 @@ class StudyBuild:
             for oid in e.forms:
                 if oid not in self.forms:
                     raise ValueError(f"{e.oid}: unknown form {oid}")
+
+    def describe(self, form: Form, cond: ShowIf) -> str:
+        """A condition in words: "Sex is Female", "Cohort (Diagnosis and cohort) is …"."""
+        other, name = cond.source
+        source = self.forms[other] if other else form
+        item = source.item(name)
+        codes = self.codelists[item.codelist]
+        where = f" ({source.name})" if other else ""
+        return f"{item.label}{where} is " + " or ".join(codes.label(c) for c in cond.values)
+
+    def _check_condition(self, form: Form, cond: ShowIf, where: str, before: list[str]):
+        """A condition reads a code item that exists (of an earlier item of the same form, so
+        the page can show and hide in order), and names codes of its list."""
+        other, name = cond.source
+        if other is None and name not in before:
+            raise ValueError(f"{where}: shown if {name}, which is not an earlier item")
+        source = self.forms.get(other) if other else form
+        if source is None or name not in source.item_names:
+            raise ValueError(f"{where}: shown if {cond.item}, which does not exist")
+        item = source.item(name)
+        if item.type != "code" or not set(cond.values) <= set(
+                self.codelists[item.codelist].codes):
+            raise ValueError(f"{where}: shown if {cond.item} holds codes it cannot hold")

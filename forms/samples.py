@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from forms.metadata import Form, Item
 from forms.study_build import BUILD
+from forms.validate import Lookup, hidden_items
 
 
 def sample_value(form: Form, item: Item, *, on: date, rank: int = 0) -> str:
@@ -32,5 +33,11 @@ def sample_value(form: Form, item: Item, *, on: date, rank: int = 0) -> str:
     return "LOT-0001" if item.name == "LOTNO" else f"Sample {item.name.lower()}"[:item.max_length]
 
 
-def sample_form(form: Form, *, on: date, rank: int = 0) -> dict[str, str]:
-    return {i.name: sample_value(form, i, on=on, rank=rank) for i in form.items if not i.derived}
+def sample_form(form: Form, *, on: date, rank: int = 0,
+                lookup: Lookup = lambda form, item: None) -> dict[str, str]:
+    """Sample values of the items that apply (``lookup`` reads the subject's other forms,
+    e.g. the cohort; without it, items asked only for a cohort are left out)."""
+    values = {i.name: sample_value(form, i, on=on, rank=rank)
+              for i in form.items if not i.derived}
+    hidden = hidden_items(form, values, lookup)
+    return {k: v for k, v in values.items() if k not in hidden}

@@ -7,10 +7,11 @@ each list exists once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from forms import medications, scores
-from forms.metadata import CodeList, DateOrder, Event, Form, Item, Range, StudyBuild
+from forms.metadata import CodeList, DateOrder, Event, Form, Item, Range, ShowIf, StudyBuild
 
 R = Range.of
 
@@ -668,7 +669,44 @@ FORMS_1_2 = {**FORMS, "VS": VS_1_1, "PT": PT_1_2, "CM": CM_1_2, "DX": DX_1_2, "E
              "PK": _loq(PK, "CARCOPY", "CARABS", "BCELL"), "FC": _loq(FC, "CD19ABS")}
 BUILD_1_2 = StudyBuild("1.2", EVENTS, FORMS_1_2, CODELISTS_1_2)
 
-BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1, BUILD_1_2)}
+# Version 1.3 ---------------------------------------------------------------------------------
+# Forms that guide: branching from the metadata (show_if). The diagnosis and disease-activity
+# forms ask only the chosen cohort's items, demographics asks childbearing potential of women
+# and the partner's of men, and the pregnancy test applies to women of childbearing potential.
+
+
+def _shown(form: Form, *, groups: Mapping[str, ShowIf] = {},  # noqa: B006 - read only
+           items: Mapping[str, ShowIf] = {}, whole: ShowIf | None = None) -> Form:  # noqa: B006
+    """``form`` with conditions on items, by item group or by name (the name wins), and on
+    the whole form."""
+    return replace(form, show_if=whole, items=tuple(
+        replace(i, show_if=items.get(i.name) or groups.get(i.group)) for i in form.items))
+
+
+def _cohort(*codes: str, other: bool = True) -> ShowIf:
+    return ShowIf("DX.COHORT" if other else "COHORT", codes)
+
+
+DM_1_3 = _shown(DM, items={"CHILDPOT": ShowIf("SEX", ("F",)),
+                           "PARTPOT": ShowIf("SEX", ("M",))})
+DX_1_3 = _shown(DX_1_2, items={"SUBTYPE": _cohort("SSC", "IIM", "AAV", other=False)}, groups={
+    "SLE2019": _cohort("SLE", other=False), "SSC2013": _cohort("SSC", other=False),
+    "IIM2017": _cohort("IIM", other=False), "AAV2022": _cohort("AAV", other=False)})
+DA_1_3 = _shown(DA_1_2, groups={"SLEDAI": _cohort("SLE"), "LN": _cohort("SLE"),
+                                "SSC": _cohort("SSC"), "IIM": _cohort("IIM"),
+                                "AAV": _cohort("AAV")})
+DAF_1_3 = _shown(DAF_1_2, groups={"BVAS": _cohort("AAV")}, items={
+    "SLEDAI": _cohort("SLE"), "C3": _cohort("SLE"), "C4": _cohort("SLE"),
+    "DSDNA": _cohort("SLE"), "MRSS": _cohort("SSC"), "FVC": _cohort("SSC", "IIM"),
+    "DLCO": _cohort("SSC", "IIM"), "MMT8": _cohort("IIM"), "ANCATIT": _cohort("AAV")})
+PG_1_3 = _shown(PG, whole=ShowIf("DM.CHILDPOT", ("Y",)))
+
+FORMS_1_3 = {**FORMS_1_2, "DM": DM_1_3, "DX": DX_1_3, "DA": DA_1_3, "DAF": DAF_1_3,
+             "PG": PG_1_3}
+BUILD_1_3 = StudyBuild("1.3", EVENTS, FORMS_1_3, CODELISTS_1_2)
+
+BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1, BUILD_1_2,
+                                                        BUILD_1_3)}
 CHANGES: dict[str, str] = {
     "1.0": "First version of the study build.",
     "1.1": "Amendment: vital signs record body weight (VS.WEIGHT, kg), so weight loss after "
@@ -684,5 +722,11 @@ CHANGES: dict[str, str] = {
            "the nasal finding once (AAV16 dropped); a serious AE records its seriousness "
            "criteria (AESDTH…AESMIE, replacing the free-text AESERCR), the time the site "
            "became aware and the time it was reported to the sponsor.",
+    "1.3": "Forms that guide: items and forms are asked only where they apply (show_if). "
+           "DM asks childbearing potential of women (CHILDPOT) and the partner's of men "
+           "(PARTPOT); DX asks the subtype and the classification items of the chosen "
+           "cohort only; DA and DAF ask the cohort's own instrument and tests (DX.COHORT); "
+           "the pregnancy test (PG) applies to women of childbearing potential "
+           "(DM.CHILDPOT). An item that does not apply is never required and keeps no value.",
 }
-BUILD = BUILD_1_2  # the active version: new form instances are entered under it
+BUILD = BUILD_1_3  # the active version: new form instances are entered under it

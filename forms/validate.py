@@ -9,6 +9,7 @@ and soft warnings (the values are saved and flagged). It never touches the datab
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
@@ -124,18 +125,11 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
         if value is None:
             continue
         if item.type in ("integer", "float"):
-            unit = merged.get(item.unit_item) if item.unit_item else None
-            if item.unit_item and unit is None:
-                errors[item.name] = f"give the unit ({item.unit_item})"
-                continue
-            hard, soft = item.ranges_for(unit)
-            q = parse_quantity(value, loq=item.loq)
-            unit_text = f" {unit or item.unit}" if (unit or item.unit) else ""
-            if hard and not hard.contains(q.limit):
-                errors[item.name] = (f"{value}{unit_text} is outside the plausible range "
-                                     f"{hard}{unit_text}")
-            elif soft and (_surely_outside(q, soft)):
-                warnings[item.name] = f"{value}{unit_text} is outside the normal range {soft}"
+            error, warning = _range_check(item, value, merged)
+            if error:
+                errors[item.name] = error
+            elif warning:
+                warnings[item.name] = warning
         if item.type == "date":
             span = date_span(value)
             day = span.earliest
@@ -156,14 +150,40 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
         if item.derived or item.name in errors:
             continue
         present = merged.get(item.name) is not None
-        required = item.required
-        if item.required_if:
-            other, wanted = item.required_if
-            got = merged.get(other)
-            required = got is not None and (wanted == "*" or got == wanted)
-        if required and not present and item.name in entered:
+        if is_required(item, merged) and not present and item.name in entered:
             warnings[item.name] = "required"
     return Outcome(values, errors, warnings)
+
+
+def _range_check(item: Item, value: str, values: Mapping[str, str | None]
+                 ) -> tuple[str | None, str | None]:
+    """(refusal, flag) of a number against its plausible (hard) and normal (soft) range."""
+    unit = values.get(item.unit_item) if item.unit_item else None
+    if item.unit_item and unit is None:
+        return f"give the unit ({item.unit_item})", None
+    hard, soft = item.ranges_for(unit)
+    q = parse_quantity(value, loq=item.loq)
+    unit_text = f" {unit or item.unit}" if (unit or item.unit) else ""
+    if hard and not hard.contains(q.limit):
+        return f"{value}{unit_text} is outside the plausible range {hard}{unit_text}", None
+    if soft and _surely_outside(q, soft):
+        return None, f"{value}{unit_text} is outside the normal range {soft}"
+    return None, None
+
+
+def range_flags(form: Form, stored: Mapping[str, str | None]) -> dict[str, str]:
+    """The soft-range flags of saved values, shown on their items whenever the form is."""
+    out = {}
+    for item in form.items:
+        value = stored.get(item.name)
+        if value is not None and item.type in ("integer", "float") and not item.derived:
+            try:
+                _, warning = _range_check(item, value, stored)
+            except ValueError:  # a value saved under other rules: not flagged from here
+                continue
+            if warning:
+                out[item.name] = warning
+    return out
 
 
 def _surely_outside(q, soft) -> bool:
@@ -187,17 +207,65 @@ def free_text_problem(text: str, max_length: int) -> str | None:
     return None
 
 
-def missing_required(form: Form, stored: dict[str, str | None]) -> list[str]:
-    """Required items without a value in the stored form (the form is incomplete)."""
-    out = []
+Lookup = Callable[[str, str], "str | None"]  # (other form, item) -> its subject-level value
+
+
+def hidden_items(form: Form, values: Mapping[str, str | None], lookup: Lookup) -> frozenset[str]:
+    """The items that do not apply: their condition (``show_if``) does not hold on the form's
+    own ``values`` or on another form's value read with ``lookup``. An item whose controlling
+    item is itself hidden is hidden too."""
+    out: set[str] = set()
+    others: dict[tuple[str, str], str | None] = {}
     for item in form.items:
-        if item.derived:
+        cond = item.show_if
+        if cond is None:
             continue
-        required = item.required
-        if item.required_if:
-            other, wanted = item.required_if
-            got = stored.get(other)
-            required = got is not None and (wanted == "*" or got == wanted)
-        if required and stored.get(item.name) is None:
-            out.append(item.name)
-    return out
+        other, name = cond.source
+        if other:
+            if (other, name) not in others:
+                others[other, name] = lookup(other, name)
+            value = others[other, name]
+        else:
+            value = None if name in out else values.get(name)
+        if not cond.holds(value):
+            out.add(item.name)
+    return frozenset(out)
+
+
+def form_applies(form: Form, lookup: Lookup) -> bool:
+    """Whether the form applies to the subject (its ``show_if`` reads another form)."""
+    if form.show_if is None:
+        return True
+    other, name = form.show_if.source
+    return form.show_if.holds(lookup(other, name))
+
+
+def refuse_hidden_values(build: StudyBuild, form: Form, outcome: Outcome,
+                         after: Mapping[str, str | None], hidden: frozenset[str]) -> None:
+    """A hidden item is never required and may not keep a value: a value in one is refused
+    on its item, with the condition in words (removing a saved value asks for a reason)."""
+    for name in hidden:
+        if outcome.warnings.get(name) == "required":
+            del outcome.warnings[name]
+        if after.get(name) is not None and name not in outcome.errors \
+                and not form.item(name).derived:  # computed: empty without its inputs
+            cond = build.describe(form, form.item(name).show_if)
+            outcome.errors[name] = (f"does not apply (asked only when {cond}): remove the "
+                                    "value")
+
+
+def missing_required(form: Form, stored: dict[str, str | None],
+                     hidden: frozenset[str] = frozenset()) -> list[str]:
+    """Required items without a value in the stored form (the form is incomplete); items that
+    do not apply are not required."""
+    return [item.name for item in form.items if not item.derived and item.name not in hidden
+            and is_required(item, stored) and stored.get(item.name) is None]
+
+
+def is_required(item: Item, values: Mapping[str, str | None]) -> bool:
+    """Required outright, or by another item's value (``required_if``)."""
+    if item.required_if:
+        other, wanted = item.required_if
+        got = values.get(other)
+        return got is not None and (wanted == "*" or got == wanted)
+    return item.required

@@ -46,7 +46,7 @@ def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
 def test_study_dictionary(app, world, token):
     r = app.test_client().get("/api/v1/study", headers=token("cra"))
     body = r.json
-    assert body["metadata_version"] == BUILD.version == "1.2"
+    assert body["metadata_version"] == BUILD.version == "1.3"
     lb = {i["name"]: i for i in body["forms"]["LB"]["items"]}
     assert lb["HGB"]["unit"] == "g/L" and lb["HGB"]["hard_range"] == "30–250"
     assert lb["HGB"]["oid"] == "I.LB.HGB"

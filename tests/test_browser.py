@@ -166,3 +166,35 @@ def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies
         page.click("button:text('Verify all')")
     assert "verified" in page.inner_text("#item-ECOG")
     assert "SDV: verified" in page.content()
+
+
+def test_the_form_shows_what_applies_and_asks_a_reason_only_for_a_change(live_url, world,
+                                                                         browser_page):
+    page = browser_page
+    _sign_in(page, live_url, "crc")
+    page.goto(f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/DM")
+    childpot, partpot = page.locator("#item-CHILDPOT"), page.locator("#item-PARTPOT")
+    assert not childpot.is_visible() and not partpot.is_visible()  # sex not chosen yet
+    page.select_option("select[name=SEX]", "M")
+    assert partpot.is_visible() and not childpot.is_visible()
+    page.select_option("select[name=SEX]", "F")
+    assert childpot.is_visible() and not partpot.is_visible()
+    page.select_option("select[name=CHILDPOT]", "Y")
+    page.fill("input[name=BRTHDAT]", "1980-05-01")
+    with page.expect_navigation():
+        page.click("form.crf button[type=submit]")
+    assert page.locator("#summary").is_visible()  # height and weight are still required
+    assert "Required, not yet entered" in page.locator("#summary").inner_text()
+
+    reason = page.locator("#reason-fields")
+    page.fill("input[name=HEIGHT]", "160")  # a first value is not a change: no reason
+    assert not reason.is_visible()
+    page.select_option("select[name=SEX]", "M")  # a saved value changes: the reason is asked,
+    assert reason.is_visible()  # and the held CHILDPOT stays, asking to be removed
+    assert childpot.is_visible() and page.locator("#CHILDPOT-na").is_visible()
+    page.select_option("select[name=CHILDPOT]", "")
+    assert not childpot.is_visible() and partpot.is_visible()
+    page.select_option("select[name=SEX]", "F")
+    page.select_option("select[name=CHILDPOT]", "Y")
+    page.fill("input[name=HEIGHT]", "")
+    assert not reason.is_visible()  # back to the saved values

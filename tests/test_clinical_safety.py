@@ -312,11 +312,16 @@ def test_a_count_below_the_limit_of_quantification_is_kept_as_entered(app, infus
 
 # BVAS items ----------------------------------------------------------------------------------
 
-def test_bvas_is_computed_from_ticked_items_at_baseline_and_follow_up(app, eligible):
+def test_bvas_is_computed_from_ticked_items_at_baseline_and_follow_up(app, world):
     with app.app_context():
+        enter_eligible(world.subject_tj, "AAV")  # BVAS is asked of the AAV cohort
+        db.session.commit()
+        eligible = world.subject_tj
         ticked = {bvas_name(k): "Y" for k in ("gangrene", "ulcer", "creatinine_500",
                                               "haematuria")}
-        state = _save(eligible, "SCREEN", "DA", {**ticked, "BVASPERS": "N"},
+        screened = read_form(_subject(eligible), "SCREEN", "DA").items  # the AAV cohort's
+        cleared = {k: None for k, v in screened.items() if k.startswith("BVAS") and v == "Y"}
+        state = _save(eligible, "SCREEN", "DA", {**cleared, **ticked, "BVASPERS": "N"},
                       reason="transcription error")
         assert state.derived["BVAS"] == "18"  # cutaneous 10 capped at 6, renal 14 at 12
         state = _save(eligible, "SCREEN", "DA", {"BVASPERS": "Y"}, reason="re-assessed")

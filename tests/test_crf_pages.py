@@ -47,8 +47,17 @@ def test_bad_value_is_shown_next_to_the_field_and_nothing_saved(app, world):
     r = post(c, url, {"version": "0", "LBDAT": "2026-11-20", "HGB": "500", "ANC": "abc"})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert re.search(r'name="HGB"[^>]*>\s*<small[^>]*>g/L, normal 115–175[^<]*</small>\s*'
-                     r'<p class="error" role="alert">500 g/L is outside the plausible range', html)
+    # the summary at the top links to each field; the message is next to it and named by it
+    summary = html[html.index('id="summary"'):html.index("</div>", html.index('id="summary"'))]
+    assert "nothing was saved" in summary and 'role="alert"' in html[:html.index("summary-title")]
+    assert '<a href="#HGB">Haemoglobin: 500 g/L is outside the plausible range' in summary
+    assert '<a href="#ANC">Absolute neutrophil count: enter a number' in summary
+    assert re.search(r'<small class="hint" id="HGB-hint">g/L, normal 115–175[^<]*</small>\s*'
+                     r'<p class="error" id="HGB-error"><span class="visually-hidden">Error:'
+                     r'</span> 500 g/L is outside the plausible range', html)
+    hgb = re.search(r'<input[^>]*name="HGB"[^>]*>', html).group(0)
+    assert 'aria-describedby="HGB-hint HGB-error"' in hgb and 'aria-invalid="true"' in hgb
+    assert 'value="500"' in hgb  # what was typed stays to be corrected
     assert "enter a number (use . for decimals)" in html
     assert "Haemoglobin · 血红蛋白" in html  # both labels of the metadata
     assert "Version 0 · not started" in html

@@ -117,7 +117,7 @@ def test_every_format_is_valid_complete_and_holds_no_identifying_value(app, demo
     dm = _csv(exports["csv"]["forms/DM.csv"])
     assert "BRTHDAT" not in dm[0] and "INITIALS" not in dm[0] and "SEX_DECODE" in dm[0]
     dictionary = _csv(exports["csv"]["dictionary.csv"])
-    assert {r["METADATA_VERSION"] for r in dictionary} == {"1.0", "1.1", "1.2"}
+    assert {r["METADATA_VERSION"] for r in dictionary} == {"1.0", "1.1", "1.2", "1.3"}
     assert any(r["ITEM"] == "BRTHDAT" and r["IN_EXPORT"].startswith("N") for r in dictionary)
 
     # ODM 1.3.2: valid against the XSD odmlib ships, every value with its audit record

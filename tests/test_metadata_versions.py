@@ -34,7 +34,7 @@ def before_the_amendment(app, world):
 
 
 def test_the_amendment_adds_body_weight_to_vital_signs():
-    assert BUILD.version == "1.2"
+    assert BUILD.version == "1.3"
     assert "WEIGHT" in BUILDS["1.1"].form("VS").item_names
     assert "WEIGHT" not in BUILDS["1.0"].form("VS").item_names
 
@@ -55,7 +55,7 @@ def test_an_instance_keeps_its_version_and_a_new_one_takes_the_active(app, world
     new = f"/api/v1/subjects/{before_the_amendment}/forms/D2/VS"
     r = api.put(new, headers=crc, json={"items": {"VSDAT": "2026-11-21", "WEIGHT": "58.5"},
                                         "version": 0})
-    assert r.status_code == 200 and r.json["metadata_version"] == "1.2"
+    assert r.status_code == 200 and r.json["metadata_version"] == "1.3"
     assert r.json["items"]["WEIGHT"] == "58.5"
 
     web = app.test_client()
@@ -64,7 +64,7 @@ def test_an_instance_keeps_its_version_and_a_new_one_takes_the_active(app, world
     html = web.get(page).get_data(as_text=True)
     assert "metadata 1.0" in html and 'name="WEIGHT"' not in html
     html = web.get(f"/subjects/{before_the_amendment}/forms/D2/VS").get_data(as_text=True)
-    assert "metadata 1.2" in html and 'name="WEIGHT"' in html
+    assert "metadata 1.3" in html and 'name="WEIGHT"' in html
     r = web.post(page, data={"csrf_token": csrf_token(web, page), "version": "2",
                              "VSDAT": "2026-11-20", "TEMP": "37.4", "reason": "Other",
                              "reason_text": "query response"})
@@ -76,8 +76,8 @@ def test_an_instance_keeps_its_version_and_a_new_one_takes_the_active(app, world
 
 def test_the_dictionary_and_the_api_name_the_versions(app, world, token):
     body = app.test_client().get("/api/v1/study", headers=token("dm")).json
-    assert body["metadata_version"] == "1.2"
-    assert [v["version"] for v in body["metadata_versions"]] == ["1.0", "1.1", "1.2"]
+    assert body["metadata_version"] == "1.3"
+    assert [v["version"] for v in body["metadata_versions"]] == ["1.0", "1.1", "1.2", "1.3"]
     web = app.test_client()
     login(web, "dm")
     html = web.get("/study/dictionary").get_data(as_text=True)

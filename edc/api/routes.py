@@ -75,7 +75,14 @@ def _state(state: crf.FormState, form_oid: str) -> dict:
             "derived_rules": state.rules,
             "version": state.version, "status": state.status,
             "metadata_version": state.metadata_version, "locked": state.locked,
-            "warnings": state.warnings}
+            "warnings": state.warnings, "missing": list(state.missing),
+            "not_applicable": sorted(state.hidden), "applies": state.applies}
+
+
+def _condition(cond) -> dict | None:
+    """A show_if condition as the API names it: the item (``FORM.ITEM`` for another form)
+    and the codes under which the item or form applies."""
+    return {"item": cond.item, "values": list(cond.values)} if cond else None
 
 
 @bp.route("/study")
@@ -92,9 +99,11 @@ def study():
                 "hard_range": str(i.hard) if i.hard else None,
                 "soft_range": str(i.soft) if i.soft else None, "required": i.required,
                 "required_if": list(i.required_if) if i.required_if else None, "pii": i.pii,
+                "show_if": _condition(i.show_if),
                 "derived": i.derived, "cdash": i.cdash, "sdtm": i.sdtm}
 
     forms = {oid: {"name": f.name, "name_zh": f.name_zh, "repeating": f.repeating,
+                   "show_if": _condition(f.show_if),
                    "item_groups": [{"oid": g.oid, "name": g.name, "name_zh": g.name_zh}
                                    for g in f.item_groups()],
                    "items": [item(i, oid) for i in f.items]}

@@ -171,6 +171,15 @@ class FormState(BaseModel):
     status: str
     metadata_version: str
     locked: bool
+    warnings: dict[str, str] = Field(default_factory=dict,
+                                     description="flags by item: outside the normal range, "
+                                                 "inconsistent")
+    missing: list[str] = Field(default_factory=list,
+                               description="required items without a value")
+    not_applicable: list[str] = Field(
+        default_factory=list, description="items whose show_if does not hold: not required, "
+                                          "and a value in one is refused")
+    applies: bool = Field(default=True, description="the form's own show_if holds")
     event_repeat: int | None = None
     seq: int | None = None
 

@@ -46,7 +46,7 @@ def _rederive_dependents(subject: Subject, event_oid: str, form_oid: str) -> Non
         for row in rows:
             values = read_items(subject, dep_event, dep_form, event_repeat=row.event_repeat,
                                 form_repeat=row.form_repeat)
-            derived, rules = derive(dep_form, values, _lookup(subject),
+            derived, rules = derive(dep_form, values, subject_lookup(subject),
                                     build_of(row).form(dep_form))
             if any(values.get(k) != v for k, v in derived.items()):
                 _write_derived(subject, dep_event, dep_form, derived, rules, values,
@@ -61,7 +61,7 @@ def _home_event(form_oid: str) -> str:
     return next(e.oid for e in BUILD.events if form_oid in e.forms)
 
 
-def _lookup(subject: Subject):
+def subject_lookup(subject: Subject):
     """What a derivation reads of other forms: their subject-level instance."""
     return lambda form, item: read_items(subject, _home_event(form), form).get(item)
 
@@ -77,7 +77,7 @@ class _Others:
                           event_repeat=self._repeat).get(item)
 
     def subject(self, form: str, item: str) -> str | None:
-        return _lookup(self._subject)(form, item)
+        return subject_lookup(self._subject)(form, item)
 
 
 def _cross_form_checks(subject: Subject, event_oid: str, form: Form, outcome) -> str | None:

@@ -14,6 +14,7 @@ from edc.subjects.services import get_subject
 from edc.uow import unit_of_work
 from forms.builder import form_class
 from forms.study_build import BUILD
+from forms.validate import is_required
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<int:subject_id>")
 
@@ -67,7 +68,18 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None, off
     key = (state.event, visit, form.oid, repeat)
     sdv_now = sdv.for_instance(subject, **instance) if state.version else None
     target = signoff.form_target(state.event, form.oid, visit, repeat)
+    current = dict(state.items)  # what the page shows: the saved values, or those posted
+    if request.method == "POST":
+        current.update({i.name: getattr(wtf, i.name).data or None
+                        for i in form.items if not i.derived})
     return render_template("crf/form.html", subject=subject, event=event, form=form,
+                           summary=_summary(form, state, wtf, answer_error),
+                           required_now={i.name for i in form.items
+                                         if is_required(i, current)
+                                         and i.name not in state.hidden},
+                           hidden_groups={g.oid for g in form.item_groups() if all(
+                               i.name in state.hidden and current.get(i.name) is None
+                               for i in g.items)},
                            state=state, wtf=wtf, shown=shown, stale=stale, offer=offer,
                            withheld=WITHHELD, queries_here=here,
                            qcount=lambda item=None: counts.get((*key, item) if item else key),
@@ -83,6 +95,27 @@ def _render(subject, event, build, form, state, wtf, status=200, stale=None, off
                            visit=visit, repeat=repeat,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
                            build=build), status
+
+
+def _summary(form, state, wtf, answer_error) -> dict[str, list[dict]]:
+    """What the page's summary lists first, each linking to its field (the GOV.UK error
+    summary): values refused (nothing was saved), required items not yet entered, and values
+    saved but flagged (outside the normal range, inconsistent)."""
+    labels = {i.name: i.label for i in form.items}
+    refused = [{"item": name, "label": labels[name], "message": message}
+               for name in labels if name in wtf and (message := next(iter(
+                   getattr(wtf, name).errors), None))]
+    if wtf.reason.errors:
+        refused.append({"item": "reason", "label": "Reason for change",
+                        "message": wtf.reason.errors[0]})
+    if answer_error:
+        refused.append({"item": "query_answer", "label": "Answer to the query",
+                        "message": answer_error})
+    missing = [{"item": name, "label": labels[name], "message": "required, not yet entered"}
+               for name in state.missing if not getattr(wtf, name).errors]
+    flagged = [{"item": name, "label": labels[name], "message": message}
+               for name, message in state.flags.items() if name in labels]
+    return {"refused": refused, "missing": missing, "flagged": flagged}
 
 
 def _page(subject_id: int, event_oid: str, form_oid: str, repeat: int):
@@ -178,9 +211,12 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 422, **again)
+    flags, missing = len(state.flags), len(state.missing)
     flash(f"{form.name} saved (version {state.version}, {state.status})."
-          + (f" {len(state.warnings)} value(s) outside the normal range were flagged."
-             if state.warnings else "")
+          + (f" {missing} required item{'s' if missing > 1 else ''} not yet entered."
+             if missing else "")
+          + (f" {flags} value{'s' if flags > 1 else ''} flagged (outside the normal range "
+             "or inconsistent): see the list below." if flags else "")
           + (f" Query #{query_id} answered." if query_id is not None else ""), "success")
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
                             form_oid=form_oid, repeat=repeat,

@@ -31,10 +31,10 @@ from edc.crf.checks import (
     DEPENDENTS,  # noqa: F401 - documented with the save
     _audit_hard_checks,
     _cross_form_checks,
-    _lookup,
     _Others,
     _rederive_dependents,
     _write_derived,
+    subject_lookup,
 )
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
@@ -47,8 +47,12 @@ from forms.study_build import BUILD
 from forms.validate import (
     MAX_REASON,
     Context,
+    form_applies,
     free_text_problem,
+    hidden_items,
     missing_required,
+    range_flags,
+    refuse_hidden_values,
     validate_form,
 )
 
@@ -109,6 +113,14 @@ class FormState:
     locked: bool = False
     rules: dict[str, str] = field(default_factory=dict)
     metadata_version: str = BUILD.version
+    hidden: frozenset[str] = frozenset()  # items that do not apply (show_if)
+    applies: bool = True  # the form applies to the subject (its show_if)
+    missing: tuple[str, ...] = ()  # required items without a value
+
+    @property
+    def flags(self) -> dict[str, str]:
+        """Soft flags only: out of the normal range, inconsistent (not the missing items)."""
+        return {k: v for k, v in self.warnings.items() if v != "required"}
 
 
 
@@ -156,12 +168,18 @@ def read_form(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: 
     values = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
                         form_repeat=form_repeat)
     items, derived = _split(form, values)
-    # the consistency flags stay on their items whenever the form is shown (the CrCl hard
-    # stop on the plan and on each day, a serious AE without its criteria, …)
+    # the flags stay on their items whenever the form is shown: out of the normal range, and
+    # the consistency flags (the CrCl hard stop on the plan and on each day, a serious AE
+    # without its criteria, …)
     _, flags = consistency.run(form_oid, values, _Others(subject, event_oid, event_repeat)) \
         if row is not None else ({}, {})
+    flags = {**range_flags(form, values), **flags}
+    lookup = subject_lookup(subject)
+    hidden = hidden_items(form, values, lookup)
     return FormState(subject.id, event_oid, form_oid, row.version if row else 0,
                      row.status if row else "not started", items, derived, warnings=flags,
+                     hidden=hidden, applies=form_applies(form, lookup),
+                     missing=tuple(missing_required(form, values, hidden)) if row else (),
                      locked=policy.lock_over(subject, event_oid, form_oid, event_repeat,
                                              form_repeat) is not None,
                      metadata_version=row.metadata_version if row else BUILD.version,
@@ -213,6 +231,10 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                           form_repeat=form_repeat)
         raise StaleVersion(state, version)
 
+    lookup = subject_lookup(subject)
+    if not form_applies(form, lookup):
+        raise Invalid({"form": f"{form.name} is asked only when "
+                               f"{build.describe(form, form.show_if)}."})
     outcome = validate_form(build, form, entered, _context(subject, today))
     window = _cross_form_checks(subject, event_oid, form, outcome)
     before = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
@@ -220,8 +242,10 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     derived, rules = {}, ""
     after = {k: v for k, v in {**before, **outcome.values, **(assigned or {})}.items()
              if v is not None and k not in outcome.errors}
+    hidden = hidden_items(form, after, lookup)
+    refuse_hidden_values(build, form, outcome, after, hidden)
     if outcome.ok:
-        derived, rules = derive(form_oid, after, _lookup(subject), form)
+        derived, rules = derive(form_oid, after, lookup, form)
     errors, warnings = consistency.run(form_oid, {**after, **derived},
                                        _Others(subject, event_oid, event_repeat),
                                        skip=frozenset(outcome.errors))
@@ -264,7 +288,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                        event_repeat=event_repeat, form_oid=form_oid, form_repeat=form_repeat,
                        metadata_version=build.version, version=0)
         db.session.add(row)
-    missing = missing_required(form, stored)
+    missing = missing_required(form, stored, hidden)
     row.version += 1
     row.status = "incomplete" if missing else "complete"
     db.session.flush()
@@ -288,6 +312,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     items, derived_now = _split(form, stored)
     return FormState(subject.id, event_oid, form_oid, row.version, row.status, items,
                      derived_now, warnings=outcome.warnings, locked=False,
-                     metadata_version=row.metadata_version,
+                     metadata_version=row.metadata_version, hidden=hidden,
+                     missing=tuple(missing),
                      rules=rule_versions(subject, event_oid, form_oid,
                                          event_repeat=event_repeat, form_repeat=form_repeat))

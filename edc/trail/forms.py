@@ -16,10 +16,13 @@ class TrailFilterForm(FlaskForm):
     form = StringField("Form", validators=[Optional(), Length(max=64)])
     item = StringField("Item", validators=[Optional(), Length(max=128)])
     user = StringField("User", validators=[Optional(), Length(max=64)])
-    action = SelectField("Action", default="", choices=[SelectChoice("", "any"),
-                                            *(SelectChoice(k, k) for k in ACTIONS)])
-    since = DateField("From (UTC date)", validators=[Optional()])
-    until = DateField("To (UTC date)", validators=[Optional()])
+    action = SelectField("Action", default="", choices=[
+        SelectChoice("", "any"),
+        *(SelectChoice(k, v[:1].upper() + v[1:]) for k, v in ACTIONS.items())])
+    since = DateField("From (date)", validators=[Optional()],
+                      render_kw={"placeholder": "YYYY-MM-DD"})
+    until = DateField("To (date)", validators=[Optional()],
+                      render_kw={"placeholder": "YYYY-MM-DD"})
 
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:

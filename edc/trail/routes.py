@@ -15,7 +15,7 @@ from edc import accesslog
 from edc.requestctx import current_actor
 from edc.scratch import scratch_file
 from edc.security import Perm, has_perm, require
-from edc.trail import services
+from edc.trail import services, words
 from edc.trail.forms import TrailFilterForm
 
 bp = Blueprint("trail", __name__, url_prefix="/audit")
@@ -27,8 +27,15 @@ def _filter_from_request():
     ok = form.validate()
     f = services.TrailFilter(**{k: form[k].data or None for k in
                                 ("subject", "form", "item", "user", "action", "since",
-                                 "until")}) if ok else None
+                                 "until")}, zone=_zone()) if ok else None
     return form, f
+
+
+def _zone() -> str | None:
+    """The time zone of the filter's dates: the site's for a user of one site, else UTC."""
+    sites = [] if current_user.role is None or current_user.role.all_sites else \
+        list(current_user.sites)
+    return sites[0].timezone if len(sites) == 1 else None
 
 
 def _refused(form):
@@ -53,7 +60,11 @@ def index():
         number = 1
     entries, total = services.page(f, number, PER_PAGE)
     zones = services.site_zones()
-    rows = [services.present(e, zones, _show_pii()) for e in entries]
+    names = words.people(entries)
+    rows = [{**services.present(e, zones, _show_pii()), "what": words.action(e),
+             "who": names.get(e.username, e.username or "system"),
+             "role_label": words.role(e.role), "place": words.where(e),
+             "detail_rows": words.details(e.details)} for e in entries]
     pages = max(1, -(-total // PER_PAGE))
     return render_template("trail/index.html", form=form, rows=rows, total=total,
                            page=number, pages=pages, filter=f)

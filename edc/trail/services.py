@@ -7,10 +7,11 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 import audit
 from audit import Actor
@@ -22,7 +23,7 @@ from edc import anchor, deidentify, scratch
 from edc.clock import utcnow
 from edc.deidentify import WITHHELD
 from edc.extensions import db
-from edc.models import Site
+from edc.models import Site, Subject
 from edc.study import current_study
 from edc.timefmt import local_time, utc_time
 from edc.uow import read_only, unit_of_work
@@ -39,11 +40,26 @@ class TrailFilter:
     until: date | None = None
     upto_seq: int | None = None  # a copy covers the chain up to a fixed head
     subject_id: int | None = None  # one subject, under its screening and subject numbers
+    zone: str | None = None  # the time zone of the since/until dates (None: UTC)
 
     def describe(self) -> str:
         parts = [f"{k} {v}" for k, v in asdict(self).items()
-                 if v not in (None, "") and k not in ("upto_seq", "subject_id")]
+                 if v not in (None, "") and k not in ("upto_seq", "subject_id", "zone")]
+        if parts and self.zone and (self.since or self.until):
+            parts.append(f"dates in {self.zone}")
         return ", ".join(parts) if parts else "whole study"
+
+    def bound(self, day: date) -> datetime:
+        """The UTC instant a day of the filter starts, in the filter's zone (stored times are
+        naive UTC)."""
+        start = datetime.combine(day, time.min)
+        if not self.zone:
+            return start
+        try:
+            return start.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC).replace(
+                tzinfo=None)
+        except OverflowError:  # the first day there is: before every entry
+            return start
 
     def as_details(self) -> dict:
         return {k: str(v) for k, v in asdict(self).items()
@@ -53,8 +69,15 @@ class TrailFilter:
 def select_entries(f: TrailFilter):
     """The filtered entries, oldest first. Site scope applies (data layer)."""
     stmt = select(AuditEntry)
-    if f.subject:
-        stmt = stmt.where(AuditEntry.subject_key == f.subject.strip().upper())
+    if f.subject:  # one subject, whichever of its numbers is typed
+        key = f.subject.strip().upper()
+        keys, ids = {key}, set()
+        for subject in db.session.scalars(select(Subject).where(or_(
+                Subject.screening_number == key, Subject.subject_number == key))):
+            keys |= {subject.screening_number, subject.subject_number} - {None}
+            ids.add(subject.id)
+        stmt = stmt.where(or_(AuditEntry.subject_key.in_(keys), AuditEntry.subject_id.in_(ids))
+                          if ids else AuditEntry.subject_key == key)
     if f.subject_id:
         stmt = stmt.where(AuditEntry.subject_id == f.subject_id)
     if f.form:
@@ -66,9 +89,9 @@ def select_entries(f: TrailFilter):
     if f.action:
         stmt = stmt.where(AuditEntry.action == f.action)
     if f.since:
-        stmt = stmt.where(AuditEntry.ts >= datetime.combine(f.since, time.min))
+        stmt = stmt.where(AuditEntry.ts >= f.bound(f.since))
     if f.until and f.until < date.max:  # the last day there is has no end to compare
-        stmt = stmt.where(AuditEntry.ts < datetime.combine(f.until + timedelta(days=1), time.min))
+        stmt = stmt.where(AuditEntry.ts < f.bound(f.until + timedelta(days=1)))
     if f.upto_seq:
         stmt = stmt.where(AuditEntry.seq <= f.upto_seq)
     return stmt.order_by(AuditEntry.seq)

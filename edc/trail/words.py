@@ -1,0 +1,116 @@
+"""The audit trail in words, for the people who read it on screen: what happened ("Value
+changed", "Signed: eligibility checklist"), who (full name and role), where (site, subject,
+visit, form and item by their names) and the details as a table. The codes stay available
+beside the words (CSV, PDF, API and the verifiable copy keep them as stored)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from audit.actions import ACTIONS
+from audit.models import AuditEntry
+from edc.extensions import db
+from edc.models import User
+from edc.security import Role
+from forms.study_build import BUILD
+
+SIGNED = {"eligibility": "eligibility checklist", "casebook": "casebook"}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def signed_record(name: str | None) -> str:
+    """A signature target in words: "eligibility checklist", "form Laboratory (Screening)",
+    "visit Day 28"."""
+    if not name:
+        return "record"
+    if name in SIGNED:
+        return SIGNED[name]
+    family, _, key = name.partition(":")
+    parts = key.split(".")
+    try:
+        if family == "form" and len(parts) >= 3:
+            return f"form {BUILD.form(parts[2]).name} ({BUILD.event(parts[0]).name})"
+        if family == "visit" and parts:
+            return f"visit {BUILD.event(parts[0]).name}"
+    except KeyError:
+        pass
+    return name
+
+
+def action(e: AuditEntry) -> str:
+    if e.action == "signature.sign":
+        return f"Signed: {signed_record(e.item_oid)}"
+    if e.action == "signature.invalidate":
+        return f"Signature invalidated: {signed_record(e.item_oid)}"
+    if e.action == "signature.failed":
+        return f"Signature refused: {signed_record(e.item_oid)}"
+    return _sentence(ACTIONS.get(e.action, e.action))
+
+
+def where(e: AuditEntry) -> list[str]:
+    """The place of the entry, each part in words."""
+    out = []
+    if e.event_oid:
+        try:
+            name = BUILD.event(e.event_oid).name
+        except KeyError:
+            name = e.event_oid
+        out.append(name + (f" {e.event_repeat}" if (e.event_repeat or 1) > 1 else ""))
+    if e.form_oid:
+        try:
+            form = BUILD.form(e.form_oid)
+        except KeyError:
+            form = None
+        out.append((form.name if form else e.form_oid)
+                   + (f", row {e.repeat_key}" if e.repeat_key not in (None, "", "1") else ""))
+        if e.item_oid and form is not None and not e.action.startswith("signature."):
+            try:
+                out.append(form.item(e.item_oid).label)
+            except KeyError:
+                out.append(e.item_oid)
+    return out
+
+
+def details(value) -> list[tuple[str, str]]:
+    """The entry's details as (label, text) rows."""
+    if not value:
+        return []
+    if isinstance(value, str) and value.startswith("{"):
+        with contextlib.suppress(ValueError):  # a text that only looks like JSON
+            value = json.loads(value)
+    if not isinstance(value, dict):
+        return [("", str(value))]
+    rows = []
+    for key, v in value.items():
+        if isinstance(v, dict):
+            text = "; ".join(f"{k.replace('_', ' ')}: {x}" for k, x in v.items())
+        elif isinstance(v, list | tuple):
+            text = ", ".join(str(x) for x in v) or "none"
+        else:
+            text = str(v)
+        rows.append((_sentence(key.replace("_", " ")), text))
+    return rows
+
+
+def people(entries: Iterable[AuditEntry]) -> dict[str, str]:
+    """Full names of the users the entries name (one query for a page)."""
+    names = {e.username for e in entries if e.username}
+    if not names:
+        return {}
+    rows = db.session.execute(select(User.username, User.full_name).where(
+        User.username.in_(names)).execution_options(all_sites=True))
+    return dict(rows.all())
+
+
+def role(code: str | None) -> str:
+    try:
+        return Role(code).label if code else ""
+    except ValueError:
+        return code or ""

@@ -165,12 +165,16 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
     from edc import safety, security
+    from edc.eligibility import words as eligibility_words
     from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.timefmt import local_time, utc_time
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
+    app.jinja_env.filters["linked_items"] = eligibility_words.linked
+    app.jinja_env.filters["evidence_words"] = eligibility_words.evidence
+    app.jinja_env.globals["item_label"] = eligibility_words.item_label
     app.jinja_env.filters["utc"] = utc_time
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["icaht_grade"] = safety.grade_text

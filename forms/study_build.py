@@ -701,8 +701,29 @@ DAF_1_3 = _shown(DAF_1_2, groups={"BVAS": _cohort("AAV")}, items={
     "DLCO": _cohort("SSC", "IIM"), "MMT8": _cohort("IIM"), "ANCATIT": _cohort("AAV")})
 PG_1_3 = _shown(PG, whole=ShowIf("DM.CHILDPOT", ("Y",)))
 
+# the investigator's exclusion attestations name the criterion, not its number alone
+_EXCLUSIONS = {
+    1: ("Severe drug allergy or allergic tendency", "严重药物过敏或过敏倾向"),
+    2: ("Uncontrolled or treatment-requiring infection (fungal, bacterial, viral or other; "
+        "present or suspected)", "未控制或需要治疗的感染（真菌、细菌、病毒或其他；现有或疑似）"),
+    3: ("CNS disease: epilepsy, psychosis, organic brain syndrome, cerebrovascular accident, "
+        "encephalitis or CNS vasculitis",
+        "中枢神经系统疾病：癫痫、精神病、器质性脑综合征、脑血管意外、脑炎或中枢神经系统血管炎"),
+    4: ("Insufficient cardiac function (investigator's judgement; record the LVEF when "
+        "measured)", "心功能不全（研究者判断；如已测定请记录LVEF）"),
+    5: ("Congenital immunoglobulin deficiency", "先天性免疫球蛋白缺乏"),
+    7: ("End-stage renal failure (not counting lupus nephritis)", "终末期肾衰竭（狼疮性肾炎除外）"),
+    9: ("Psychiatric disorder or severe cognitive impairment", "精神疾病或严重认知障碍"),
+    12: ("Pregnant, or planning to conceive", "妊娠或计划怀孕"),
+    13: ("Other reasons the investigator judges unsuitable", "研究者判断的其他不适合原因"),
+}
+EX_1_3 = _with(EX_1_2, **{
+    f"EX{n:02d}": replace(EX_1_2.item(f"EX{n:02d}"), label=f"EX-{n:02d} {en}: present?",
+                          label_zh=f"排除标准EX-{n:02d} {zh}：是否存在？")
+    for n, (en, zh) in _EXCLUSIONS.items()})
+
 FORMS_1_3 = {**FORMS_1_2, "DM": DM_1_3, "DX": DX_1_3, "DA": DA_1_3, "DAF": DAF_1_3,
-             "PG": PG_1_3}
+             "PG": PG_1_3, "EX": EX_1_3}
 BUILD_1_3 = StudyBuild("1.3", EVENTS, FORMS_1_3, CODELISTS_1_2)
 
 BUILDS: dict[str, StudyBuild] = {b.version: b for b in (BUILD_1_0, BUILD_1_1, BUILD_1_2,
@@ -727,6 +748,7 @@ CHANGES: dict[str, str] = {
            "(PARTPOT); DX asks the subtype and the classification items of the chosen "
            "cohort only; DA and DAF ask the cohort's own instrument and tests (DX.COHORT); "
            "the pregnancy test (PG) applies to women of childbearing potential "
-           "(DM.CHILDPOT). An item that does not apply is never required and keeps no value.",
+           "(DM.CHILDPOT). An item that does not apply is never required and keeps no value. "
+           "The exclusion checklist (EX) names each criterion in its label.",
 }
 BUILD = BUILD_1_3  # the active version: new form instances are entered under it

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import audit
@@ -71,5 +73,12 @@ def test_checklist_page(app, world):
     html = c.get(f"/subjects/{world.subject_tj}/eligibility").get_data(as_text=True)
     assert "Not evaluable" in html
     assert html.index("crit-missing") < html.index("crit-met")
-    assert "PG.PGDAT, PG.PGRES, PG.LACTAT not entered" in html
+    # what is missing, in words, each a link to its form and item
+    assert ('<a href="/subjects/{0}/forms/SCREEN/PG#PGDAT">Pregnancy test › Test date</a>, '
+            '<a href="/subjects/{0}/forms/SCREEN/PG#PGRES">Pregnancy test › Result</a>, '
+            '<a href="/subjects/{0}/forms/SCREEN/PG#LACTAT">Pregnancy test › Lactating</a> '
+            'not entered').format(world.subject_tj) in html
+    assert "PG.PGDAT" not in html
+    assert '<dl class="details">' in html  # evidence as a table, its keys in words
+    assert not re.search(r"<dt>[^<]*_[^<]*</dt>", html)
     assert c.get(f"/subjects/{world.subject_bj}/eligibility").status_code == 404

@@ -378,7 +378,7 @@ def test_a_coordinator_takes_a_subject_from_screening_to_enrollment_in_the_ui(ap
         html = crc.get(checklist).get_data(as_text=True)
         assert "Not evaluable" in html or "Not eligible" in html  # not yet
         if form not in entered:
-            assert f"{form}." in html or f"({form})" in html, f"nothing names {form}"
+            assert f"/{form}#" in html or f"({form})" in html, f"nothing names {form}"
         entered.add(form)
         url = f"/subjects/{world.subject_tj}/forms/SCREEN/{form}" + (f"/{row}" if row > 1
                                                                      else "")

@@ -39,6 +39,9 @@ def test_the_build_names_where_each_branch_applies():
     assert {i.show_if.item for i in da.items if i.group == "LN"} == {"DX.COHORT"}
     assert BUILD.form("PG").show_if == ShowIf("DM.CHILDPOT", ("Y",))
     assert BUILD.describe(dm, dm.item("CHILDPOT").show_if) == "Sex is Female"
+    # the exclusion checklist names each criterion, not "EX-03 present"
+    assert BUILD.form("EX").item("EX03").label.startswith("EX-03 CNS disease: epilepsy")
+    assert all(len(i.label) > 30 for i in BUILD.form("EX").items if i.name.startswith("EX"))
 
 
 @pytest.mark.parametrize("cond, message", [

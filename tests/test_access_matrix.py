@@ -23,6 +23,7 @@ EXPECTED: dict[str, object] = {
     "auth.two_factor": ANY,
     "main.index": ANY,
     "main.set_language": ANY,
+    "main.stay_signed_in": ANY,  # "stay signed in" of the timeout warning
     "build.dictionary": ANY,
     "build.acrf": ANY,
     "auth.logout": ANY,

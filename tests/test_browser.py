@@ -198,3 +198,50 @@ def test_the_form_shows_what_applies_and_asks_a_reason_only_for_a_change(live_ur
     page.select_option("select[name=CHILDPOT]", "Y")
     page.fill("input[name=HEIGHT]", "")
     assert not reason.is_visible()  # back to the saved values
+
+
+def test_a_session_timeout_warns_and_loses_no_typed_value(app, live_url, world, browser_page):
+    from datetime import timedelta
+
+    app.config.update(EDC_IDLE_TIMEOUT=timedelta(seconds=8),
+                      EDC_SESSION_TOUCH_INTERVAL=timedelta(0))
+    page = browser_page
+    _sign_in(page, live_url, "crc")
+    form_url = f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/LB"
+    page.goto(form_url)
+    warning = page.locator("#timeout-warning")
+    assert not warning.is_visible()
+    page.fill("input[name=LBDAT]", "2026-11-20")
+    warning.wait_for(state="visible", timeout=8000)  # two minutes (here: 4 s) before the end
+    assert page.evaluate("document.activeElement.id") == "stay-signed-in"
+    page.click("#stay-signed-in")  # the session goes on
+    warning.wait_for(state="hidden", timeout=3000)
+
+    page.fill("input[name=HGB]", "131")  # typed, not saved; then nobody touches the page
+    page.wait_for_url(f"{live_url}/login**", timeout=20000)  # the session ended
+    page.screenshot(path=str(_shots() / "timeout-signed-out.png"))
+    page.fill("#username", "crc")  # the sign-in page it was sent to returns to the form
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url == form_url  # back to the form
+    offer = page.locator("#draft-offer")
+    assert offer.is_visible() and page.input_value("input[name=HGB]") == ""
+    page.screenshot(path=str(_shots() / "timeout-offer.png"))
+    page.click("[data-restore]")
+    assert page.input_value("input[name=HGB]") == "131"
+    assert page.input_value("input[name=LBDAT]") == "2026-11-20"
+    with page.expect_navigation():
+        page.click("form.crf button[type=submit]")
+    assert "Laboratory saved" in page.inner_text(".flash-success")
+    assert page.evaluate("Object.keys(sessionStorage).length") == 0  # cleared on save
+    assert not page.locator("#draft-offer").is_visible()
+
+
+def _shots():
+    """Screenshots of the browser journeys, for people to look at (not compared)."""
+    from pathlib import Path
+
+    folder = Path(os.environ.get("EDC_TEST_OUTPUT", "test-output")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import timedelta
 
 import audit
@@ -74,10 +73,10 @@ def test_checklist_page(app, world):
     assert "Not evaluable" in html
     assert html.index("crit-missing") < html.index("crit-met")
     # what is missing, in words, each a link to its form and item
-    assert ('<a href="/subjects/{0}/forms/SCREEN/PG#PGDAT">Pregnancy test › Test date</a>, '
-            '<a href="/subjects/{0}/forms/SCREEN/PG#PGRES">Pregnancy test › Result</a>, '
-            '<a href="/subjects/{0}/forms/SCREEN/PG#LACTAT">Pregnancy test › Lactating</a> '
-            'not entered').format(world.subject_tj) in html
+    pg = f"/subjects/{world.subject_tj}/forms/SCREEN/PG"
+    assert (f'<a href="{pg}#PGDAT">Pregnancy test › Test date</a>, '
+            f'<a href="{pg}#PGRES">Pregnancy test › Result</a>, '
+            f'<a href="{pg}#LACTAT">Pregnancy test › Lactating</a> not entered') in html
     assert "PG.PGDAT" not in html
     assert '<dl class="details">' in html  # evidence as a table, its keys in words
     assert not re.search(r"<dt>[^<]*_[^<]*</dt>", html)

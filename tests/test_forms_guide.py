@@ -221,3 +221,15 @@ def test_dates_and_times_are_typed_as_yyyy_mm_dd_and_24_hour_time(app, world):
     consent = re.search(r'<input[^>]*name="RFICDAT"[^>]*>', html).group(0)
     assert 'placeholder="YYYY-MM-DD"' in consent
     assert 'placeholder="HH:MM"' in re.search(r'<input[^>]*name="RFICTIM"[^>]*>', html).group(0)
+
+
+def test_stay_signed_in_needs_the_session_and_its_csrf_token(app, world):
+    c = app.test_client()
+    assert c.post("/session/alive").status_code == 400  # not signed in: no token either
+    login(c, "crc")
+    html = c.get("/").get_data(as_text=True)
+    token = re.search(r'data-csrf="([^"]+)"', html).group(1)
+    assert 'data-idle-seconds="900"' in html and 'id="timeout-warning"' in html
+    assert '<a class="skip-link" href="#main">' in html and '<main id="main"' in html
+    assert c.post("/session/alive").status_code == 400  # no token: refused
+    assert c.post("/session/alive", headers={"X-CSRFToken": token}).status_code == 204

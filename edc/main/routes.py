@@ -39,6 +39,14 @@ def set_language():
     return redirect(back, 303)
 
 
+@bp.route("/session/alive", methods=["POST"])
+@login_only
+def stay_signed_in():
+    """"Stay signed in": a request of the signed-in user, which moves the idle clock of the
+    session (the user loader touches it). The page's warning calls it; nothing else changes."""
+    return "", 204
+
+
 @bp.route("/healthz")
 @public
 def healthz():

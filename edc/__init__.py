@@ -168,6 +168,7 @@ def _register_template_helpers(app: Flask) -> None:
     from edc.eligibility import words as eligibility_words
     from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
+    from edc.subjects import progress
     from edc.timefmt import local_time, utc_time
 
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -175,6 +176,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["linked_items"] = eligibility_words.linked
     app.jinja_env.filters["evidence_words"] = eligibility_words.evidence
     app.jinja_env.globals["item_label"] = eligibility_words.item_label
+    app.jinja_env.globals["subject_header"] = progress.header
+    app.jinja_env.globals["shown_statuses"] = progress.SHOWN
     app.jinja_env.filters["utc"] = utc_time
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["icaht_grade"] = safety.grade_text

@@ -133,6 +133,18 @@ def shown(subject: Subject, target_name: str, content: dict | None = None) -> li
                   "valid" if ok else "invalidated by change") for r in rows]
 
 
+def live(subject_ids: list[int], target_name: str) -> set[int]:
+    """The subjects with a signature of ``target_name`` not invalidated (one query). Every
+    change of signed content marks the signature invalidated in its own transaction
+    (``invalidate_changed``, a subscriber of each save), so a live one is a valid one; the
+    pages that show a signature itself still compare its content (``shown``)."""
+    if not subject_ids:
+        return set()
+    return set(db.session.scalars(select(Signature.subject_id).where(
+        Signature.subject_id.in_(subject_ids), Signature.target == target_name,
+        Signature.invalidated_at.is_(None))))
+
+
 def valid_signature(subject: Subject, target_name: str, content: dict | None = None
                     ) -> Shown | None:
     found = shown(subject, target_name, content)

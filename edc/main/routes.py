@@ -5,8 +5,10 @@ from flask_login import current_user
 
 from edc import deviations, health, requestctx, safety
 from edc.extensions import db
+from edc.main import worklists
+from edc.review import locks, sdv
 from edc.security import Perm, has_perm, login_only, public
-from edc.subjects.services import subject_counts
+from edc.subjects.services import list_subjects
 
 bp = Blueprint("main", __name__)
 
@@ -17,12 +19,31 @@ def index():
     if has_perm(current_user, Perm.MANAGE_USERS):
         return redirect(url_for("admin.users"))
     clinical = has_perm(current_user, Perm.VIEW_SUBJECTS)
-    counts = subject_counts() if clinical else None
     deviation_count = deviations.count_in_scope() if clinical else 0
     # investigators and coordinators report SAEs: their start page shows every clock
-    saes = safety.sae_clocks() if has_perm(current_user, Perm.ENTER_DATA) else []
-    return render_template("main/index.html", counts=counts, deviations=deviation_count,
-                           saes=saes, subject=None, icaht=None)
+    site_staff = has_perm(current_user, Perm.ENTER_DATA)
+    saes = safety.sae_clocks() if site_staff else []
+    lists = {}
+    if clinical and not has_perm(current_user, Perm.VIEW_PII) and \
+            not has_perm(current_user, Perm.REVIEW):
+        lists["summary"] = worklists.enrollment_summary()  # the sponsor: counts only
+        lists["safety"] = worklists.safety_summary()
+    elif clinical:
+        subjects = list_subjects()
+        if site_staff:
+            lists["visits"] = worklists.visits_due(subjects)
+            lists["incomplete"] = worklists.incomplete_forms()
+            lists["answer"] = worklists.query_rows("open")
+        if has_perm(current_user, Perm.SIGN):
+            lists["sign"] = worklists.awaiting_signature(subjects)
+        if has_perm(current_user, Perm.SDV):
+            lists["sdv"] = sdv.worklist()
+            lists["review"] = worklists.query_rows("answered")
+        if has_perm(current_user, Perm.LOCK):
+            lists["unresolved"] = worklists.query_rows("unresolved")
+            lists["lock"] = locks.study_lock_blockers()
+    return render_template("main/index.html", lists=lists, clinical=clinical,
+                           deviations=deviation_count, saes=saes, icaht=None)
 
 
 @bp.route("/language", methods=["POST"])

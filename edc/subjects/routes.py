@@ -13,7 +13,7 @@ from edc.queries import services as queries
 from edc.requestctx import current_actor
 from edc.review import locks, sdv, signoff
 from edc.security import Perm, can, has_perm, require
-from edc.subjects import services
+from edc.subjects import progress, services
 from edc.uow import unit_of_work
 from forms.study_build import BUILD, LOG_FORMS
 
@@ -30,7 +30,13 @@ def _creatable_sites() -> list[Site]:
 @require(Perm.VIEW_SUBJECTS)
 def index():
     sites = _creatable_sites() if can(current_user, Perm.CREATE_SUBJECT) else []
-    return render_template("subjects/index.html", subjects=services.list_subjects(), sites=sites)
+    q = (request.args.get("q") or "").strip()[:32]
+    found = services.search_subjects(q, initials=has_perm(current_user, Perm.VIEW_PII)) \
+        if q else services.list_subjects()
+    if q and len(found) == 1:  # one subject: straight to it
+        return redirect(url_for("subjects.detail", subject_id=found[0].id))
+    return render_template("subjects/index.html", subjects=found, sites=sites, q=q,
+                           shown=progress.statuses(found))
 
 
 @bp.route("/new", methods=["POST"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 import audit
 from audit import Actor
 from edc.crf import policy
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
-from edc.models import Site, Subject, SubjectStatus
+from edc.models import ItemData, Site, Subject, SubjectStatus
 from edc.security import current_site_scope
 
 
@@ -19,6 +19,22 @@ class SubjectError(ValueError):
 
 def list_subjects() -> list[Subject]:
     return list(db.session.scalars(select(Subject).order_by(Subject.site_id, Subject.id)))
+
+
+def search_subjects(text: str, *, initials: bool) -> list[Subject]:
+    """Subjects whose screening or subject number contains ``text``, or (for roles that may
+    see identifying data) whose recorded initials are ``text``."""
+    key = text.strip().upper()[:32]
+    if not key:
+        return list_subjects()
+    match = or_(func.upper(Subject.screening_number).contains(key, autoescape=True),
+                func.upper(Subject.subject_number).contains(key, autoescape=True))
+    if initials:
+        match = or_(match, Subject.id.in_(select(ItemData.subject_id).where(
+            ItemData.form_oid == "DM", ItemData.item_oid == "INITIALS",
+            ItemData.removed.is_(False), func.upper(ItemData.value) == key)))
+    return list(db.session.scalars(select(Subject).where(match)
+                                   .order_by(Subject.site_id, Subject.id)))
 
 
 def get_subject(subject_id: int) -> Subject | None:

@@ -90,6 +90,11 @@
     });
   }
 
+  // the form just saved (this one, or the one before "Save and go to the next form")
+  document.querySelectorAll(".saved-path").forEach(function (el) {
+    sessionStorage.removeItem("edc-draft:" + el.getAttribute("data-path"));
+  });
+
   document.querySelectorAll("form.crf").forEach(function (form) {
     var dirty = false;
     function update() { dirty = true; branch(form); reason(form); keep(form); }
@@ -99,11 +104,7 @@
     window.addEventListener("beforeunload", function (event) {
       if (dirty && !window.edcSessionEnding) { event.preventDefault(); event.returnValue = ""; }
     });
-    if (document.querySelector(".flash-success")) {
-      sessionStorage.removeItem(DRAFT);  // saved: nothing to offer back
-    } else {
-      offer(form, update);
-    }
+    offer(form, update);
     branch(form);
     reason(form);
   });

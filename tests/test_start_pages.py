@@ -129,3 +129,31 @@ def test_every_subject_page_starts_with_the_subject_header(app, world):
         assert "Day 1 since infusion" in header and "Treated (CAR-T infused)" in header
         assert re.search(r"Female|Male", header) and "years" in header
         assert "1980" not in header  # the date of birth is not shown
+
+
+def test_save_and_go_to_the_next_form_and_the_casebook_in_words(app, world):
+    from tests.conftest import csrf_token
+
+    _infused_yesterday(app, world)
+    c = app.test_client()
+    login(c, "crc")
+    detail = c.get(f"/subjects/{world.subject_tj}").get_data(as_text=True)
+    assert re.search(r'<tr class="today"><td class="ev">Day 1 <strong[^>]*>today</strong>',
+                     detail)  # today's visit stands out
+    assert '>Vital signs<span class="visually-hidden">: not started</span></a>' in detail
+    url = f"/subjects/{world.subject_tj}/forms/D1/VS"
+    html = c.get(url).get_data(as_text=True)
+    assert 'name="then" value="next"' in html and "Save and go to CRS assessment" in html
+    r = c.post(url, data={"csrf_token": csrf_token(c, url), "version": "0", "then": "next",
+                          "VSDAT": _d1(app, world)})
+    assert r.status_code == 302 and r.headers["Location"].endswith(
+        f"/subjects/{world.subject_tj}/forms/D1/CRS")
+    page = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Vital signs saved" in page and f'data-path="{url}"' in page  # its draft goes
+    detail = c.get(f"/subjects/{world.subject_tj}").get_data(as_text=True)
+    assert '<tr class="today"><td class="ev">Day 1' not in detail  # seen: no longer due
+
+
+def _d1(app, world) -> str:
+    with app.app_context():
+        return site_today(db.session.get(Subject, world.subject_tj)).isoformat()

@@ -218,8 +218,13 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
           + (f" {flags} value{'s' if flags > 1 else ''} flagged (outside the normal range "
              "or inconsistent): see the list below." if flags else "")
           + (f" Query #{query_id} answered." if query_id is not None else ""), "success")
+    flash(request.full_path.rstrip("?"), "saved-path")  # the page clears this form's draft
+    target = form_oid
+    if request.form.get("then") == "next" and not form.repeating and form_oid in event.forms:
+        later = event.forms[event.forms.index(form_oid) + 1:]  # "Save and go to the next form"
+        target, repeat = (later[0], 1) if later else (form_oid, repeat)
     return redirect(url_for("crf.view", subject_id=subject.id, event_oid=event_oid,
-                            form_oid=form_oid, repeat=repeat,
+                            form_oid=target, repeat=repeat,
                             **({"event_repeat": visit} if visit > 1 else {})))
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from edc import deviations as deviation_service
 from edc import safety, signatures
+from edc.clock import local_today
 from edc.crf.casebook import casebook, visit_schedule
 from edc.extensions import db
 from edc.models import Site
@@ -82,7 +83,7 @@ def detail(subject_id: int):
                            events=[e for e in BUILD.events if e.oid != "LOG"],
                            log_forms=[BUILD.form(f) for f in LOG_FORMS], build=BUILD,
                            may_edit=can(current_user, Perm.ENTER_DATA, subject),
-                           **_review(subject))
+                           today=local_today(subject.site.timezone), **_review(subject))
 
 
 def _review(subject) -> dict:

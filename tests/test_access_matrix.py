@@ -29,6 +29,7 @@ EXPECTED: dict[str, object] = {
     "auth.logout": ANY,
     "auth.change_password": ANY,
     "subjects.index": VIEWERS,
+    "main.dashboards": VIEWERS,
     "subjects.detail": VIEWERS,
     "subjects.create": {"crc", "pi"},
     "crf.view": VIEWERS,

@@ -3,11 +3,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from edc import dashboards as dashboards_service
 from edc import deviations, health, requestctx, safety
 from edc.extensions import db
 from edc.main import worklists
 from edc.review import locks, sdv
-from edc.security import Perm, has_perm, login_only, public
+from edc.security import Perm, has_perm, login_only, public, require
 from edc.subjects.services import list_subjects
 
 bp = Blueprint("main", __name__)
@@ -58,6 +59,14 @@ def set_language():
         flash("Choose English or 中文.", "error")
     back = requestctx.safe_path(request.form.get("next", "")) or url_for("main.index")
     return redirect(back, 303)
+
+
+@bp.route("/dashboards")
+@require(Perm.VIEW_SUBJECTS)
+def dashboards():
+    """Enrollment, visit compliance, CRS/ICANS, adverse events and follow-up, in the
+    caller's sites: SVG charts with their tables."""
+    return render_template("main/dashboards.html", charts=dashboards_service.build())
 
 
 @bp.route("/session/alive", methods=["POST"])

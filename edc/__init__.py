@@ -67,6 +67,9 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from edc import i18n
+
+    i18n.init_app(app)
 
     _register_blueprints(app)
     _register_request_hooks(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import g, request, session
+from flask import g, request
 from flask_login import current_user
 
 from audit import Actor
@@ -23,8 +23,11 @@ LANGUAGES = {"en": "English", "zh": "中文"}
 
 
 def current_language() -> str:
-    """The label language the user chose for forms and code lists (English by default)."""
-    return session.get("lang", "en")
+    """The language the user reads the interface and the eCRF labels in ("en" or "zh"):
+    their choice, else their site's default, else English (``edc.i18n``)."""
+    from edc.i18n import language
+
+    return language()
 
 
 def safe_path(target: str | None) -> str | None:

@@ -1,0 +1,64 @@
+"""The interface in English and Chinese (Flask-Babel). Every text of the pages — templates,
+flash messages, errors shown next to fields — is a message of the catalog in
+``edc/translations``; the eCRF labels and code lists carry both languages in the study build
+itself. The language is the user's choice, kept with the account; until a user chooses,
+the site's default (Chinese for a site that says so), else English.
+
+Catalogs: ``make messages`` extracts the texts (``pybabel extract``) and updates the
+catalogs; the compiled ``.mo`` files are built from the ``.po`` files when the app starts
+whenever they are missing or older, so a fresh checkout needs no extra step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, session
+from flask_babel import Babel
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LOCALES = {"en": "en", "zh": "zh_CN"}  # the interface's language codes -> Babel locales
+
+babel = Babel()
+
+
+def language() -> str:
+    """"en" or "zh": the user's choice (session, then account), the site's default, else
+    English."""
+    from flask_login import current_user
+
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    if current_user and current_user.is_authenticated:
+        if getattr(current_user, "language", None) in LOCALES:
+            return current_user.language
+        for site in current_user.sites:
+            if getattr(site, "language", None) in LOCALES:
+                return site.language
+    return "en"
+
+
+def _locale() -> str:
+    return LOCALES[language()]
+
+
+def compile_catalogs() -> None:
+    """Build each ``messages.mo`` from its ``messages.po`` when missing or older."""
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as fh:
+            write_mo(fh, catalog)
+        tmp.replace(mo)
+
+
+def init_app(app: Flask) -> None:
+    compile_catalogs()
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    babel.init_app(app, locale_selector=_locale)

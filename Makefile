@@ -10,7 +10,7 @@ DEMO_PASSWORD ?= tianjin-demo-2026
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench clean chromium fonts
+.PHONY: demo test lint bench clean chromium fonts messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,14 @@ fonts:
 	@{ fc-list :lang=zh 2>/dev/null | grep -q . && ldconfig -p | grep -q libharfbuzz-subset; } || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq fonts-noto-cjk libharfbuzz-subset0; \
 	  else echo "PDFs need Debian's fonts-noto-cjk and libharfbuzz-subset0: sudo apt-get install fonts-noto-cjk libharfbuzz-subset0"; fi; }
+
+# The interface's texts (edc/i18n.py): extract them from the code and templates and merge them
+# into the Chinese catalog; then translate its new entries (the tests fail on any left out).
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o edc/translations/messages.pot .
+	$(BIN)/pybabel update -i edc/translations/messages.pot -d edc/translations -l zh \
+		--no-location --omit-header
 
 bench: $(VENV)/.installed
 	@for b in bench/[a-z]*.py; do $(BIN)/python "$$b" || exit 1; done

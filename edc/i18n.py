@@ -4,6 +4,9 @@ flash messages, errors shown next to fields — is a message of the catalog in
 itself. The language is the user's choice, kept with the account; until a user chooses,
 the site's default (Chinese for a site that says so), else English.
 
+The Chinese catalog (Simplified Chinese, zh_CN) is ``translations/zh``: Babel reads the
+locale zh_CN as zh_Hans_CN, whose catalog search ends at ``zh``.
+
 Catalogs: ``make messages`` extracts the texts (``pybabel extract``) and updates the
 catalogs; the compiled ``.mo`` files are built from the ``.po`` files when the app starts
 whenever they are missing or older, so a fresh checkout needs no extra step."""
@@ -34,9 +37,11 @@ def language() -> str:
     if current_user and current_user.is_authenticated:
         if getattr(current_user, "language", None) in LOCALES:
             return current_user.language
-        for site in current_user.sites:
-            if getattr(site, "language", None) in LOCALES:
-                return site.language
+        role = current_user.role
+        sites = {getattr(s, "language", None) for s in current_user.sites} \
+            if role is not None and not role.all_sites else set()
+        if len(sites) == 1 and (site := sites.pop()) in LOCALES:  # the sites agree
+            return site
     return "en"
 
 

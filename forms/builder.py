@@ -3,6 +3,7 @@ checks of ``forms.validate`` (through ``edc.crf.services``) decide, for HTML and
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -11,6 +12,12 @@ from forms.metadata import Form, Item, StudyBuild
 
 REASONS = ("", "Transcription error", "Updated source document", "Query response",
            "Late entry of available data", "Other")
+# what the page shows for each (the value saved in the trail stays the English reason)
+REASON_LABELS = {"": _l("— choose —"), "Transcription error": _l("Transcription error"),
+                 "Updated source document": _l("Updated source document"),
+                 "Query response": _l("Query response"),
+                 "Late entry of available data": _l("Late entry of available data"),
+                 "Other": _l("Other")}
 
 
 def _field(item: Item, build: StudyBuild, lang: str):
@@ -60,8 +67,8 @@ def form_class(form: Form, build: StudyBuild, lang: str = "en") -> type[FlaskFor
     """``lang`` puts the English or the Chinese label first (the other stays beside it)."""
     attrs = {item.name: _field(item, build, lang) for item in form.items if not item.derived}
     attrs["version"] = HiddenField()
-    attrs["reason"] = SelectField("Reason for change",
-                                  choices=[SelectChoice(r, r or "— choose —") for r in REASONS],
+    attrs["reason"] = SelectField(_l("Reason for change"),
+                                  choices=[SelectChoice(r, REASON_LABELS[r]) for r in REASONS],
                                   validate_choice=False)
-    attrs["reason_text"] = StringField("Details")
+    attrs["reason_text"] = StringField(_l("Details"))
     return type(f"{form.oid}Form", (FlaskForm,), attrs)

@@ -1,5 +1,6 @@
 from zoneinfo import available_timezones
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -30,8 +31,8 @@ class MultiCheckbox(SelectMultipleField):
 
 
 class ReasonMixin:
-    reason = SelectField("Reason", choices=REASONS, validate_choice=True)
-    reason_text = StringField("Details", validators=[Length(max=400)])
+    reason = SelectField(_l("Reason"), choices=REASONS, validate_choice=True)
+    reason_text = StringField(_l("Details"), validators=[Length(max=400)])
 
     def reason_value(self) -> str:
         pick = self.reason.data or ""
@@ -42,20 +43,20 @@ class ReasonMixin:
 
 
 class UserCreateForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    full_name = StringField("Full printed name", validators=[DataRequired(), Length(max=200)])
-    email = StringField("E-mail", validators=[Length(max=254)])
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    full_name = StringField(_l("Full printed name"), validators=[DataRequired(), Length(max=200)])
+    email = StringField(_l("E-mail"), validators=[Length(max=254)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     sites = MultiCheckbox("Sites (coordinators, investigators and monitors)", choices=[])
 
 
 class ProfileForm(ReasonMixin, FlaskForm):
-    full_name = StringField("Full printed name", validators=[DataRequired(), Length(max=200)])
-    email = StringField("E-mail", validators=[Length(max=254)])
+    full_name = StringField(_l("Full printed name"), validators=[DataRequired(), Length(max=200)])
+    email = StringField(_l("E-mail"), validators=[Length(max=254)])
 
 
 class GrantForm(ReasonMixin, FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     sites = MultiCheckbox("Sites", choices=[])
 
 
@@ -63,15 +64,22 @@ class ReasonForm(ReasonMixin, FlaskForm):
     pass
 
 
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("zh", "中文")]
+
+
 class SiteCreateForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=8)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=[SelectChoice(t, t) for t in TIMEZONES],
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=8)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField(_l("Time zone"), choices=[SelectChoice(t, t) for t in TIMEZONES],
                            default="Asia/Shanghai")
+    language = SelectField(_l("Language of its users (until each chooses)"),
+                           choices=LANGUAGE_CHOICES, default="en")
 
 
 class SiteEditForm(ReasonMixin, FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    timezone = SelectField("Time zone", choices=[SelectChoice(t, t) for t in TIMEZONES])
-    active = BooleanField("Active")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    timezone = SelectField(_l("Time zone"), choices=[SelectChoice(t, t) for t in TIMEZONES])
+    language = SelectField(_l("Language of its users (until each chooses)"),
+                           choices=LANGUAGE_CHOICES)
+    active = BooleanField(_l("Active"))
 

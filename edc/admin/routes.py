@@ -198,7 +198,8 @@ def site_new():
         try:
             with unit_of_work():
                 site = services.create_site(code=form.code.data, name=form.name.data,
-                                            timezone=form.timezone.data, actor=current_actor())
+                                            timezone=form.timezone.data, actor=current_actor(),
+                                            language=form.language.data)
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
@@ -221,7 +222,7 @@ def site_edit(site_id: int):
             with unit_of_work():
                 services.update_site(site, name=form.name.data, timezone=form.timezone.data,
                                      active=form.active.data, actor=current_actor(),
-                                     reason=form.reason_value())
+                                     reason=form.reason_value(), language=form.language.data)
         except services.AdminError as exc:
             _field_error(form, exc)
         else:

@@ -249,7 +249,8 @@ def approve_factor_reset(user: User, *, actor: Actor, reason: str) -> None:
                 details={"requested_by": requester, "sessions_revoked": sessions})
 
 
-def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:
+def create_site(*, code: str, name: str, timezone: str, actor: Actor,
+                language: str = "en") -> Site:
     code = (code or "").strip().upper()
     if not SITE_CODE_RE.match(code):
         raise AdminError("Use 2–8 capital letters or digits, starting with a letter.", "code")
@@ -260,7 +261,10 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:
         raise AdminError("The site name is required.", "name")
     if timezone not in available_timezones():
         raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
-    site = Site(study_id=current_study().id, code=code, name=name, timezone=timezone)
+    if language not in ("en", "zh"):
+        raise AdminError("Choose English or 中文.", "language")
+    site = Site(study_id=current_study().id, code=code, name=name, timezone=timezone,
+                language=language)
     db.session.add(site)
     db.session.flush()
     audit.record(db.session, "site.create", actor=actor, site=site, target_type="site",
@@ -269,14 +273,18 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor) -> Site:
 
 
 def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Actor,
-                reason: str) -> None:
+                reason: str, language: str | None = None) -> None:
     name = (name or "").strip()
     if not name:
         raise AdminError("The site name is required.", "name")
     if timezone not in available_timezones():
         raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
+    language = language or site.language
+    if language not in ("en", "zh", None):
+        raise AdminError("Choose English or 中文.", "language")
     changes = [(f, getattr(site, f), v) for f, v in
-               (("name", name), ("timezone", timezone), ("active", active))
+               (("name", name), ("timezone", timezone), ("active", active),
+                ("language", language))
                if getattr(site, f) != v]
     if not changes:
         return

@@ -1,19 +1,20 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=256)],
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)],
                             render_kw={"autocomplete": "current-password"})
-    new = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
                         render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(
         "Repeat the new password",
@@ -23,7 +24,7 @@ class ChangePasswordForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code from your authenticator app",
+    code = StringField(_l("Code from your authenticator app"),
                        validators=[DataRequired(message="Enter the 6-digit code."),
                                    Length(max=12)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric",

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+import audit
 from edc import dashboards as dashboards_service
 from edc import deviations, health, requestctx, safety
 from edc.extensions import db
@@ -10,6 +12,7 @@ from edc.main import worklists
 from edc.review import locks, sdv
 from edc.security import Perm, has_perm, login_only, public, require
 from edc.subjects.services import list_subjects
+from edc.uow import unit_of_work
 
 bp = Blueprint("main", __name__)
 
@@ -55,8 +58,15 @@ def set_language():
     lang = request.form.get("lang", "")
     if lang in requestctx.LANGUAGES:
         session["lang"] = lang
+        if current_user.language != lang:  # kept with the account for the next sign-in
+            with unit_of_work():
+                old, current_user.language = current_user.language, lang
+                audit.record(db.session, "user.update", actor=requestctx.current_actor(),
+                             target_type="user", target_id=str(current_user.id),
+                             item_oid="language", old_value=old, new_value=lang,
+                             reason="interface language chosen by the user")
     else:
-        flash("Choose English or 中文.", "error")
+        flash(_("Choose English or 中文."), "error")
     back = requestctx.safe_path(request.form.get("next", "")) or url_for("main.index")
     return redirect(back, 303)
 

@@ -38,6 +38,7 @@ class Site(Audited, db.Model):
     timezone: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    language: Mapped[str | None] = mapped_column(String(5))  # its users' default: "en"/"zh"
 
     study: Mapped[Study] = relationship(back_populates="sites")
 

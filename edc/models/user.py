@@ -41,6 +41,7 @@ class User(Audited, db.Model):
     # the second factor (TOTP, RFC 6238): never in an audit entry, a page after enrolment, a
     # log or an export; ``totp_last_step`` refuses a sign-in code used before
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(5))  # "en" / "zh"; None: the site's
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     totp_pending_secret: Mapped[str | None] = mapped_column(String(64))

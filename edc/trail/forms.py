@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -12,16 +13,16 @@ class TrailFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    subject = StringField("Subject", validators=[Optional(), Length(max=32)])
-    form = StringField("Form", validators=[Optional(), Length(max=64)])
-    item = StringField("Item", validators=[Optional(), Length(max=128)])
-    user = StringField("User", validators=[Optional(), Length(max=64)])
-    action = SelectField("Action", default="", choices=[
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=32)])
+    form = StringField(_l("Form"), validators=[Optional(), Length(max=64)])
+    item = StringField(_l("Item"), validators=[Optional(), Length(max=128)])
+    user = StringField(_l("User"), validators=[Optional(), Length(max=64)])
+    action = SelectField(_l("Action"), default="", choices=[
         SelectChoice("", "any"),
         *(SelectChoice(k, v[:1].upper() + v[1:]) for k, v in ACTIONS.items())])
-    since = DateField("From (date)", validators=[Optional()],
+    since = DateField(_l("From (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})
-    until = DateField("To (date)", validators=[Optional()],
+    until = DateField(_l("To (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})
 
     def validate_until(self, field):

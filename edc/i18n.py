@@ -13,6 +13,7 @@ whenever they are missing or older, so a fresh checkout needs no extra step."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -49,21 +50,30 @@ def _locale() -> str:
     return LOCALES[language()]
 
 
-def compile_catalogs() -> None:
-    """Build each ``messages.mo`` from its ``messages.po`` when missing or older."""
+def compile_catalogs(target: Path = TRANSLATIONS) -> None:
+    """Build each ``messages.mo`` (under ``target``) from its ``messages.po`` when missing or
+    older. Each worker writes its own temporary file and renames it into place."""
     for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
+        mo = target / po.relative_to(TRANSLATIONS).with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
             continue
         with po.open("rb") as fh:
             catalog = read_po(fh)
-        tmp = mo.with_suffix(".mo.tmp")
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mo.with_name(f"messages.{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             write_mo(fh, catalog)
         tmp.replace(mo)
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogs()
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    """Compile the catalogs beside their sources, or, where the code may not be written
+    (a read-only installation), into the instance folder."""
+    target = TRANSLATIONS
+    try:
+        compile_catalogs(target)
+    except OSError:
+        target = Path(app.instance_path) / "translations"
+        compile_catalogs(target)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(target))
     babel.init_app(app, locale_selector=_locale)

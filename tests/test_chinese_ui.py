@@ -208,3 +208,12 @@ def test_the_language_is_kept_with_the_account_and_defaults_from_the_site(app, w
     dm = app.test_client()
     login(dm, "dm")  # a role of all sites, without a choice: English
     assert '<html lang="en">' in dm.get("/").get_data(as_text=True)
+
+
+def test_catalogs_compile_where_the_code_may_not_be_written(tmp_path, monkeypatch):
+    from edc import i18n
+
+    i18n.compile_catalogs(tmp_path)  # a fresh target: the .mo is built there
+    mo = tmp_path / "zh" / "LC_MESSAGES" / "messages.mo"
+    assert mo.stat().st_size > 10_000
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -167,7 +167,7 @@ def _register_request_hooks(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_login import current_user
 
-    from edc import safety, security
+    from edc import i18n, safety, security
     from edc.eligibility import words as eligibility_words
     from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
@@ -179,6 +179,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["linked_items"] = eligibility_words.linked
     app.jinja_env.filters["evidence_words"] = eligibility_words.evidence
     app.jinja_env.globals["item_label"] = eligibility_words.item_label
+    app.jinja_env.globals["named"] = i18n.name_of
     app.jinja_env.globals["subject_header"] = progress.header
     app.jinja_env.globals["shown_statuses"] = progress.SHOWN
     app.jinja_env.filters["utc"] = utc_time

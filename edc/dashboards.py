@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -115,7 +116,8 @@ def funnel(subjects: list[Subject], shown: dict[int, str], values, done) -> Char
         for step, ok in steps.items():
             reached[cohort][step] += bool(ok)
     series = {c: [reached[c][step] for step in FUNNEL] for c in cohorts}
-    chart = Chart("Enrollment funnel", _bars(list(FUNNEL), series), ["Step", *cohorts, "All"])
+    chart = Chart(_("Enrollment funnel"), _bars(list(FUNNEL), series),
+                  [_("Step"), *cohorts, _("All")])
     for i, step in enumerate(FUNNEL):
         counts = [series[c][i] for c in cohorts]
         chart.rows.append([step, *counts, sum(counts)])
@@ -135,9 +137,9 @@ def compliance(schedules: dict[int, list]) -> Chart:
                 by_month[v.target.strftime("%Y-%m")][kind] += 1
     months = sorted(by_month)
     kinds = ("on time", "late", "missed")
-    chart = Chart("Visit compliance by month", _bars(
+    chart = Chart(_("Visit compliance by month"), _bars(
         months, {k: [by_month[m][k] for m in months] for k in kinds}),
-        ["Month", *kinds])
+        [_("Month"), *kinds])
     chart.rows = [[m, *(by_month[m][k] for k in kinds)] for m in months]
     return chart
 
@@ -171,22 +173,22 @@ def toxicity(subjects: list[Subject], values) -> tuple[Chart, dict]:
         events[s.id] = {"CRS": crs[1], "ICANS": icans[1]}
         table.append([s.label, crs[0], _day(crs[1]), icans[0], _day(icans[1])])
     labels = [r[0] for r in table]
-    chart = Chart("CRS and ICANS: maximum ASTCT grade per subject", _bars(
+    chart = Chart(_("CRS and ICANS: maximum ASTCT grade per subject"), _bars(
         labels, {"CRS": [r[1] for r in table], "ICANS": [r[3] for r in table]}),
-        ["Subject", "CRS max grade", "CRS onset (day)", "ICANS max grade",
-         "ICANS onset (day)"], table)
+        [_("Subject"), _("CRS max grade"), _("CRS onset (day)"), _("ICANS max grade"),
+         _("ICANS onset (day)")], table)
     return chart, events
 
 
 def adverse_events(values) -> Chart:
     grades = Counter()
-    for (_, form, item), rows in values.items():
+    for (_subject, form, item), rows in values.items():
         if (form, item) == ("AE", "AETOXGR"):
-            grades.update(v for *_, v in rows)
-    labels = [f"Grade {g}" for g in sorted(grades)]
-    chart = Chart("Adverse events by CTCAE grade", _bars(
-        labels, {"bar": [grades[g] for g in sorted(grades)]}), ["Grade", "Adverse events"])
-    chart.rows = [[f"Grade {g}", grades[g]] for g in sorted(grades)]
+            grades.update(row[3] for row in rows)
+    labels = [_("Grade %(g)s", g=g) for g in sorted(grades)]
+    chart = Chart(_("Adverse events by CTCAE grade"), _bars(
+        labels, {"bar": [grades[g] for g in sorted(grades)]}), [_("Grade"), _("Adverse events")])
+    chart.rows = [[label, grades[g]] for label, g in zip(labels, sorted(grades), strict=True)]
     return chart
 
 
@@ -232,10 +234,10 @@ def swimmer(subjects: list[Subject], values, onsets: dict, *, width: int = 640) 
                      text_anchor="end"))
     rows = [[label, days, _day(onset.get("CRS")), _day(onset.get("ICANS")),
              ", ".join(str(d) for d in saes) or "—"] for label, days, onset, saes in lanes]
-    return Chart("Follow-up of every infused subject (swimmer plot)",
+    return Chart(_("Follow-up of every infused subject (swimmer plot)"),
                  _svg(width, height, parts, 11),
-                 ["Subject", "Days since infusion", "CRS onset (day)", "ICANS onset (day)",
-                  "SAE onsets (day)"], rows)
+                 [_("Subject"), _("Days since infusion"), _("CRS onset (day)"),
+                  _("ICANS onset (day)"), _("SAE onsets (day)")], rows)
 
 
 def _day(day: int | None) -> int | str:

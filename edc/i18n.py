@@ -46,6 +46,12 @@ def language() -> str:
     return "en"
 
 
+def name_of(thing) -> str:
+    """The name of an event or form of the study build in the user's language."""
+    zh = getattr(thing, "name_zh", "")
+    return zh if zh and language() == "zh" else thing.name
+
+
 def _locale() -> str:
     return LOCALES[language()]
 

@@ -190,6 +190,7 @@ class Event:
     day: int | None = None          # target day relative to infusion (Day 0)
     window: tuple[int, int] | None = None  # (days before, days after) the target
     repeatable: bool = False
+    name_zh: str = ""
 
 
 @dataclass(frozen=True)

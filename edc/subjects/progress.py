@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from edc import signatures
@@ -17,17 +18,17 @@ from edc.models import FormData, ItemData, Subject, SubjectStatus
 
 # status shown -> (words, colour class); the order is the path through the study
 SHOWN: dict[str, tuple[str, str]] = {
-    "screening": ("Screening", "st-screening"),
-    "eligible": ("Eligible, awaiting the investigator's signature", "st-eligible"),
-    "signed": ("Eligible and signed, ready to enroll", "st-signed"),
-    "screen_failed": ("Screen failed", "st-failed"),
-    "enrolled": ("Enrolled", "st-enrolled"),
-    "treated": ("Treated (CAR-T infused)", "st-treated"),
-    "follow_up": ("Follow-up", "st-follow-up"),
-    "ltfu": ("Long-term follow-up", "st-follow-up"),
-    "withdrawn": ("Withdrawn", "st-withdrawn"),
-    "completed": ("Completed", "st-completed"),
-    "died": ("Died", "st-died"),
+    "screening": (_l("Screening"), "st-screening"),
+    "eligible": (_l("Eligible, awaiting the investigator's signature"), "st-eligible"),
+    "signed": (_l("Eligible and signed, ready to enroll"), "st-signed"),
+    "screen_failed": (_l("Screen failed"), "st-failed"),
+    "enrolled": (_l("Enrolled"), "st-enrolled"),
+    "treated": (_l("Treated (CAR-T infused)"), "st-treated"),
+    "follow_up": (_l("Follow-up"), "st-follow-up"),
+    "ltfu": (_l("Long-term follow-up"), "st-follow-up"),
+    "withdrawn": (_l("Withdrawn"), "st-withdrawn"),
+    "completed": (_l("Completed"), "st-completed"),
+    "died": (_l("Died"), "st-died"),
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from audit.actions import ACTIONS
 from audit.models import AuditEntry
 from edc.extensions import db
+from edc.i18n import name_of
 from edc.models import User
 from edc.security import Role
 from forms.study_build import BUILD
@@ -59,7 +60,7 @@ def where(e: AuditEntry) -> list[str]:
     out = []
     if e.event_oid:
         try:
-            name = BUILD.event(e.event_oid).name
+            name = name_of(BUILD.event(e.event_oid))
         except KeyError:
             name = e.event_oid
         out.append(name + (f" {e.event_repeat}" if (e.event_repeat or 1) > 1 else ""))

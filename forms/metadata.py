@@ -28,8 +28,10 @@ class CodeList:
     def codes(self) -> tuple[str, ...]:
         return tuple(t[0] for t in self.terms)
 
-    def label(self, code: str) -> str:
-        return next((en for c, en, _ in self.terms if c == code), code)
+    def label(self, code: str, lang: str = "en") -> str:
+        """The term of ``code`` in English, or in Chinese (``lang="zh"``) where it has one."""
+        return next(((zh or en) if lang == "zh" else en for c, en, zh in self.terms
+                     if c == code), code)
 
     def both(self, code: str) -> str:
         """The term in English and Chinese (the code itself when the list has no such term)."""

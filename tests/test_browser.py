@@ -115,6 +115,8 @@ def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url
     with page.expect_navigation():
         page.click("#enrollment button[type=submit]")
     assert "Subject enrolled as TJ-001." in page.inner_text("body")
+    page.screenshot(path=str(_shots() / "investigator-signed-coordinator-enrolled.png"),
+                    full_page=True)
 
 
 def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies(
@@ -245,3 +247,44 @@ def _shots():
     folder = Path(os.environ.get("EDC_TEST_OUTPUT", "test-output")) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def test_a_coordinator_screens_a_subject_in_chinese(app, live_url, world, browser_page):
+    """The whole screening through the pages in Chinese: every screening form typed in,
+    saved with "Save and go to" the next one, until the checklist says the subject is
+    eligible and waits for the investigator."""
+    from edc.demo import screening_forms
+    from edc.eligibility.services import site_today
+    from edc.extensions import db
+    from edc.models import Subject
+
+    with app.app_context():
+        today = site_today(db.session.get(Subject, world.subject_tj))
+    page = browser_page
+    _sign_in(page, live_url, "crc")
+    with page.expect_navigation():
+        page.click("form.lang button")  # 中文
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert "退出" in page.inner_text("header")
+    base = f"{live_url}/subjects/{world.subject_tj}"
+    for form, row, values in screening_forms("SLE", today):
+        page.goto(f"{base}/forms/SCREEN/{form}" + (f"/{row}" if row > 1 else ""))
+        for name, value in values.items():
+            field = page.locator(f"form.crf [name={name}]")
+            if field.evaluate("e => e.tagName") == "SELECT":
+                field.select_option(value)
+            else:
+                field.fill(value)
+        with page.expect_navigation():
+            page.click("form.crf button[type=submit]:not([name])")
+        flash = page.locator(".flash-success")
+        assert flash.count() == 1 and "已保存" in flash.inner_text(), (form, page.url)
+        if form in ("DM", "LB"):
+            page.screenshot(path=str(_shots() / f"coordinator-zh-{form}.png"), full_page=True)
+    page.goto(f"{base}/eligibility")
+    body = page.inner_text("body")
+    assert "等待研究者签名" in body and "入选标准核查表" in body
+    page.screenshot(path=str(_shots() / "coordinator-zh-eligibility.png"), full_page=True)
+    page.goto(live_url + "/")
+    start = page.inner_text("main")
+    assert "欢迎" in start and "质疑" in start

@@ -25,7 +25,7 @@ KNOWN_GAPS = frozenset({
     "CTCAE grade", "Enrollment", "Full name",
     "Reason", "Result", "Site", "Sites", "Status", "Subject number",
     "Temporary password", "Type", "Unit", "Version", "active", "any",
-    "none", "not started", "open", "site", "years", "yes", "— choose —",
+    "none", "not started", "open", "site", "yes", "— choose —",
     "complete"})  # (a form's status in the details of an audit entry)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from edc import signatures
 from edc.clock import local_today
 from edc.extensions import db
+from edc.i18n import language
 from edc.models import FormData, ItemData, Subject, SubjectStatus
 
 # status shown -> (words, colour class); the order is the path through the study
@@ -99,9 +100,10 @@ def header(subject: Subject) -> Header:
     today = local_today(subject.site.timezone)
     cohort = values.get(("DX", "COHORT"))
     sex = values.get(("DM", "SEX"))
+    lang = language()
     return Header(
         status=statuses([subject])[subject.id],
-        cohort=BUILD.codelists["COHORT"].label(cohort) if cohort else None,
-        sex=BUILD.codelists["SEX"].label(sex) if sex else None,
+        cohort=BUILD.codelists["COHORT"].label(cohort, lang) if cohort else None,
+        sex=BUILD.codelists["SEX"].label(sex, lang) if sex else None,
         age=age, infusion=infusion,
         day=(today - infusion).days if infusion else None)

@@ -3,6 +3,7 @@ checks of ``forms.validate`` (through ``edc.crf.services``) decide, for HTML and
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
@@ -25,11 +26,11 @@ def _field(item: Item, build: StudyBuild, lang: str):
     if item.unit:
         hint.append(item.unit)
     if item.soft:
-        hint.append(f"normal {item.soft}")
+        hint.append(_("normal %(range)s", range=item.soft))
     if item.partial:
-        hint.append("YYYY-MM-DD; day or month unknown: YYYY-MM-UN or YYYY-UN-UN")
+        hint.append(_("YYYY-MM-DD; day or month unknown: YYYY-MM-UN or YYYY-UN-UN"))
     if item.loq:
-        hint.append("beyond the limit of quantification: <limit or >limit")
+        hint.append(_("beyond the limit of quantification: <limit or >limit"))
     first, second = (item.label_zh or item.label, item.label) if lang == "zh" else \
         (item.label, item.label_zh)
     label = first + (f" · {second}" if second and second != first else "")
@@ -38,7 +39,7 @@ def _field(item: Item, build: StudyBuild, lang: str):
     if codelist is not None and codelist.search_terms:
         # a long dictionary: a text box searching codes, names and synonyms in both
         # languages (the page adds the datalist); the server accepts only its codes
-        hint.append("type a name, brand name or 中文名 and pick from the list")
+        hint.append(_("type a name, brand name or 中文名 and pick from the list"))
         kw["description"] = ", ".join(hint)
         return StringField(render_kw={"list": f"{item.name}-list", "autocomplete": "off",
                                       "maxlength": 40}, **kw)
@@ -51,7 +52,7 @@ def _field(item: Item, build: StudyBuild, lang: str):
         hint.insert(0, "YYYY-MM-DD")
         kw["description"] = ", ".join(hint)
     if item.type == "time":
-        hint.insert(0, "HH:MM, 24-hour, site time")
+        hint.insert(0, _("HH:MM, 24-hour, site time"))
         kw["description"] = ", ".join(hint)
     # dates and times are typed as text: a browser's date picker shows the format of its
     # locale (11/20/2026, 20.11.2026), the study's is YYYY-MM-DD and 24-hour time everywhere

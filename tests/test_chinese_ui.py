@@ -24,7 +24,7 @@ SKIP = ("/logout", "/export", ".pdf", ".csv", "/download", "/api/", "/static/", 
 KNOWN_GAPS = frozenset({
     "CTCAE grade", "Enrollment", "Full name",
     "Reason", "Result", "Site", "Sites", "Status", "Subject number",
-    "Temporary password", "Type", "Unit", "Version", "active", "any",
+    "Temporary password", "Type", "Unit", "Version", "any",
     "none", "not started", "open", "site", "yes", "— choose —",
     "complete"})  # (a form's status in the details of an audit entry)
 

@@ -55,10 +55,9 @@ fonts:
 # The interface's texts (edc/i18n.py): extract them from the code and templates and merge them
 # into the Chinese catalog; then translate its new entries (the tests fail on any left out).
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -k Message --no-location --sort-output \
 		-o edc/translations/messages.pot .
-	$(BIN)/pybabel update -i edc/translations/messages.pot -d edc/translations -l zh \
-		--no-location --omit-header
+	$(BIN)/pybabel update -i edc/translations/messages.pot -d edc/translations -l zh
 
 bench: $(VENV)/.installed
 	@for b in bench/[a-z]*.py; do $(BIN)/python "$$b" || exit 1; done

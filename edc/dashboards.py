@@ -16,6 +16,7 @@ from sqlalchemy import select
 from edc.clock import local_today
 from edc.crf.casebook import visit_schedule
 from edc.extensions import db
+from edc.i18n import translate
 from edc.models import ItemData, Subject
 from edc.subjects import progress
 
@@ -82,7 +83,7 @@ def _bars(labels: list[str], series: dict[str, list[int]], *, width: int = 520) 
         for name, values in series.items():
             w = values[i] * scale
             if w:
-                parts.append(_el("rect", _el("title", f"{label}: {name} {values[i]}"),
+                parts.append(_el("rect", _el("title", f"{label}: {translate(name)} {values[i]}"),
                                  x=f"{x:.1f}", y=y, width=f"{w:.1f}", height=row_h - 6,
                                  fill=COLOURS.get(name, COLOURS["bar"])))
             x += w
@@ -93,7 +94,7 @@ def _bars(labels: list[str], series: dict[str, list[int]], *, width: int = 520) 
         for name in series:
             parts.append(_el("rect", x=x, y=height - 14, width=10, height=10,
                              fill=COLOURS.get(name, COLOURS["bar"])))
-            parts.append(_el("text", name, x=x + 14, y=height - 5))
+            parts.append(_el("text", translate(name), x=x + 14, y=height - 5))
             x += 14 + 8 * len(name) + 16
     return _svg(width, height, parts)
 
@@ -139,7 +140,7 @@ def compliance(schedules: dict[int, list]) -> Chart:
     kinds = ("on time", "late", "missed")
     chart = Chart(_("Visit compliance by month"), _bars(
         months, {k: [by_month[m][k] for m in months] for k in kinds}),
-        [_("Month"), *kinds])
+        [_("Month"), *(translate(k) for k in kinds)])
     chart.rows = [[m, *(by_month[m][k] for k in kinds)] for m in months]
     return chart
 

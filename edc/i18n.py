@@ -18,8 +18,10 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, session
-from flask_babel import Babel
+from flask import Flask, has_request_context, request, session
+from flask_babel import Babel, gettext
+
+from forms.text import N_, Message
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LOCALES = {"en": "en", "zh": "zh_CN"}  # the interface's language codes -> Babel locales
@@ -53,7 +55,42 @@ def name_of(thing) -> str:
 
 
 def _locale() -> str:
+    """The pages speak the reader's language; the API (a contract with programs) and
+    everything outside a request (the command line, jobs) speak English."""
+    if not has_request_context() or request.path.startswith("/api/"):
+        return LOCALES["en"]
     return LOCALES[language()]
+
+
+# The states the data layer records as English words, which pages show with ``|tr``.
+STATE_WORDS = (
+    N_("open"), N_("answered"), N_("closed"),  # queries
+    N_("queued"), N_("running"), N_("done"), N_("failed"),  # background jobs
+    N_("valid"), N_("invalidated by change"),  # signatures
+    N_("due"), N_("overdue"), N_("reported"), N_("reported late"),  # SAE reporting clock
+    N_("awareness time missing"),
+    N_("nothing to verify"), N_("verified"), N_("changed since verified"),  # SDV
+    N_("partly verified"), N_("not verified"),
+    N_("complete"), N_("incomplete"), N_("not started"),  # forms
+    N_("Eligible"), N_("Not eligible"), N_("Not evaluable"),  # eligibility verdicts
+    N_("lock"), N_("freeze"),  # data management
+    N_("done out of window"), N_("planned"), N_("missed"),  # visits (and done, due, overdue)
+    N_("on time"), N_("late"),  # visit compliance
+    N_("site"), N_("monitor"),  # who acts next on a query
+)
+
+
+def translate(text) -> str:
+    """A text of the system in the reader's language: a :class:`Message` by its template (a
+    parameter that is itself a message translated in turn), a fixed text by the catalog;
+    anything else (a value someone typed, a text the catalog does not hold) as it is."""
+    if isinstance(text, Message):
+        params = {k: translate(v) if isinstance(v, Message) else v
+                  for k, v in text.params.items()}
+        return gettext(text.template, **params) if params else gettext(text.template)
+    if isinstance(text, str) and text:
+        return gettext(text)
+    return text
 
 
 def compile_catalogs(target: Path = TRANSLATIONS) -> None:
@@ -83,3 +120,11 @@ def init_app(app: Flask) -> None:
         compile_catalogs(target)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(target))
     babel.init_app(app, locale_selector=_locale)
+    app.jinja_env.filters["tr"] = translate
+
+
+def translate_error(exc: Exception) -> str:
+    """The message of a refusal (an exception raised with one text) in the reader's
+    language."""
+    text = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
+    return translate(text)

@@ -20,6 +20,8 @@ from flask_login import current_user
 from sqlalchemy import ForeignKey, Integer, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, with_loader_criteria
 
+from forms.text import N_
+
 
 class Role(enum.StrEnum):
     CRC = "crc"
@@ -48,13 +50,13 @@ class Role(enum.StrEnum):
             raise ValueError(f"unknown role {text!r}; use one of {names}") from None
 
 
-ROLE_LABELS = {
-    Role.CRC: "Coordinator (CRC)",
-    Role.PI: "Investigator (PI/Sub-I)",
-    Role.CRA: "Monitor (CRA)",
-    Role.DM: "Data manager",
-    Role.SPONSOR: "Sponsor",
-    Role.ADMIN: "Administrator",
+ROLE_LABELS = {  # in English wherever they are recorded; pages translate them
+    Role.CRC: N_("Coordinator (CRC)"),
+    Role.PI: N_("Investigator (PI/Sub-I)"),
+    Role.CRA: N_("Monitor (CRA)"),
+    Role.DM: N_("Data manager"),
+    Role.SPONSOR: N_("Sponsor"),
+    Role.ADMIN: N_("Administrator"),
 }
 ROLE_ALIASES = {
     "coordinator": "crc",

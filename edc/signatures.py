@@ -35,6 +35,7 @@ from edc.extensions import db
 from edc.models import Signature, Subject, User
 from edc.security import Perm, can
 from edc.timefmt import local_time, utc_time
+from forms.text import N_, Message
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def sign(subject: Subject, target_name: str, *, user: User, username: str, passw
     boundary does."""
     spec = target(target_name)
     if not can(user, Perm.SIGN, subject):
-        raise NotAllowed("Only an investigator of the subject's site signs.")
+        raise NotAllowed(N_("Only an investigator of the subject's site signs."))
     if user.locked:  # as the login: a locked account signs nothing, whatever the password
         raise WrongCredentials(LOCKED_MESSAGE)
     # both components of the signature (21 CFR 11.200(a)(1)): the user ID and the password
@@ -167,24 +168,24 @@ def sign(subject: Subject, target_name: str, *, user: User, username: str, passw
     if not name_ok or not verify_password(user.password_hash, password or ""):
         locks = fail_later(user, "signature.failed", actor=actor,
                            details={"target": target_name, "subject": subject.label})
-        raise WrongCredentials("The account is now locked." if locks else
-                               "User ID or password is not correct: nothing was signed.")
+        raise WrongCredentials(N_("The account is now locked.") if locks else
+                               N_("User ID or password is not correct: nothing was signed."))
     if twofactor.required_for_signing(user):
         try:
             twofactor.check(user, code, actor=actor, action="signature.failed", once=False,
                             details={"target": target_name, "subject": subject.label})
         except twofactor.CodeRefused as exc:
-            raise WrongCode(f"{exc} Nothing was signed.") from exc
+            raise WrongCode(Message("%(exc)s Nothing was signed.", exc=exc)) from exc
     if password_expired(user):
-        raise WrongCredentials("Your password has expired or is temporary: change it before "
-                               "signing.")
-    policy.refuse_if_locked(subject, data=False, what="nothing can be signed")
+        raise WrongCredentials(N_("Your password has expired or is temporary: change it "
+                                  "before signing."))
+    policy.refuse_if_locked(subject, data=False, what=N_("nothing can be signed"))
     content = spec.content(subject)
     if valid_signature(subject, target_name, content) is not None:
-        raise SignatureRefused("The record is signed already and the signature is valid.")
+        raise SignatureRefused(N_("The record is signed already and the signature is valid."))
     blockers = spec.blockers(subject)
     if blockers:
-        raise SignatureRefused("The record cannot be signed yet.", blockers)
+        raise SignatureRefused(N_("The record cannot be signed yet."), blockers)
     digest = content_hash(content)
     row = Signature(subject_id=subject.id, site_id=subject.site_id, target=target_name,
                     meaning=spec.meaning, signer_id=user.id, signer_name=user.full_name,

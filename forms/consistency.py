@@ -16,6 +16,7 @@ from typing import Protocol
 
 from forms import scores
 from forms.study_build import SERIOUSNESS_ITEMS
+from forms.text import Message
 
 
 class Others(Protocol):
@@ -57,8 +58,8 @@ VASOPRESSORS = ("one_vasopressor", "multiple_vasopressors")
 def _cytokine_not_marked(v: Values, _o: Others) -> str | None:
     if (_positive(v.get("TOCIDOSE")) or _positive(v.get("STERDOSE"))) and \
             v.get("TREATED") != "Y":
-        return ("a tocilizumab or corticosteroid dose is recorded, but anti-cytokine therapy "
-                "given is not Yes")
+        return Message("a tocilizumab or corticosteroid dose is recorded, but anti-cytokine "
+                       "therapy given is not Yes")
     return None
 
 
@@ -66,14 +67,17 @@ def _vasopressor_grade_0(v: Values, o: Others) -> str | None:
     on_form = v.get("HYPOTEN") in VASOPRESSORS
     on_vitals = o.visit("VS", "VASOPR") in ("one", "multiple")
     if v.get("CRSGR") == "0" and (on_form or on_vitals):
-        where = "on this form" if on_form else "on the vital signs of this visit"
-        return f"vasopressors are recorded {where}, but the CRS grade is 0 (no fever?)"
+        if on_form:
+            return Message("vasopressors are recorded on this form, but the CRS grade is 0 "
+                           "(no fever?)")
+        return Message("vasopressors are recorded on the vital signs of this visit, but the "
+                       "CRS grade is 0 (no fever?)")
     return None
 
 
 def _vitals_vasopressor_grade_0(v: Values, o: Others) -> str | None:
     if v.get("VASOPR") in ("one", "multiple") and o.visit("CRS", "CRSGR") == "0":
-        return "vasopressors recorded, but the CRS assessment of this visit is grade 0"
+        return Message("vasopressors recorded, but the CRS assessment of this visit is grade 0")
     return None
 
 
@@ -81,35 +85,36 @@ def _serious_without_criteria(v: Values, _o: Others) -> str | None:
     ticked = [i for i in SERIOUSNESS_ITEMS if v.get(i) == "Y"]
     # metadata 1.0/1.1 recorded the criteria as free text (AESERCR)
     if v.get("AESER") == "Y" and not ticked and not v.get("AESERCR"):
-        return "serious, but no seriousness criterion is ticked"
+        return Message("serious, but no seriousness criterion is ticked")
     if v.get("AESER") == "N" and ticked:
-        return "not serious, but a seriousness criterion is ticked"
+        return Message("not serious, but a seriousness criterion is ticked")
     return None
 
 
 def _grade_5_without_death(v: Values, o: Others) -> str | None:
     if v.get("AETOXGR") == "5" and not o.subject("DTH", "DTHDAT"):
-        return "grade 5 (death related to the AE), but there is no death record (DTH form)"
+        return Message("grade 5 (death related to the AE), but there is no death record "
+                       "(DTH form)")
     return None
 
 
 def _crcl_stop(v: Values, _o: Others) -> str | None:
     crcl = _dec(v.get("CRCL"))
     if crcl is not None and crcl < 30:
-        return (f"CrCl {crcl} mL/min is below 30: fludarabine must not be given (hard stop); "
-                "the prescribed fludarabine dose is 0")
+        return Message("CrCl %(crcl)s mL/min is below 30: fludarabine must not be given (hard "
+                       "stop); the prescribed fludarabine dose is 0", crcl=str(crcl))
     return None
 
 
 def _fludarabine_stop(v: Values, o: Others) -> str | None:
     if _dec(v.get("FLUPRE")) == 0 or _crcl_stop({"CRCL": o.subject("LD", "CRCL")}, o):
-        return "CrCl below 30 mL/min: fludarabine must not be given (hard stop)"
+        return Message("CrCl below 30 mL/min: fludarabine must not be given (hard stop)")
     return None
 
 
 def _fludarabine_given_despite_stop(v: Values, o: Others) -> str | None:
     if _positive(v.get("FLUADM")) and _fludarabine_stop(v, o):
-        return "fludarabine was given although CrCl is below 30 mL/min"
+        return Message("fludarabine was given although CrCl is below 30 mL/min")
     return None
 
 
@@ -128,22 +133,22 @@ def _dose_deviation(v: Values, _o: Others) -> str | None:
             shown = "any amount" if pct == float("inf") else f"{pct:+.1f} %"
             found.append(f"{drug} {a} mg against {p} mg prescribed ({shown})")
     if found:
-        return ("administered differs from prescribed by more than 10 % ("
-                + "; ".join(found) + "): give the reason for the dose deviation")
+        return Message("administered differs from prescribed by more than 10 %% (%(doses)s): "
+                       "give the reason for the dose deviation", doses="; ".join(found))
     return None
 
 
 def _birth_after_consent(v: Values, o: Others) -> str | None:
     consent, birth = o.subject("IC", "RFICDAT"), v.get("BRTHDAT")
     if consent and birth and birth >= consent:
-        return f"is not before informed consent ({consent})"
+        return Message("is not before informed consent (%(date)s)", date=consent)
     return None
 
 
 def _lot_mismatch(v: Values, o: Others) -> str | None:
     lot, apheresis = v.get("LOTNO"), o.subject("AP", "LOTNO")
     if lot and apheresis and lot != apheresis:
-        return f"does not match the apheresis product lot ({apheresis})"
+        return Message("does not match the apheresis product lot (%(lot)s)", lot=apheresis)
     return None
 
 
@@ -157,16 +162,16 @@ def _lymphodepletion_gap(v: Values, o: Others) -> int | None:
 def _infusion_before_lymphodepletion_ended(v: Values, o: Others) -> str | None:
     gap = _lymphodepletion_gap(v, o)
     if gap is not None and gap < 3:
-        return (f"is before lymphodepletion ended (started {o.subject('LD', 'LDSTDAT')}; "
-                "infusion is planned on day 5 after)")
+        return Message("is before lymphodepletion ended (started %(start)s; infusion is "
+                       "planned on day 5 after)", start=o.subject("LD", "LDSTDAT"))
     return None
 
 
 def _infusion_off_plan(v: Values, o: Others) -> str | None:
     gap = _lymphodepletion_gap(v, o)
     if gap is not None and gap >= 3 and not 4 <= gap <= 6:
-        return (f"is {gap} days after the start of lymphodepletion "
-                f"({o.subject('LD', 'LDSTDAT')}); the plan is 5 ± 1")
+        return Message("is %(days)d days after the start of lymphodepletion (%(start)s); the "
+                       "plan is 5 ± 1", days=gap, start=o.subject("LD", "LDSTDAT"))
     return None
 
 
@@ -179,7 +184,7 @@ def _implausible_age(v: Values, o: Others) -> str | None:
         return None
     age = scores.age_years(date.fromisoformat(birth), date.fromisoformat(on))
     if not 18 <= age <= 100:
-        return f"gives an age of {age} years at consent: check the birth date"
+        return Message("gives an age of %(age)d years at consent: check the birth date", age=age)
     return None
 
 

@@ -15,6 +15,7 @@ from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from forms.metadata import Form, Item, StudyBuild
+from forms.text import Message
 from forms.values import date_span, parse_date, parse_quantity
 
 _INT = re.compile(r"^[+-]?\d+$")
@@ -44,42 +45,44 @@ class Outcome:
 def _parse(item: Item, raw: str) -> tuple[str | None, str | None]:
     """(normalised text, error)."""
     if _CONTROL.search(raw):
-        return None, "contains control or invalid characters; retype the value"
+        return None, Message("contains control or invalid characters; retype the value")
     if item.type == "text":
         if len(raw) > item.max_length:
-            return None, f"at most {item.max_length} characters"
+            return None, Message("at most %(n)d characters", n=item.max_length)
         return raw, None
     value = raw.strip()
     if item.loq and value[:1] in ("<", ">"):
         try:
             return parse_quantity(value, loq=True).text, None
         except ValueError as exc:
-            return None, str(exc)
+            return None, exc.args[0]
     if item.type == "integer":
         if not _INT.match(value):
-            return None, "enter a whole number" + (" (or <limit / >limit)" if item.loq else "")
+            return None, (Message("enter a whole number (or <limit / >limit)") if item.loq
+                          else Message("enter a whole number"))
         return str(int(value)), None
     if item.type == "float":
         value = value.replace(",", ".") if value.count(",") == 1 and "." not in value else value
         if not _DEC.match(value):
-            return None, "enter a number (use . for decimals)" + (
-                "; below or above the limit of quantification: <limit or >limit"
-                if item.loq else "")
+            return None, (Message(
+                "enter a number (use . for decimals); below or above the limit of "
+                "quantification: <limit or >limit") if item.loq
+                else Message("enter a number (use . for decimals)"))
         try:
             number = Decimal(value)
         except InvalidOperation:
-            return None, "enter a number"
+            return None, Message("enter a number")
         return format(number.normalize(), "f") if number == number.to_integral() else value, None
     if item.type == "date":
         try:
             return parse_date(value, partial=item.partial).text, None
         except ValueError as exc:
-            return None, str(exc)
+            return None, exc.args[0]
     if item.type == "time":
         try:
             return time.fromisoformat(value).strftime("%H:%M"), None
         except ValueError:
-            return None, "enter a time as HH:MM (24 h)"
+            return None, Message("enter a time as HH:MM (24 h)")
     return value, None  # code: checked against its list by the caller
 
 
@@ -91,7 +94,7 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
     known = set(form.item_names)
     for name in entered:
         if name not in known:
-            errors[name] = f"{form.oid} has no item {name}"
+            errors[name] = Message("%(form)s has no item %(item)s", form=form.oid, item=name)
 
     for item in form.items:
         if item.name not in entered:
@@ -101,10 +104,10 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
             values[item.name] = None
             continue
         if item.derived:
-            errors[item.name] = "is computed by the system and cannot be entered"
+            errors[item.name] = Message("is computed by the system and cannot be entered")
             continue
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            errors[item.name] = "must be a string or a number"
+            errors[item.name] = Message("must be a string or a number")
             continue
         text, error = _parse(item, str(raw))
         if error:
@@ -113,7 +116,7 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
         if item.type == "code":
             codes = build.codelists[item.codelist].codes
             if text not in codes:
-                errors[item.name] = f"choose one of {', '.join(codes)}"
+                errors[item.name] = Message("choose one of %(codes)s", codes=", ".join(codes))
                 continue
         values[item.name] = text
 
@@ -134,11 +137,11 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
             span = date_span(value)
             day = span.earliest
             if item.no_future and day > context.today:
-                errors[item.name] = "is after today"
+                errors[item.name] = Message("is after today")
             elif (form.procedure and item.name == form.date_item and context.consent_date
                   and day < context.consent_date):
-                errors[item.name] = (f"is before informed consent "
-                                     f"({context.consent_date.isoformat()})")
+                errors[item.name] = Message("is before informed consent (%(date)s)",
+                                            date=context.consent_date.isoformat())
 
     for order in form.date_orders:
         a, b = merged.get(order.earlier), merged.get(order.later)
@@ -151,7 +154,7 @@ def validate_form(build: StudyBuild, form: Form, entered: dict[str, object],
             continue
         present = merged.get(item.name) is not None
         if is_required(item, merged) and not present and item.name in entered:
-            warnings[item.name] = "required"
+            warnings[item.name] = Message("required")
     return Outcome(values, errors, warnings)
 
 
@@ -160,14 +163,16 @@ def _range_check(item: Item, value: str, values: Mapping[str, str | None]
     """(refusal, flag) of a number against its plausible (hard) and normal (soft) range."""
     unit = values.get(item.unit_item) if item.unit_item else None
     if item.unit_item and unit is None:
-        return f"give the unit ({item.unit_item})", None
+        return Message("give the unit (%(unit)s)", unit=item.unit_item), None
     hard, soft = item.ranges_for(unit)
     q = parse_quantity(value, loq=item.loq)
     unit_text = f" {unit or item.unit}" if (unit or item.unit) else ""
     if hard and not hard.contains(q.limit):
-        return f"{value}{unit_text} is outside the plausible range {hard}{unit_text}", None
+        return Message("%(value)s is outside the plausible range %(range)s",
+                       value=value + unit_text, range=str(hard) + unit_text), None
     if soft and _surely_outside(q, soft):
-        return None, f"{value}{unit_text} is outside the normal range {soft}"
+        return None, Message("%(value)s is outside the normal range %(range)s",
+                             value=value + unit_text, range=str(soft))
     return None, None
 
 
@@ -201,9 +206,9 @@ def free_text_problem(text: str, max_length: int) -> str | None:
     """What is wrong with a typed text that is not an item (a reason for change): too long,
     or control characters."""
     if len(text) > max_length:
-        return f"at most {max_length} characters"
+        return Message("at most %(n)d characters", n=max_length)
     if _CONTROL.search(text):
-        return "contains control or invalid characters; retype it"
+        return Message("contains control or invalid characters; retype it")
     return None
 
 
@@ -250,8 +255,9 @@ def refuse_hidden_values(build: StudyBuild, form: Form, outcome: Outcome,
         if after.get(name) is not None and name not in outcome.errors \
                 and not form.item(name).derived:  # computed: empty without its inputs
             cond = build.describe(form, form.item(name).show_if)
-            outcome.errors[name] = (f"does not apply (asked only when {cond}): remove the "
-                                    "value")
+            outcome.errors[name] = Message(
+                "does not apply (asked only when %(condition)s): remove the value",
+                condition=cond)
 
 
 def missing_required(form: Form, stored: dict[str, str | None],

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from forms.text import Message
+
 UNKNOWN = "UN"
 _PARTIAL = re.compile(r"^(\d{4})-(\d{2}|UN)-(\d{2}|UN)$")
 _QUALIFIED = re.compile(r"^([<>])\s*([+-]?(\d+(\.\d*)?|\.\d+))$")
@@ -45,8 +47,8 @@ def parse_date(text: str, *, partial: bool = False) -> DateSpan:
     """A date ``YYYY-MM-DD``, or with ``partial`` also ``YYYY-MM-UN`` and ``YYYY-UN-UN``.
     ValueError says what to type."""
     value = (text or "").strip()
-    asked = ("enter a date as YYYY-MM-DD, or YYYY-MM-UN / YYYY-UN-UN when the day or month "
-             "is unknown") if partial else "enter a date as YYYY-MM-DD"
+    asked = Message("enter a date as YYYY-MM-DD, or YYYY-MM-UN / YYYY-UN-UN when the day or "
+                    "month is unknown") if partial else Message("enter a date as YYYY-MM-DD")
     if not partial or UNKNOWN not in value.upper():
         try:
             day = date.fromisoformat(value)
@@ -58,17 +60,17 @@ def parse_date(text: str, *, partial: bool = False) -> DateSpan:
         raise ValueError(asked)
     year, month, day = m.groups()
     if month == UNKNOWN and day != UNKNOWN:
-        raise ValueError("a day without a month: enter YYYY-UN-UN")
+        raise ValueError(Message("a day without a month: enter YYYY-UN-UN"))
     if day != UNKNOWN:  # only the day, or the month and the day, may be unknown
         raise ValueError(asked)
     y = int(year)
     if y < 1900:
-        raise ValueError("the year is before 1900")
+        raise ValueError(Message("the year is before 1900"))
     if month == UNKNOWN:
         return DateSpan(date(y, 1, 1), date(y, 12, 31), f"{y:04d}-UN-UN")
     mo = int(month)
     if not 1 <= mo <= 12:
-        raise ValueError("the month must be 01 to 12")
+        raise ValueError(Message("the month must be 01 to 12"))
     last = calendar.monthrange(y, mo)[1]
     return DateSpan(date(y, mo, 1), date(y, mo, last), f"{y:04d}-{mo:02d}-UN")
 
@@ -144,9 +146,10 @@ def parse_quantity(text: str, *, loq: bool = False) -> Quantity:
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise ValueError("enter a number" + (" (or <limit / >limit)" if loq else "")) from None
+        raise ValueError(Message("enter a number (or <limit / >limit)") if loq
+                         else Message("enter a number")) from None
     if not number.is_finite():
-        raise ValueError("enter a number")
+        raise ValueError(Message("enter a number"))
     return Quantity(number, number, _plain(number))
 
 

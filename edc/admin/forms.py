@@ -9,10 +9,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from edc.security import Role
 
-ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in Role]
+ROLE_CHOICES = [SelectChoice(r.value, _l(r.label)) for r in Role]
 TIMEZONES = sorted(available_timezones())
 REASONS = [
-    SelectChoice("", "— choose —"),
+    SelectChoice("", _l("— choose —")),
     *(SelectChoice(text, text) for text in (
         "New staff member",
         "Change of responsibilities",
@@ -57,7 +57,7 @@ class ProfileForm(ReasonMixin, FlaskForm):
 
 class GrantForm(ReasonMixin, FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
-    sites = MultiCheckbox("Sites", choices=[])
+    sites = MultiCheckbox(_l("Sites"), choices=[])
 
 
 class ReasonForm(ReasonMixin, FlaskForm):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from wtforms.fields.choices import SelectChoice
 
 from edc.admin import services
@@ -14,10 +15,12 @@ from edc.admin.forms import (
 )
 from edc.auth import twofactor
 from edc.extensions import db
+from edc.i18n import translate, translate_error
 from edc.models import Site, User
 from edc.requestctx import current_actor
 from edc.security import Perm, Role, require
 from edc.uow import unit_of_work
+from forms.text import N_
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -36,9 +39,9 @@ def _user_or_404(user_id: int) -> User:
 def _field_error(form, exc: services.AdminError) -> None:
     field = getattr(form, exc.field, None) if exc.field else None
     if field is not None:
-        field.errors = [*field.errors, str(exc)]
+        field.errors = [*field.errors, translate_error(exc)]
     else:
-        flash(str(exc), "error")
+        flash(translate_error(exc), "error")
 
 
 # Users ---------------------------------------------------------------------------------------
@@ -101,7 +104,7 @@ def user_profile(user_id: int):
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
-            flash("Profile saved.", "success")
+            flash(_("Profile saved."), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return _user_page(user, 422, profile=form)
 
@@ -120,7 +123,7 @@ def user_grants(user_id: int):
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
-            flash("Role and sites saved. The user's open sessions were ended.", "success")
+            flash(_("Role and sites saved. The user's open sessions were ended."), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return _user_page(user, 422, grant=form)
 
@@ -138,7 +141,7 @@ def _account_action(user_id: int, operation, done: str):
             if isinstance(result, str):  # a temporary password, shown once
                 return render_template("admin/temp_password.html", user=user, password=result,
                                        created=False)
-            flash(done, "success")
+            flash(translate(done), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return _user_page(user, 422, action=form)
 
@@ -146,19 +149,19 @@ def _account_action(user_id: int, operation, done: str):
 @bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
 @require(Perm.MANAGE_USERS)
 def user_deactivate(user_id: int):
-    return _account_action(user_id, services.deactivate, "Account deactivated.")
+    return _account_action(user_id, services.deactivate, N_("Account deactivated."))
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @require(Perm.MANAGE_USERS)
 def user_reactivate(user_id: int):
-    return _account_action(user_id, services.reactivate, "Account reactivated.")
+    return _account_action(user_id, services.reactivate, N_("Account reactivated."))
 
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
 @require(Perm.MANAGE_USERS)
 def user_unlock(user_id: int):
-    return _account_action(user_id, services.unlock, "Account unlocked.")
+    return _account_action(user_id, services.unlock, N_("Account unlocked."))
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
@@ -171,15 +174,15 @@ def user_reset_password(user_id: int):
 @require(Perm.MANAGE_USERS)
 def user_factor_reset_request(user_id: int):
     return _account_action(user_id, services.request_factor_reset,
-                           "Reset of the second factor requested: a second administrator "
-                           "approves it.")
+                           N_("Reset of the second factor requested: a second administrator "
+                              "approves it."))
 
 
 @bp.route("/users/<int:user_id>/second-factor/approve-reset", methods=["POST"])
 @require(Perm.MANAGE_USERS)
 def user_factor_reset_approve(user_id: int):
     return _account_action(user_id, services.approve_factor_reset,
-                           "Second factor reset. The user sets up a new one.")
+                           N_("Second factor reset. The user sets up a new one."))
 
 
 # Sites ---------------------------------------------------------------------------------------
@@ -203,7 +206,7 @@ def site_new():
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
-            flash(f"Site {site.code} created.", "success")
+            flash(_("Site %(code)s created.", code=site.code), "success")
             return redirect(url_for("admin.sites"))
         return render_template("admin/site_form.html", form=form, site=None), 422
     return render_template("admin/site_form.html", form=form, site=None), (
@@ -226,7 +229,7 @@ def site_edit(site_id: int):
         except services.AdminError as exc:
             _field_error(form, exc)
         else:
-            flash(f"Site {site.code} saved.", "success")
+            flash(_("Site %(code)s saved.", code=site.code), "success")
             return redirect(url_for("admin.sites"))
         return render_template("admin/site_form.html", form=form, site=site), 422
     return render_template("admin/site_form.html", form=form, site=site), (

@@ -17,6 +17,7 @@ from edc.extensions import db
 from edc.models import RoleGrant, Site, User
 from edc.security import Role
 from edc.study import current_study
+from forms.text import N_, Message
 from forms.validate import MAX_REASON, free_text_problem
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -53,7 +54,7 @@ def _sites_by_code(codes) -> list[Site]:
     sites = {s.code: s for s in db.session.scalars(select(Site).where(Site.code.in_(codes)))}
     missing = [c for c in codes if c not in sites]
     if missing:
-        raise AdminError(f"Unknown site: {', '.join(missing)}.", "sites")
+        raise AdminError(Message("Unknown site: %(value)s.", value=', '.join(missing)), "sites")
     return [sites[c] for c in codes]
 
 
@@ -61,7 +62,7 @@ def _check_grant(role: Role, sites: list[Site]) -> list[Site]:
     if role.all_sites:
         return []  # data managers, sponsors and admins see every site
     if not sites:
-        raise AdminError(f"A {role.label} needs at least one site.", "sites")
+        raise AdminError(Message("A %(label)s needs at least one site.", label=role.label), "sites")
     return sites
 
 
@@ -78,13 +79,15 @@ def create_user(*, username: str, full_name: str, email: str, role: Role, site_c
     the user must replace it at first sign-in."""
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
-        raise AdminError("Use 2–64 lower-case letters, digits, '.', '_' or '-'.", "username")
+        raise AdminError(N_("Use 2–64 lower-case letters, digits, '.', '_' or '-'."), "username")
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AdminError(f"The username {username!r} is taken (usernames are never reused).",
+        raise AdminError(Message(
+                "The username %(username)s is taken (usernames are never reused).",
+                username=repr(username)),
                          "username")
     full_name = (full_name or "").strip()
     if not full_name:
-        raise AdminError("The full printed name is required (it is shown on signatures).",
+        raise AdminError(N_("The full printed name is required (it is shown on signatures)."),
                          "full_name")
     email = _email(email)
     sites = _check_grant(role, _sites_by_code(site_codes))
@@ -120,7 +123,7 @@ def _write_grants(user: User, role: Role, sites: list[Site]) -> None:
 
 def set_grants(user: User, role: Role, site_codes, *, actor: Actor, reason: str) -> None:
     if user.id == actor.user_id:
-        raise AdminError("You cannot change your own role or sites.", "role")
+        raise AdminError(N_("You cannot change your own role or sites."), "role")
     sites = _check_grant(role, _sites_by_code(site_codes))
     old = _grant_text(user.role, user.sites)
     new = _grant_text(role, sites)
@@ -138,7 +141,7 @@ def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reas
     full_name = (full_name or "").strip()
     email = _email(email)
     if not full_name:
-        raise AdminError("The full printed name is required.", "full_name")
+        raise AdminError(N_("The full printed name is required."), "full_name")
     changes = {field: (getattr(user, field), value)
                for field, value in (("full_name", full_name), ("email", email))
                if getattr(user, field) != value}
@@ -154,24 +157,24 @@ def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reas
 def _email(email: str | None) -> str:
     email = (email or "").strip()
     if email and not EMAIL_RE.match(email):
-        raise AdminError("Enter a valid e-mail address, or leave it empty.", "email")
+        raise AdminError(N_("Enter a valid e-mail address, or leave it empty."), "email")
     return email
 
 
 def _reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise AdminError("Give a reason for this change.", "reason")
+        raise AdminError(N_("Give a reason for this change."), "reason")
     if problem := free_text_problem(reason, MAX_REASON):  # refused, never cut short
-        raise AdminError(f"The reason: {problem}.", "reason")
+        raise AdminError(Message("The reason: %(problem)s.", problem=problem), "reason")
     return reason
 
 
 def deactivate(user: User, *, actor: Actor, reason: str) -> None:
     if user.id == actor.user_id:
-        raise AdminError("You cannot deactivate your own account.")
+        raise AdminError(N_("You cannot deactivate your own account."))
     if not user.active:
-        raise AdminError("The account is already deactivated.")
+        raise AdminError(N_("The account is already deactivated."))
     reason = _reason(reason)
     user.active = False
     user.deactivated_at = utcnow()
@@ -183,7 +186,7 @@ def deactivate(user: User, *, actor: Actor, reason: str) -> None:
 
 def reactivate(user: User, *, actor: Actor, reason: str) -> None:
     if user.active:
-        raise AdminError("The account is active.")
+        raise AdminError(N_("The account is active."))
     reason = _reason(reason)
     user.active = True
     user.deactivated_at = None
@@ -193,7 +196,7 @@ def reactivate(user: User, *, actor: Actor, reason: str) -> None:
 
 def unlock(user: User, *, actor: Actor, reason: str) -> None:
     if not user.locked:
-        raise AdminError("The account is not locked.")
+        raise AdminError(N_("The account is not locked."))
     reason = _reason(reason)
     user.locked = False
     user.locked_at = None
@@ -205,7 +208,7 @@ def unlock(user: User, *, actor: Actor, reason: str) -> None:
 def reset_password(user: User, *, actor: Actor, reason: str) -> str:
     """Give the user a temporary password (returned once) to replace at next sign-in."""
     if user.id == actor.user_id:
-        raise AdminError("Change your own password from your account page.")
+        raise AdminError(N_("Change your own password from your account page."))
     reason = _reason(reason)
     password = temporary_password(user)
     set_password(user, password, temporary=True)
@@ -221,9 +224,9 @@ def request_factor_reset(user: User, *, actor: Actor, reason: str) -> None:
     second administrator approves."""
     reason = _reason(reason)
     if user.id == actor.user_id:
-        raise AdminError("Your own second factor is reset by two other administrators.")
+        raise AdminError(N_("Your own second factor is reset by two other administrators."))
     if not twofactor.enrolled(user):
-        raise AdminError("This account has no second factor to reset.")
+        raise AdminError(N_("This account has no second factor to reset."))
     user.totp_reset_requested_by_id = actor.user_id
     user.totp_reset_requested_at = utcnow()
     _audit_user("user.second_factor_reset_requested", user, actor=actor, reason=reason,
@@ -237,11 +240,13 @@ def approve_factor_reset(user: User, *, actor: Actor, reason: str) -> None:
     requester = twofactor.pending_reset(user)
     if requester is None:
         hours = twofactor.RESET_REQUEST_LIFETIME.total_seconds() / 3600
-        raise AdminError("No reset request holds: another administrator requests it first "
-                         f"(a request holds for {hours:.0f} h).")
+        raise AdminError(Message(
+                "No reset request holds: another administrator requests it first (a request "
+                "holds for %(hours)s h).",
+                hours=format(hours, '.0f')))
     if actor.user_id in (requester, user.id):
-        raise AdminError("A second administrator, not the one who requested it, approves "
-                         "the reset.")
+        raise AdminError(N_("A second administrator, not the one who requested it, approves "
+                            "the reset."))
     twofactor.clear(user)
     sessions = end_user_sessions(user, "second factor reset")
     _audit_user("user.second_factor_reset", user, actor=actor, old_value="enrolled",
@@ -253,16 +258,16 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor,
                 language: str = "en") -> Site:
     code = (code or "").strip().upper()
     if not SITE_CODE_RE.match(code):
-        raise AdminError("Use 2–8 capital letters or digits, starting with a letter.", "code")
+        raise AdminError(N_("Use 2–8 capital letters or digits, starting with a letter."), "code")
     if db.session.scalar(select(Site.id).where(Site.code == code)) is not None:
-        raise AdminError(f"Site code {code} exists.", "code")
+        raise AdminError(Message("Site code %(code)s exists.", code=code), "code")
     name = (name or "").strip()
     if not name:
-        raise AdminError("The site name is required.", "name")
+        raise AdminError(N_("The site name is required."), "name")
     if timezone not in available_timezones():
-        raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
+        raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
     if language not in ("en", "zh"):
-        raise AdminError("Choose English or 中文.", "language")
+        raise AdminError(N_("Choose English or 中文."), "language")
     site = Site(study_id=current_study().id, code=code, name=name, timezone=timezone,
                 language=language)
     db.session.add(site)
@@ -276,12 +281,12 @@ def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Ac
                 reason: str, language: str | None = None) -> None:
     name = (name or "").strip()
     if not name:
-        raise AdminError("The site name is required.", "name")
+        raise AdminError(N_("The site name is required."), "name")
     if timezone not in available_timezones():
-        raise AdminError("Choose an IANA time zone such as Asia/Shanghai.", "timezone")
+        raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
     language = language or site.language
     if language not in ("en", "zh", None):
-        raise AdminError("Choose English or 中文.", "language")
+        raise AdminError(N_("Choose English or 中文."), "language")
     changes = [(f, getattr(site, f), v) for f, v in
                (("name", name), ("timezone", timezone), ("active", active),
                 ("language", language))

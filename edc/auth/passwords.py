@@ -11,6 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from forms.text import N_, Message
+
 
 class PasswordPolicyError(ValueError):
     pass
@@ -73,27 +75,31 @@ def check_policy(user, password: str) -> None:
     cfg = current_app.config
     minimum = cfg["EDC_PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
-        raise PasswordPolicyError(f"The password must have at least {minimum} characters.")
+        raise PasswordPolicyError(Message(
+                "The password must have at least %(minimum)s characters.",
+                minimum=minimum))
     if len(password) > 256:
-        raise PasswordPolicyError("The password must have at most 256 characters.")
+        raise PasswordPolicyError(N_("The password must have at most 256 characters."))
     if password.strip() != password:
-        raise PasswordPolicyError("The password must not start or end with a space.")
+        raise PasswordPolicyError(N_("The password must not start or end with a space."))
     if any(unicodedata.category(ch) in _INVISIBLE for ch in password):
-        raise PasswordPolicyError("The password must not contain control or invisible "
-                                  "characters (they cannot be typed again reliably).")
+        raise PasswordPolicyError(N_("The password must not contain control or invisible "
+                                     "characters (they cannot be typed again reliably)."))
     if len(set(password)) == 1:
-        raise PasswordPolicyError("The password must not repeat one character.")
+        raise PasswordPolicyError(N_("The password must not repeat one character."))
     if password.lower() in _common_passwords():
-        raise PasswordPolicyError("The password is one of the 10,000 most commonly used "
-                                  "passwords: choose another.")
+        raise PasswordPolicyError(N_("The password is one of the 10,000 most commonly used "
+                                     "passwords: choose another."))
     name = (getattr(user, "username", None) or "").lower()
     if name and (name == password.lower() or (len(name) >= 4 and name in password.lower())):
-        raise PasswordPolicyError("The password must not contain the username.")
+        raise PasswordPolicyError(N_("The password must not contain the username."))
     if user is not None:
         recent = user.password_history[: cfg["EDC_PASSWORD_HISTORY"]]
         if any(verify_password(h.password_hash, password) for h in recent):
             raise PasswordPolicyError(
-                f"The password must differ from the last {cfg['EDC_PASSWORD_HISTORY']} passwords."
+                Message(
+                        "The password must differ from the last %(value)s passwords.",
+                        value=cfg['EDC_PASSWORD_HISTORY'])
             )
 
 

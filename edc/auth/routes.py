@@ -12,6 +12,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from audit import Actor
@@ -19,6 +20,7 @@ from edc.auth import services, twofactor
 from edc.auth.forms import ChangePasswordForm, CodeForm, LoginForm
 from edc.auth.passwords import PasswordPolicyError
 from edc.extensions import db, limiter
+from edc.i18n import language, translate_error
 from edc.models import User
 from edc.requestctx import current_actor, safe_path
 from edc.security import login_only, public
@@ -69,7 +71,7 @@ def _signed_in(result: services.LoginResult, next_path: str | None):
     session["sid"] = result.token
     login_user(result.user)
     if services.password_expired(result.user):
-        flash("Your password has expired or was reset. Choose a new one to continue.",
+        flash(_("Your password has expired or was reset. Choose a new one to continue."),
               "warning")
         return redirect(url_for("auth.change_password"))
     if twofactor.must_enrol(result.user):
@@ -95,7 +97,7 @@ def login_code():
     user = _pending_user()
     if user is None:
         session.pop(_PENDING, None)
-        flash("Sign in again: the code is asked within five minutes of the password.", "info")
+        flash(_("Sign in again: the code is asked within five minutes of the password."), "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -108,7 +110,7 @@ def login_code():
                                 once=True)
                 result = services.open_session(user, actor=actor)
         except twofactor.CodeRefused as exc:
-            form.code.errors = [str(exc)]
+            form.code.errors = [translate_error(exc)]
             if not db.session.get(User, user.id).is_active:  # locked by this failure
                 session.pop(_PENDING, None)
             return render_template("auth/login_code.html", form=form), 401
@@ -136,9 +138,9 @@ def two_factor():
             with unit_of_work():
                 twofactor.confirm_enrolment(user, form.code.data, actor=current_actor())
         except twofactor.CodeRefused as exc:
-            form.code.errors = [str(exc)]
+            form.code.errors = [translate_error(exc)]
         else:
-            flash("Your second factor is set up. It is asked at sign-in and when you sign.",
+            flash(_("Your second factor is set up. It is asked at sign-in and when you sign."),
                   "success")
             return redirect(url_for("main.index"))
     if form.errors:
@@ -152,9 +154,11 @@ def two_factor():
 def logout():
     with unit_of_work():
         services.logout(current_user, session.get("sid"), actor=current_actor())
+    lang = language()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    session["lang"] = lang  # the sign-in page stays in the language of the one who left
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -168,11 +172,11 @@ def change_password():
                 services.change_own_password(current_user, form.current.data, form.new.data,
                                              token=session.get("sid"), actor=current_actor())
         except PasswordPolicyError as exc:
-            form.new.errors = [str(exc)]
+            form.new.errors = [translate_error(exc)]
         except ValueError as exc:
-            form.current.errors = [str(exc)]
+            form.current.errors = [translate_error(exc)]
         else:
-            flash("Your password is changed. Your other sessions were signed out.", "success")
+            flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("main.index"))
         return render_template("auth/change_password.html", form=form), 422
     status = 422 if form.errors else 200

@@ -26,6 +26,7 @@ from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import AuthSession, PasswordHistory, User
 from edc.uow import refuse_later
+from forms.text import N_
 
 GENERIC_FAILURE = "Invalid username or password."
 LOCKED_MESSAGE = "This account is locked. Ask an administrator to unlock it."
@@ -204,8 +205,8 @@ def change_own_password(user: User, current: str, new: str, *, token: str | None
         # guesses of the current password count toward the lockout, as at sign-in
         locks = fail_later(user, "auth.password_change_failed", actor=actor,
                            details={"why": "wrong current password"})
-        raise ValueError("The account is now locked." if locks else
-                         "The current password is not correct.")
+        raise ValueError(N_("The account is now locked.") if locks else
+                         N_("The current password is not correct."))
     check_policy(user, new)
     set_password(user, new)
     revoked = end_user_sessions(user, "password changed", keep_token=token)

@@ -31,6 +31,7 @@ from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import User
 from edc.security import Role
+from forms.text import N_
 
 STEP_SECONDS = 30
 ISSUER = "CAR-T EDC"
@@ -88,8 +89,8 @@ def start_enrolment(user: User) -> str:
     """Give ``user`` a new secret to scan, not yet in force. Operational, not audited: only
     the confirmation changes the account. The caller commits."""
     if enrolled(user):
-        raise CodeRefused("A second factor is already set up. To replace it, ask two "
-                          "administrators to reset it.")
+        raise CodeRefused(N_("A second factor is already set up. To replace it, ask two "
+                             "administrators to reset it."))
     if user.totp_pending_secret is None:
         user.totp_pending_secret = pyotp.random_base32()
     return user.totp_pending_secret
@@ -99,11 +100,11 @@ def confirm_enrolment(user: User, code: str | None, *, actor: Actor) -> None:
     """Put the scanned secret in force once the first code from the app matches it."""
     secret = user.totp_pending_secret
     if enrolled(user) or secret is None:
-        raise CodeRefused("Start the set-up again: no second factor is waiting for a code.")
+        raise CodeRefused(N_("Start the set-up again: no second factor is waiting for a code."))
     step = matching_step(secret, code)
     if step is None:
-        raise CodeRefused("The code does not match. Check the time on the phone and enter "
-                          "the 6 digits the app shows now.")
+        raise CodeRefused(N_("The code does not match. Check the time on the phone and enter "
+                             "the 6 digits the app shows now."))
     install(user, secret, actor=actor, last_step=step)
 
 
@@ -129,18 +130,19 @@ def check(user: User, code: str | None, *, actor: Actor, action: str,
     after the unit of work's rollback and counts toward the lockout (``action`` names the
     audit entry). With ``once`` a code already used at sign-in is refused. Does not commit."""
     if not enrolled(user):
-        raise CodeRefused("No second factor is set up for this account: set it up on your "
-                          "account page first.")
+        raise CodeRefused(N_("No second factor is set up for this account: set it up on your "
+                             "account page first."))
     if not (code or "").strip():
-        raise CodeRefused("Enter the 6-digit code from your authenticator app.")
+        raise CodeRefused(N_("Enter the 6-digit code from your authenticator app."))
     step = matching_step(user.totp_secret, code)
     if step is not None and once and step <= user.totp_last_step:
-        raise CodeRefused("That code was used already: wait for the next one.")
+        raise CodeRefused(N_("That code was used already: wait for the next one."))
     if step is None:
         locks = services.fail_later(user, action, actor=actor,
                                     details={"why": "wrong second-factor code",
                                              **(details or {})})
-        raise CodeRefused("The account is now locked." if locks else "The code is not correct.")
+        raise CodeRefused(N_("The account is now locked.") if locks else N_("The code is not "
+                                                                        "correct."))
     if step > user.totp_last_step:
         user.totp_last_step = step
 

@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from edc.extensions import db
 from edc.models import Lock, Subject
 from edc.security import Perm, can
+from forms.text import N_, Message
 
 
 class Locked(Exception):
@@ -20,13 +21,27 @@ class Locked(Exception):
 
     status = 409
 
-    def __init__(self, lock: Lock, what: str = "it cannot be changed"):
-        kind = "frozen" if lock.kind == "freeze" else "locked"
-        scope = {"study": "the whole study", "subject": "this subject",
-                 "form": "this form"}[lock.level]
-        super().__init__(f"Data management has {kind} {scope}: {what} until a data manager "
-                         f"{'unfreezes' if lock.kind == 'freeze' else 'unlocks'} it.")
+    def __init__(self, lock: Lock, what: str = N_("it cannot be changed")):
+        template = _LOCKED[lock.kind == "freeze", lock.level]
+        self.message = Message(template, what=Message(what))
+        super().__init__(self.message)
         self.lock = lock
+
+
+_LOCKED = {
+    (False, "study"): N_("Data management has locked the whole study: %(what)s until a data "
+                         "manager unlocks it."),
+    (False, "subject"): N_("Data management has locked this subject: %(what)s until a data "
+                           "manager unlocks it."),
+    (False, "form"): N_("Data management has locked this form: %(what)s until a data manager "
+                        "unlocks it."),
+    (True, "study"): N_("Data management has frozen the whole study: %(what)s until a data "
+                        "manager unfreezes it."),
+    (True, "subject"): N_("Data management has frozen this subject: %(what)s until a data "
+                          "manager unfreezes it."),
+    (True, "form"): N_("Data management has frozen this form: %(what)s until a data manager "
+                       "unfreezes it."),
+}
 
 
 def lock_over(subject: Subject | None, event_oid: str | None = None,

@@ -9,7 +9,7 @@ from flask_login import current_user
 from edc import deidentify, safety, signatures
 from edc.crf import policy, services
 from edc.deidentify import WITHHELD
-from edc.i18n import name_of
+from edc.i18n import language, name_of, translate, translate_error
 from edc.queries import services as queries
 from edc.requestctx import current_actor, current_language
 from edc.review import sdv, signoff
@@ -106,17 +106,18 @@ def _summary(form, state, wtf, answer_error) -> dict[str, list[dict]]:
     """What the page's summary lists first, each linking to its field (the GOV.UK error
     summary): values refused (nothing was saved), required items not yet entered, and values
     saved but flagged (outside the normal range, inconsistent)."""
-    labels = {i.name: i.label for i in form.items}
+    zh = language() == "zh"
+    labels = {i.name: (i.label_zh or i.label) if zh else i.label for i in form.items}
     refused = [{"item": name, "label": labels[name], "message": message}
                for name in labels if name in wtf and (message := next(iter(
                    getattr(wtf, name).errors), None))]
     if wtf.reason.errors:
-        refused.append({"item": "reason", "label": "Reason for change",
+        refused.append({"item": "reason", "label": _("Reason for change"),
                         "message": wtf.reason.errors[0]})
     if answer_error:
-        refused.append({"item": "query_answer", "label": "Answer to the query",
+        refused.append({"item": "query_answer", "label": _("Answer to the query"),
                         "message": answer_error})
-    missing = [{"item": name, "label": labels[name], "message": "required, not yet entered"}
+    missing = [{"item": name, "label": labels[name], "message": _("required, not yet entered")}
                for name in state.missing if not getattr(wtf, name).errors]
     flagged = [{"item": name, "label": labels[name], "message": message}
                for name, message in state.flags.items() if name in labels]
@@ -194,14 +195,14 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     except services.StaleVersion as exc:
         return _render(subject, event, build, form, exc.current, wtf, 409, stale=exc, **again)
     except (services.Locked, services.NotEnrolled) as exc:
-        flash(str(exc), "error")
+        flash(translate_error(exc), "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 409, **again)
     except queries.QueryProblem as exc:
         if exc.field == "query_id":  # the query was closed meanwhile: nothing was saved
-            flash(f"Query #{query_id} cannot be answered here: {exc.message}. Nothing was "
-                  "saved.", "error")
+            flash(_("Query #%(id)d cannot be answered here: %(why)s. Nothing was saved.",
+                    id=query_id, why=translate(exc.message)), "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, exc.status,
@@ -212,7 +213,7 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
             if target is not None:
                 target.errors = [message]
             else:  # about the form as a whole (e.g. a form only the system writes)
-                flash(message, "error")
+                flash(translate(message), "error")
         state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                    form_repeat=repeat)
         return _render(subject, event, build, form, state, wtf, 422, **again)

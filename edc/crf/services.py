@@ -44,6 +44,7 @@ from forms import consistency
 from forms.derive import derive
 from forms.metadata import Event, Form, StudyBuild
 from forms.study_build import BUILD
+from forms.text import N_, Message
 from forms.validate import (
     MAX_REASON,
     Context,
@@ -60,8 +61,8 @@ from forms.validate import (
 OPEN_BEFORE_ENROLLMENT = frozenset({"SCREEN", "ENROL", "LOG", "EOS"})
 
 # Forms only the system writes, with the page that writes them.
-SYSTEM_FORMS = {"EN": "The enrollment form is written when the subject is enrolled from the "
-                      "eligibility checklist."}
+SYSTEM_FORMS = {"EN": N_("The enrollment form is written when the subject is enrolled from "
+                         "the eligibility checklist.")}
 
 
 class FormProblem(Exception):
@@ -93,8 +94,9 @@ class NotEnrolled(FormProblem):
     status = 409
 
     def __init__(self):
-        super().__init__("The subject is not enrolled: treatment and follow-up forms open "
-                         "once the subject is enrolled from the eligibility checklist.")
+        super().__init__(Message("The subject is not enrolled: treatment and follow-up forms "
+                                 "open once the subject is enrolled from the eligibility "
+                                 "checklist."))
 
 
 Locked = policy.Locked  # a lock or freeze over the form (edc/crf/policy.py)
@@ -233,8 +235,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
 
     lookup = subject_lookup(subject)
     if not form_applies(form, lookup):
-        raise Invalid({"form": f"{form.name} is asked only when "
-                               f"{build.describe(form, form.show_if)}."})
+        raise Invalid({"form": Message("%(form)s is asked only when %(condition)s.",
+                                       form=form.name,
+                                       condition=build.describe(form, form.show_if))})
     outcome = validate_form(build, form, entered, _context(subject, today))
     window = _cross_form_checks(subject, event_oid, form, outcome)
     before = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
@@ -265,9 +268,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
     changed = [k for k, v in outcome.values.items()
                if before.get(k) is not None and before.get(k) != v]
     if changed and not reason:
-        raise Invalid({"reason": "A saved value changes ("
-                                 + ", ".join(form.item(k).label for k in changed)
-                                 + "): give a reason for change."})
+        raise Invalid({"reason": Message(
+            "A saved value changes (%(items)s): give a reason for change.",
+            items=", ".join(form.item(k).label for k in changed))})
 
     changes = write_items(subject, event_oid, form_oid, outcome.values, actor=actor,
                           reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)

@@ -20,6 +20,7 @@ from edc.models import Site, Subject, SubjectStatus, User
 from edc.security import Perm, can
 from edc.subjects.services import update_subject
 from edc.uow import refuse_later
+from forms.text import N_
 
 
 class EnrollmentRefused(Exception):
@@ -56,7 +57,7 @@ def enroll(subject: Subject, *, user: User, actor: Actor) -> str:
     of work keeps only the refusal (its audit entry and the evaluation as evidence). Does not
     commit: the boundary does."""
     if not can(user, Perm.ENROLL, subject):
-        raise NotPermitted("Your role may not enroll subjects.")
+        raise NotPermitted(N_("Your role may not enroll subjects."))
     site = db.session.scalar(select(Site).where(Site.id == subject.site_id).with_for_update())
     db.session.refresh(subject)
     if subject.subject_number is not None or subject.status != SubjectStatus.SCREENING:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from edc import anchor, signatures
@@ -86,7 +87,7 @@ def sign(subject_id: int):
     except signatures.SignatureRefused as exc:
         return _page(subject, exc.status, sign_errors={"form": exc.message},
                      blockers=exc.blockers)
-    flash("Eligibility checklist signed.", "success")
+    flash(_("Eligibility checklist signed."), "success")
     return redirect(url_for("eligibility.checklist", subject_id=subject.id), 303)
 
 
@@ -99,7 +100,7 @@ def enroll(subject_id: int):
             number = enrollment.enroll(subject, user=current_user, actor=current_actor())
     except enrollment.EnrollmentRefused as exc:
         return _page(subject, exc.status, refusal=exc)
-    flash(f"Subject enrolled as {number}.", "success")
+    flash(_("Subject enrolled as %(number)s.", number=number), "success")
     return redirect(url_for("subjects.detail", subject_id=subject.id), 303)
 
 
@@ -140,5 +141,5 @@ def settings_change():
                                            actor=current_actor(), user_id=current_user.id)
     except settings.SettingsError as exc:
         return _settings_page(422, {exc.field: exc.message}, form)
-    flash(f"Eligibility settings version {row.version} stored.", "success")
+    flash(_("Eligibility settings version %(version)d stored.", version=row.version), "success")
     return redirect(url_for("eligibility.settings_view"), 303)

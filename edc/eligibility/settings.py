@@ -18,6 +18,7 @@ from edc.eligibility.rules import Settings
 from edc.extensions import db
 from edc.models import EligibilitySettings, Study
 from forms import medications
+from forms.text import N_, Message
 from forms.validate import MAX_REASON, free_text_problem
 
 WINDOWS = {  # field -> (label, lowest, highest)
@@ -59,7 +60,7 @@ def to_settings(row: EligibilitySettings) -> Settings:
 def current_settings() -> Settings:
     row = latest_row()
     if row is None:
-        raise LookupError("No eligibility settings are stored: run `edc init`.")
+        raise LookupError(N_("No eligibility settings are stored: run `edc init`."))
     return to_settings(row)
 
 
@@ -96,8 +97,9 @@ def agent_code(name: str) -> str:
     """The medication dictionary's code for an agent named by code, name or synonym."""
     med = medications.get(name.strip().upper()) or medications.resolve(name)
     if med is None:
-        raise SettingsError("half_life_hours", f"{name.strip()!r} is not in the medication "
-                                               "dictionary")
+        raise SettingsError("half_life_hours", Message(
+                "%(value)s is not in the medication dictionary",
+                value=repr(name.strip())))
     return med.code
 
 
@@ -110,16 +112,24 @@ def parse_half_lives(text: str) -> dict[str, float]:
             continue
         agent, sep, hours = line.partition("=")
         if not sep or not agent.strip():
-            raise SettingsError("half_life_hours", f"line {n}: write 'agent = hours'")
+            raise SettingsError("half_life_hours", Message(
+                    "line %(n)s: write 'agent = hours'",
+                    n=n))
         try:
             agent = agent_code(agent)
         except SettingsError as exc:
-            raise SettingsError("half_life_hours", f"line {n}: {exc.message}") from None
+            raise SettingsError("half_life_hours", Message(
+                    "line %(n)s: %(message)s",
+                    n=n,
+                    message=exc.message)) from None
         try:
             value = float(hours)
         except ValueError:
             raise SettingsError("half_life_hours",
-                                f"line {n}: {hours.strip()!r} is not a number of hours") from None
+                                Message(
+                                        "line %(n)s: %(value)s is not a number of hours",
+                                        n=n,
+                                        value=repr(hours.strip()))) from None
         out[agent] = value
     return out
 
@@ -130,28 +140,36 @@ def validate(data: dict) -> dict:
     for name, (label, low, high) in WINDOWS.items():
         value = data.get(name)
         if isinstance(value, bool) or not isinstance(value, int | str):
-            raise SettingsError(name, f"{label}: enter a whole number")
+            raise SettingsError(name, Message("%(label)s: enter a whole number", label=label))
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise SettingsError(name, f"{label}: enter a whole number") from None
+            raise SettingsError(name, Message(
+                    "%(label)s: enter a whole number",
+                    label=label)) from None
         if not low <= number <= high:
-            raise SettingsError(name, f"{label}: must be between {low} and {high}")
+            raise SettingsError(name, Message(
+                    "%(label)s: must be between %(low)s and %(high)s",
+                    label=label,
+                    low=low,
+                    high=high))
         clean[name] = number
     lives = data.get("half_life_hours")
     if not isinstance(lives, dict) or not lives:
-        raise SettingsError("half_life_hours", "give at least one agent with its half-life")
+        raise SettingsError("half_life_hours", N_("give at least one agent with its half-life"))
     for agent, hours in lives.items():
         if isinstance(hours, bool) or not isinstance(hours, int | float) or \
                 not 0 < hours <= 24 * 365:
             raise SettingsError("half_life_hours",
-                                f"{agent}: the half-life must be a number of hours above 0 "
-                                "and at most one year")
+                                Message(
+                                        "%(agent)s: the half-life must be a number of hours "
+                                        "above 0 and at most one year",
+                                        agent=agent))
     clean["half_life_hours"] = dict(sorted((agent_code(str(k)), float(v))
                                            for k, v in lives.items()))
     for name in CLARIFICATIONS:
         if not isinstance(data.get(name), bool):
-            raise SettingsError(name, "must be true or false")
+            raise SettingsError(name, N_("must be true or false"))
         clean[name] = data[name]
     return clean
 
@@ -161,15 +179,16 @@ def change_settings(data: dict, *, reason: str, actor: Actor,
     """Store a new version of the settings (audited). Nothing is written on an error."""
     reason = (reason or "").strip()
     if not reason:
-        raise SettingsError("reason", "Give the reason for the change (for the audit trail).")
+        raise SettingsError("reason", N_("Give the reason for the change (for the audit "
+                                         "trail)."))
     if problem := free_text_problem(reason, MAX_REASON):
-        raise SettingsError("reason", f"The reason: {problem}.")
+        raise SettingsError("reason", Message("The reason: %(problem)s.", problem=problem))
     clean = validate(data)
     row = latest_row()
     old = json.loads(row.settings)
     old_values = Settings.from_dict(row.version, old).as_dict()
     if clean == {k: old_values[k] for k in clean}:
-        raise SettingsError("reason", "Nothing changed: the settings are as stored.")
+        raise SettingsError("reason", N_("Nothing changed: the settings are as stored."))
     new = _store(row.study_id, row.version + 1, clean, old_values, actor, user_id, reason)
     # a checklist signed under the old settings no longer matches what is evaluated now
     signatures.invalidate_all_changed(

@@ -7,12 +7,16 @@ from __future__ import annotations
 import re
 
 from flask import url_for
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from edc.i18n import translate
 from forms.study_build import BUILD
+from forms.text import N_
 
 _REF = re.compile(r"\b([A-Z]{2,5})\.([A-Z][A-Z0-9]{1,9})\b")
-_YES_NO = {"Y": "yes", "N": "no", True: "yes", False: "no", None: "not entered"}
+_YES_NO = {"Y": N_("yes"), "N": N_("no"), True: N_("yes"), False: N_("no"),
+           None: N_("not entered")}
 
 
 def _home_event(form_oid: str) -> str | None:
@@ -50,13 +54,13 @@ def evidence(values: dict | None) -> list[tuple[str, str]]:
     rows = []
     for key, value in (values or {}).items():
         label = key.replace("_", " ")
-        label = label[:1].upper() + label[1:]
+        label = translate(label[:1].upper() + label[1:])
         if isinstance(value, list | tuple):
-            text = ", ".join(str(v) for v in value) or "none"
+            text = ", ".join(str(v) for v in value) or _("none")
         elif isinstance(value, dict):
             text = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items())
         else:
-            text = _YES_NO.get(value, str(value)) if isinstance(value, str | bool) or \
-                value is None else str(value)
+            text = translate(_YES_NO[value]) if (value is None or isinstance(value, str | bool)) \
+                and value in _YES_NO else str(value)
         rows.append((label, text))
     return rows

@@ -13,6 +13,7 @@ from audit import Actor
 from edc.extensions import db
 from edc.models import Job, Site, User
 from edc.security import ALL_SITES, Perm, has_perm
+from forms.text import N_, Message
 
 KINDS = {
     "casebook_archive": ("Casebook archive", Perm.VIEW_QUERIES),
@@ -40,18 +41,21 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
     ``options`` (format, sites, as_of, since) are checked now and its snapshot fixed: the
     job exports the trail as it was when it was asked for."""
     if kind not in KINDS:
-        raise JobProblem(f"unknown job {kind!r}: one of {', '.join(KINDS)}")
+        raise JobProblem(Message(
+                "unknown job %(kind)s: one of %(value)s",
+                kind=repr(kind),
+                value=', '.join(KINDS)))
     if not has_perm(user, KINDS[kind][1]):
-        raise JobProblem("Your role does not allow this output.", "kind")
+        raise JobProblem(N_("Your role does not allow this output."), "kind")
     if site is not None and site.id not in user.site_scope:
-        raise JobProblem("Not one of your sites.", "site")
+        raise JobProblem(N_("Not one of your sites."), "site")
     scope = user.site_scope
     params = {"sites": None if scope is ALL_SITES else sorted(scope),
               "site": site.id if site else None,
               "show_pii": has_perm(user, Perm.VIEW_PII),
               "generated_by": f"{user.full_name} ({user.username}, {user.role.label})"}
     if kind == "audit_pdf" and site is not None:
-        raise JobProblem("The audit trail PDF covers every site you may see.", "site")
+        raise JobProblem(N_("The audit trail PDF covers every site you may see."), "site")
     if kind == "export":
         from edc.exports import dataset
 

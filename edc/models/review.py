@@ -13,6 +13,7 @@ from edc.clock import utcnow
 from edc.extensions import db
 from edc.models.clinical import FormInstance
 from edc.security import SiteScoped
+from forms.text import Message
 
 
 class QueryState:
@@ -136,10 +137,10 @@ class Lock(Audited, db.Model):
     @property
     def scope_label(self) -> str:
         if self.level == "study":
-            return "the whole study"
+            return Message("the whole study")
         if self.level == "subject":
-            return "this subject"
-        return f"form {self.event_oid}/{self.form_oid}"
+            return Message("this subject")
+        return Message("form %(form)s", form=self.event_oid + "/" + self.form_oid)
 
 
 class Job(db.Model):

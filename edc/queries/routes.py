@@ -4,12 +4,14 @@ on an item or a form. Thin: parse, authorise, call the service, render."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from edc.crf import policy
 from edc.crf import services as crf
 from edc.extensions import db
+from edc.i18n import translate
 from edc.models import QueryState, Site
 from edc.queries import services as queries
 from edc.requestctx import current_actor
@@ -104,7 +106,7 @@ def _act(query_id: int, action):
                    actor=current_actor())
     except queries.QueryProblem as exc:
         return _detail(_query(query_id), exc.status, exc.message)
-    flash(f"Query #{query_id}: {q.state}.", "success")
+    flash(_("Query #%(id)d: %(state)s.", id=query_id, state=translate(q.state)), "success")
     return redirect(url_for("queries.detail", query_id=query_id))
 
 
@@ -148,7 +150,7 @@ def new(subject_id: int):
         except queries.QueryProblem as exc:
             error, status = exc.message, exc.status
         else:
-            flash(f"Query #{q.id} raised.", "success")
+            flash(_("Query #%(id)d raised.", id=q.id), "success")
             return redirect(form_url(q))
     form = BUILD.form(form_oid)
     item = form.item(place.item_oid) if place.item_oid in form.item_names else None

@@ -27,6 +27,7 @@ from edc.extensions import db
 from edc.models import ItemData, Query, QueryMessage, QueryState, Subject, User
 from edc.security import Perm, can
 from forms.study_build import BUILD
+from forms.text import N_, Message
 from forms.validate import free_text_problem
 
 MAX_MESSAGE = 2000  # characters of one message of a thread (docs/decisions.md)
@@ -65,7 +66,7 @@ class Place:
 def _text(text: str | None, *, required: bool = True) -> str:
     text = (text or "").strip()
     if required and not text:
-        raise QueryProblem("write a message")
+        raise QueryProblem(N_("write a message"))
     if problem := free_text_problem(text, MAX_MESSAGE):
         raise QueryProblem(problem)
     return text
@@ -114,11 +115,17 @@ def _check_place(subject: Subject, place: Place) -> None:
         event = BUILD.event(place.event_oid)
         form = BUILD.form(place.form_oid)
     except KeyError as exc:
-        raise QueryProblem(f"unknown {exc.args[0]}", "form") from None
+        raise QueryProblem(Message("unknown %(value)s", value=exc.args[0]), "form") from None
     if place.form_oid not in event.forms:
-        raise QueryProblem(f"event {place.event_oid} has no form {place.form_oid}", "form")
+        raise QueryProblem(Message(
+                "event %(event_oid)s has no form %(form_oid)s",
+                event_oid=place.event_oid,
+                form_oid=place.form_oid), "form")
     if place.item_oid is not None and place.item_oid not in form.item_names:
-        raise QueryProblem(f"{place.form_oid} has no item {place.item_oid}", "item")
+        raise QueryProblem(Message(
+                "%(form_oid)s has no item %(item_oid)s",
+                form_oid=place.form_oid,
+                item_oid=place.item_oid), "item")
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -200,11 +207,11 @@ def open_query(subject: Subject, place: Place, text: str, *, user: User,
                actor: Actor) -> Query:
     """A monitor or data manager raises a query. The caller commits."""
     if not can(user, Perm.MANAGE_QUERY, subject):
-        raise QueryNotAllowed("Only monitors and data managers raise queries.")
+        raise QueryNotAllowed(N_("Only monitors and data managers raise queries."))
     _check_place(subject, place)
     text = _text(text)
     policy.refuse_if_locked(subject, place.event_oid, place.form_oid, place.event_repeat,
-                            place.form_repeat, data=False, what="no query can be raised")
+                            place.form_repeat, data=False, what=N_("no query can be raised"))
     query = Query(subject_id=subject.id, site_id=subject.site_id, event_oid=place.event_oid,
                   event_repeat=place.event_repeat, form_oid=place.form_oid,
                   form_repeat=place.form_repeat, item_oid=place.item_oid, origin="manual",
@@ -221,7 +228,7 @@ def _guard(query: Query, user: User, perm: Perm, what: str) -> None:
         raise QueryNotAllowed(what)
     policy.refuse_if_locked(query.subject, query.event_oid, query.form_oid,
                             query.event_repeat, query.form_repeat, data=False,
-                            what="its queries cannot change")
+                            what=N_("its queries cannot change"))
 
 
 def answer(query: Query, text: str, *, user: User, actor: Actor,
@@ -230,7 +237,7 @@ def answer(query: Query, text: str, *, user: User, actor: Actor,
     the form first (reason "query response"); ``form_version`` links the answer to it."""
     _guard(query, user, Perm.ANSWER_QUERY, "Only coordinators and investigators answer.")
     if query.state == QueryState.CLOSED:
-        raise QueryConflict("The query is closed: a monitor re-opens it if more is needed.")
+        raise QueryConflict(N_("The query is closed: a monitor re-opens it if more is needed."))
     text = _text(text)
     old = _set_state(query, QueryState.ANSWERED)
     kind = "correction" if form_version else "answer"
@@ -245,10 +252,10 @@ def close(query: Query, text: str, *, user: User, actor: Actor) -> Query:
     value is right as it is). Nobody closes a query they answered."""
     _guard(query, user, Perm.MANAGE_QUERY, "Only monitors and data managers close queries.")
     if query.state == QueryState.CLOSED:
-        raise QueryConflict("The query is closed already.")
+        raise QueryConflict(N_("The query is closed already."))
     if any(m.author_id == user.id and m.kind in ("answer", "correction")
            for m in query.messages):
-        raise QueryNotAllowed("You answered this query: someone else closes it.")
+        raise QueryNotAllowed(N_("You answered this query: someone else closes it."))
     text = _text(text)
     old = _set_state(query, QueryState.CLOSED)
     if query.origin == "system" and query.item_oid:
@@ -262,7 +269,7 @@ def close(query: Query, text: str, *, user: User, actor: Actor) -> Query:
 def reopen(query: Query, text: str, *, user: User, actor: Actor) -> Query:
     _guard(query, user, Perm.MANAGE_QUERY, "Only monitors and data managers re-open queries.")
     if query.state != QueryState.CLOSED:
-        raise QueryConflict("Only a closed query can be re-opened.")
+        raise QueryConflict(N_("Only a closed query can be re-opened."))
     text = _text(text)
     old = _set_state(query, QueryState.OPEN)
     query.closed_value = None
@@ -292,9 +299,9 @@ def save_correction(subject: Subject, place: Place, entered: dict, *, query_id: 
 
     query = answerable(subject, place, query_id)
     if query is None:
-        raise QueryProblem("not an unresolved query on this form", "query_id")
+        raise QueryProblem(N_("not an unresolved query on this form"), "query_id")
     if not can(user, Perm.ANSWER_QUERY, subject):
-        raise QueryNotAllowed("Only coordinators and investigators answer.")
+        raise QueryNotAllowed(N_("Only coordinators and investigators answer."))
     try:
         text = _text(answer_text, required=False)  # refused before anything is saved
     except QueryProblem as exc:
@@ -324,6 +331,7 @@ def _soft_checks(subject: Subject, *, saved: FormSaved) -> None:
                   saved.form_repeat), Query.origin == "system"))}
     system = Actor.system()
     for item, message in sorted(saved.warnings.items()):
+        message = str(message)  # stored and audited in English, whoever saved
         query = existing.get(item)
         value = saved.values.get(item)
         if query is None:

@@ -19,6 +19,7 @@ from edc.models import Lock, Subject, User
 from edc.queries import services as queries
 from edc.review import sdv
 from edc.security import ALL_SITES, Perm, can, site_scope
+from forms.text import N_, Message
 from forms.validate import MAX_REASON, free_text_problem
 
 KINDS = ("lock", "freeze")
@@ -47,7 +48,7 @@ class LockConflict(LockProblem):
 def _reason(reason: str | None, *, required: bool) -> str | None:
     reason = (reason or "").strip() or None
     if required and not reason:
-        raise LockProblem("give a reason")
+        raise LockProblem(N_("give a reason"))
     if reason and (problem := free_text_problem(reason, MAX_REASON)):
         raise LockProblem(problem)
     return reason
@@ -81,16 +82,20 @@ def apply(level: str, kind: str, *, user: User, actor: Actor, reason: str | None
           form_oid: str | None = None, event_repeat: int = 1, form_repeat: int = 1) -> Lock:
     """Lock or freeze. The caller commits."""
     if level not in LEVELS:
-        raise LockProblem(f"level must be one of {', '.join(LEVELS)}", field="level")
+        raise LockProblem(Message(
+                "level must be one of %(value)s",
+                value=', '.join(LEVELS)), field="level")
     if kind not in KINDS:
-        raise LockProblem(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        raise LockProblem(Message(
+                "kind must be one of %(value)s",
+                value=', '.join(KINDS)), field="kind")
     if not can(user, Perm.LOCK, subject):
-        raise LockNotAllowed("Only data managers lock and freeze data.")
+        raise LockNotAllowed(N_("Only data managers lock and freeze data."))
     reason = _reason(reason, required=False)
     if level == "study":
         subject = None  # the study lock covers every subject and site
     if level != "study" and subject is None:
-        raise LockProblem("name the subject", field="subject")
+        raise LockProblem(N_("name the subject"), field="subject")
     if level == "form":
         try:
             resolve(event_oid or "", form_oid or "")
@@ -105,11 +110,11 @@ def apply(level: str, kind: str, *, user: User, actor: Actor, reason: str | None
             and lk.form_oid == form_oid and lk.event_repeat == event_repeat
             and lk.form_repeat == form_repeat]
     if same:
-        raise LockConflict(f"Already {'frozen' if kind == 'freeze' else 'locked'}.")
+        raise LockConflict(N_("Already frozen.") if kind == "freeze" else N_("Already locked."))
     if level == "study" and kind == "lock":
         blockers = study_lock_blockers()
         if blockers:
-            raise LockConflict("The study cannot be locked yet.", blockers)
+            raise LockConflict(N_("The study cannot be locked yet."), blockers)
     lock = Lock(level=level, kind=kind, site_id=subject.site_id if subject else None,
                 subject_id=subject.id if subject else None, event_oid=event_oid,
                 event_repeat=event_repeat, form_oid=form_oid, form_repeat=form_repeat,
@@ -129,11 +134,11 @@ def release(lock: Lock, *, user: User, actor: Actor, reason: str | None) -> Lock
     """Unlock or unfreeze, with a reason. The caller commits."""
     subject = db.session.get(Subject, lock.subject_id) if lock.subject_id else None
     if lock.subject_id and subject is None:
-        raise LockNotAllowed("Not one of your sites.")
+        raise LockNotAllowed(N_("Not one of your sites."))
     if not can(user, Perm.LOCK, subject):
-        raise LockNotAllowed("Only data managers unlock and unfreeze data.")
+        raise LockNotAllowed(N_("Only data managers unlock and unfreeze data."))
     if not lock.active:
-        raise LockConflict("Released already.")
+        raise LockConflict(N_("Released already."))
     reason = _reason(reason, required=True)
     lock.active = False
     lock.released_at = utcnow()

@@ -14,6 +14,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ from edc import signatures
 from edc.crf import services as crf
 from edc.errors import render_error
 from edc.extensions import db
+from edc.i18n import translate
 from edc.models import Site
 from edc.queries.routes import _int_arg, _subject
 from edc.requestctx import current_actor, safe_path
@@ -61,8 +64,9 @@ def mark(subject_id: int):
                            user=current_user, actor=current_actor(), event_repeat=er,
                            form_repeat=fr)
     except sdv.SdvProblem as exc:
-        return render_error(exc.status, exc.message)
-    flash(f"{n} item(s) marked verified." if n else "Already verified.", "success")
+        return render_error(exc.status, translate(exc.message))
+    flash(ngettext("%(num)d item marked verified.", "%(num)d items marked verified.", n)
+          if n else _("Already verified."), "success")
     return redirect(back)
 
 
@@ -111,8 +115,8 @@ def lock_apply():
                                reason=request.form.get("reason"), subject=subject, **place)
     except locks.LockProblem as exc:
         return locks_page(exc.status, exc)
-    flash(f"{lock.scope_label.capitalize()}: {'frozen' if kind == 'freeze' else 'locked'}.",
-          "success")
+    flash(_("%(scope)s: frozen.", scope=translate(lock.scope_label)) if kind == "freeze"
+          else _("%(scope)s: locked.", scope=translate(lock.scope_label)), "success")
     return redirect(back)
 
 
@@ -129,7 +133,7 @@ def lock_release(lock_id: int):
                           reason=request.form.get("reason"))
     except locks.LockProblem as exc:
         return locks_page(exc.status, exc)
-    flash("Released.", "success")
+    flash(_("Released."), "success")
     return redirect(back)
 
 
@@ -190,5 +194,5 @@ def sign(subject_id: int):
                             code=request.form.get("code"), actor=current_actor())
     except signatures.SignatureRefused as exc:
         return sign_page(subject_id, exc.status, exc.message, exc.blockers or None)
-    flash("Signed.", "success")
+    flash(_("Signed."), "success")
     return redirect(url_for("review.sign_page", subject_id=subject.id, target=name))

@@ -27,6 +27,7 @@ from edc.extensions import db
 from edc.models import FormData, ItemData, SdvMark, Subject, User
 from edc.security import Perm, can
 from forms.sdv import SdvPlan, plan_with
+from forms.text import N_
 
 
 class SdvProblem(Exception):
@@ -248,12 +249,12 @@ def verify(subject: Subject, event_oid: str, form_oid: str, items: list[str] | N
     """Mark ``items`` (None: every valued item of the instance) verified against the source.
     Returns how many marks were written. The caller commits."""
     if not can(user, Perm.SDV, subject):
-        raise SdvNotAllowed("Only a monitor of the subject's site marks SDV.")
+        raise SdvNotAllowed(N_("Only a monitor of the subject's site marks SDV."))
     policy.refuse_if_locked(subject, event_oid, form_oid, event_repeat, form_repeat,
-                            data=False, what="SDV cannot be marked")
+                            data=False, what=N_("SDV cannot be marked"))
     inst = for_instance(subject, event_oid, form_oid, event_repeat, form_repeat)
     if inst is None:
-        raise SdvProblem("The form has not been saved: there is nothing to verify.")
+        raise SdvProblem(N_("The form has not been saved: there is nothing to verify."))
     by_name = {i.item: i for i in inst.items}
     if items is not None:
         unknown = [name for name in items if name not in by_name]

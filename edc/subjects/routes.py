@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -9,6 +10,7 @@ from edc import safety, signatures
 from edc.clock import local_today
 from edc.crf.casebook import casebook, visit_schedule
 from edc.extensions import db
+from edc.i18n import translate_error
 from edc.models import Site
 from edc.queries import services as queries
 from edc.requestctx import current_actor
@@ -46,7 +48,7 @@ def create():
     code = (request.form.get("site") or "").strip().upper()
     site = db.session.scalar(select(Site).where(Site.code == code))
     if site is None:
-        flash("Choose one of your sites.", "error")
+        flash(_("Choose one of your sites."), "error")
         return redirect(url_for("subjects.index")), 303
     try:
         with unit_of_work():
@@ -54,9 +56,9 @@ def create():
                                               created_by_id=current_user.id)
             number, subject_id = subject.screening_number, subject.id
     except services.SubjectError as exc:
-        flash(str(exc), "error")
+        flash(translate_error(exc), "error")
         return redirect(url_for("subjects.index")), 303
-    flash(f"Subject {number} registered at {site.code}.", "success")
+    flash(_("Subject %(number)s registered at %(site)s.", number=number, site=site.code), "success")
     return redirect(url_for("subjects.detail", subject_id=subject_id))
 
 
@@ -69,11 +71,11 @@ def detail(subject_id: int):
     visits = {v.event: v for v in visit_schedule(subject)}
     saved = casebook(subject)
     rows: dict[tuple[str, str], list] = {}  # repeating forms: their saved rows, in order
-    for (event_oid, _, form_oid, repeat), row in sorted(saved.items()):
+    for (event_oid, _visit, form_oid, repeat), row in sorted(saved.items()):
         if BUILD.form(form_oid).repeating or event_oid == "LOG":
             rows.setdefault((event_oid, form_oid), []).append((repeat, row))
     repeats: dict[str, list[int]] = {}  # repeatable events (unscheduled visits): visit numbers
-    for event_oid, event_repeat, _, _ in saved:
+    for event_oid, event_repeat, *_rest in saved:
         if BUILD.event(event_oid).repeatable and event_repeat not in repeats.get(event_oid, []):
             repeats.setdefault(event_oid, []).append(event_repeat)
     return render_template("subjects/detail.html", subject=subject, saved=saved, rows=rows,

@@ -11,6 +11,7 @@ from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import ItemData, Site, Subject, SubjectStatus
 from edc.security import current_site_scope
+from forms.text import N_, Message
 
 
 class SubjectError(ValueError):
@@ -63,10 +64,10 @@ def update_subject(subject: Subject, field: str, new: str, *, actor: Actor,
 def create_subject(site: Site, *, actor: Actor, created_by_id: int) -> Subject:
     """Register a screened person at ``site`` with the next screening number (never reused)."""
     if site.id not in current_site_scope():
-        raise SubjectError(f"Site {site.code} is not one of your sites.")
+        raise SubjectError(Message("Site %(code)s is not one of your sites.", code=site.code))
     if not site.active:
-        raise SubjectError(f"Site {site.code} is not active.")
-    policy.refuse_if_locked(None, what="no subject can be registered")  # a study lock
+        raise SubjectError(Message("Site %(code)s is not active.", code=site.code))
+    policy.refuse_if_locked(None, what=N_("no subject can be registered"))  # a study lock
     # Lock the site row: concurrent registrations at one site take numbers one after another.
     locked = db.session.scalar(
         select(Site).where(Site.id == site.id).with_for_update()

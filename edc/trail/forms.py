@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
@@ -5,6 +6,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 
 from audit.actions import ACTIONS
+from edc.i18n import translate
+from forms.text import N_
 
 
 class TrailFilterForm(FlaskForm):
@@ -17,14 +20,18 @@ class TrailFilterForm(FlaskForm):
     form = StringField(_l("Form"), validators=[Optional(), Length(max=64)])
     item = StringField(_l("Item"), validators=[Optional(), Length(max=128)])
     user = StringField(_l("User"), validators=[Optional(), Length(max=64)])
-    action = SelectField(_l("Action"), default="", choices=[
-        SelectChoice("", "any"),
-        *(SelectChoice(k, v[:1].upper() + v[1:]) for k, v in ACTIONS.items())])
+    action = SelectField(_l("Action"), default="")
     since = DateField(_l("From (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})
     until = DateField(_l("To (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        words = ((k, translate(v)) for k, v in ACTIONS.items())  # in the reader's language
+        self.action.choices = [SelectChoice("", _("any")),
+                               *(SelectChoice(k, w[:1].upper() + w[1:]) for k, w in words)]
+
     def validate_until(self, field):
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("The end date is before the start date.")
+            raise ValidationError(N_("The end date is before the start date."))

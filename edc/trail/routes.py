@@ -61,10 +61,15 @@ def index():
     entries, total = services.page(f, number, PER_PAGE)
     zones = services.site_zones()
     names = words.people(entries)
-    rows = [{**services.present(e, zones, _show_pii()), "what": words.action(e),
-             "who": names.get(e.username, e.username or "system"),
-             "role_label": words.role(e.role), "place": words.where(e),
-             "detail_rows": words.details(e.details)} for e in entries]
+    rows = []
+    for e in entries:
+        shown = services.present(e, zones, _show_pii())  # identifying values withheld here
+        rows.append({**shown, "what": words.action(e),
+                     "who": names.get(e.username, e.username or "system"),
+                     "role_label": words.role(e.role), "place": words.where(e),
+                     "detail_rows": words.details(shown.get("details")),
+                     "old_shown": words.value(e, shown.get("old_value")),
+                     "new_shown": words.value(e, shown.get("new_value"))})
     pages = max(1, -(-total // PER_PAGE))
     return render_template("trail/index.html", form=form, rows=rows, total=total,
                            page=number, pages=pages, filter=f)

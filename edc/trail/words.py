@@ -9,17 +9,19 @@ import contextlib
 import json
 from collections.abc import Iterable
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from audit.actions import ACTIONS
 from audit.models import AuditEntry
 from edc.extensions import db
-from edc.i18n import name_of
+from edc.i18n import STATE_WORDS, language, name_of, translate
 from edc.models import User
 from edc.security import Role
 from forms.study_build import BUILD
+from forms.text import N_
 
-SIGNED = {"eligibility": "eligibility checklist", "casebook": "casebook"}
+SIGNED = {"eligibility": N_("eligibility checklist"), "casebook": N_("casebook")}
 
 
 def _sentence(text: str) -> str:
@@ -30,16 +32,17 @@ def signed_record(name: str | None) -> str:
     """A signature target in words: "eligibility checklist", "form Laboratory (Screening)",
     "visit Day 28"."""
     if not name:
-        return "record"
+        return _("record")
     if name in SIGNED:
-        return SIGNED[name]
-    family, _, key = name.partition(":")
+        return _(SIGNED[name])
+    family, _sep, key = name.partition(":")
     parts = key.split(".")
     try:
         if family == "form" and len(parts) >= 3:
-            return f"form {BUILD.form(parts[2]).name} ({BUILD.event(parts[0]).name})"
+            return _("form %(form)s (%(visit)s)", form=name_of(BUILD.form(parts[2])),
+                     visit=name_of(BUILD.event(parts[0])))
         if family == "visit" and parts:
-            return f"visit {BUILD.event(parts[0]).name}"
+            return _("visit %(visit)s", visit=name_of(BUILD.event(parts[0])))
     except KeyError:
         pass
     return name
@@ -47,12 +50,12 @@ def signed_record(name: str | None) -> str:
 
 def action(e: AuditEntry) -> str:
     if e.action == "signature.sign":
-        return f"Signed: {signed_record(e.item_oid)}"
+        return _("Signed: %(what)s", what=signed_record(e.item_oid))
     if e.action == "signature.invalidate":
-        return f"Signature invalidated: {signed_record(e.item_oid)}"
+        return _("Signature invalidated: %(what)s", what=signed_record(e.item_oid))
     if e.action == "signature.failed":
-        return f"Signature refused: {signed_record(e.item_oid)}"
-    return _sentence(ACTIONS.get(e.action, e.action))
+        return _("Signature refused: %(what)s", what=signed_record(e.item_oid))
+    return _sentence(translate(ACTIONS.get(e.action, e.action)))
 
 
 def where(e: AuditEntry) -> list[str]:
@@ -69,11 +72,13 @@ def where(e: AuditEntry) -> list[str]:
             form = BUILD.form(e.form_oid)
         except KeyError:
             form = None
-        out.append((form.name if form else e.form_oid)
-                   + (f", row {e.repeat_key}" if e.repeat_key not in (None, "", "1") else ""))
+        out.append((name_of(form) if form else e.form_oid)
+                   + (_(", row %(row)s", row=e.repeat_key)
+                      if e.repeat_key not in (None, "", "1") else ""))
         if e.item_oid and form is not None and not e.action.startswith("signature."):
             try:
-                out.append(form.item(e.item_oid).label)
+                item = form.item(e.item_oid)
+                out.append(item.label_zh or item.label if language() == "zh" else item.label)
             except KeyError:
                 out.append(e.item_oid)
     return out
@@ -90,13 +95,17 @@ def details(value) -> list[tuple[str, str]]:
         return [("", str(value))]
     rows = []
     for key, v in value.items():
-        if isinstance(v, dict):
+        if v is None:
+            text = _("none")
+        elif isinstance(v, dict):
             text = "; ".join(f"{k.replace('_', ' ')}: {x}" for k, x in v.items())
         elif isinstance(v, list | tuple):
-            text = ", ".join(str(x) for x in v) or "none"
+            text = ", ".join(str(x) for x in v) or _("none")
         else:
             text = str(v)
-        rows.append((_sentence(key.replace("_", " ")), text))
+        if key in ("status", "state", "kind", "level"):  # a state word the system wrote
+            text = translate(text)
+        rows.append((translate(_sentence(key.replace("_", " "))), text))
     return rows
 
 
@@ -112,6 +121,17 @@ def people(entries: Iterable[AuditEntry]) -> dict[str, str]:
 
 def role(code: str | None) -> str:
     try:
-        return Role(code).label if code else ""
+        return translate(Role(code).label) if code else ""
     except ValueError:
         return code or ""
+
+
+def value(e: AuditEntry, text: str | None) -> str | None:
+    """An old or new value as shown: a state the system wrote (a query's "open", a role's
+    "none") in words of the reader's language; a value someone entered, as it is."""
+    if text is None or e.action.startswith(("data.", "check.")):
+        return text
+    return translate(text) if text in _STATES else text
+
+
+_STATES = frozenset((*STATE_WORDS, "none"))

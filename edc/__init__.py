@@ -169,7 +169,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     from edc import i18n, safety, security
     from edc.eligibility import words as eligibility_words
-    from edc.requestctx import current_language
     from edc.study import STUDY_NAME, STUDY_OID
     from edc.subjects import progress
     from edc.timefmt import local_time, utc_time
@@ -180,6 +179,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["evidence_words"] = eligibility_words.evidence
     app.jinja_env.globals["item_label"] = eligibility_words.item_label
     app.jinja_env.globals["named"] = i18n.name_of
+    app.jinja_env.globals["label_of"] = i18n.label_of
     app.jinja_env.globals["subject_header"] = progress.header
     app.jinja_env.globals["shown_statuses"] = progress.SHOWN
     app.jinja_env.filters["utc"] = utc_time
@@ -191,5 +191,5 @@ def _register_template_helpers(app: Flask) -> None:
         return {
             "has_perm": lambda perm: security.has_perm(current_user, perm),
             "study_name": f"{STUDY_NAME} ({STUDY_OID})",
-            "lang": current_language(),
+            "lang": i18n.language(),
         }

@@ -19,8 +19,10 @@ from edc.extensions import db
 from edc.i18n import translate
 from edc.models import ItemData, Subject
 from edc.subjects import progress
+from forms.text import N_
 
-FUNNEL = ("screened", "eligible", "signed", "enrolled", "infused", "D28", "M3", "M6", "M12")
+FUNNEL = (N_("screened"), N_("eligible"), N_("signed"), N_("enrolled"), N_("infused"),
+          "D28", "M3", "M6", "M12")  # the steps; the last are visits, named by their codes
 _PAST_SIGNED = {"enrolled", "treated", "follow_up", "ltfu", "completed", "withdrawn", "died"}
 COLOURS = {"on time": "#1b6e3a", "late": "#8a5a00", "missed": "#b3261e",
            "CRS": "#b45309", "ICANS": "#6d28d9", "SAE": "#b3261e", "bar": "#0b5fa5"}
@@ -58,9 +60,9 @@ def _first(values, key) -> str | None:
 
 def _el(tag: str, content: str | Markup = "", **attrs) -> Markup:
     """One SVG element; attribute values and text are escaped (``content`` may be markup)."""
-    attr = Markup(" ").join(Markup('{}="{}"').format(k.rstrip("_").replace("_", "-"), v)
-                            for k, v in attrs.items())
-    return Markup("<{0} {1}>{2}</{0}>").format(tag, attr, content)
+    attr = Markup("").join(Markup(' {}="{}"').format(k.rstrip("_").replace("_", "-"), v)
+                           for k, v in attrs.items())
+    return Markup("<{0}{1}>{2}</{0}>").format(tag, attr, content)
 
 
 def _svg(width: int, height: int, parts: list[Markup], size: int = 12) -> Markup:
@@ -101,11 +103,11 @@ def _bars(labels: list[str], series: dict[str, list[int]], *, width: int = 520) 
 
 def funnel(subjects: list[Subject], shown: dict[int, str], values, done) -> Chart:
     """How many subjects reached each step, by cohort."""
-    cohorts = sorted({_first(values, (s.id, "DX", "COHORT")) or "not recorded"
-                      for s in subjects})
+    unknown = _("not recorded")
+    cohorts = sorted({_first(values, (s.id, "DX", "COHORT")) or unknown for s in subjects})
     reached = {c: Counter() for c in cohorts}
     for s in subjects:
-        cohort = _first(values, (s.id, "DX", "COHORT")) or "not recorded"
+        cohort = _first(values, (s.id, "DX", "COHORT")) or unknown
         status = shown[s.id]
         steps = {"screened": True,
                  "eligible": status in ("eligible", "signed") or status in _PAST_SIGNED,
@@ -117,11 +119,11 @@ def funnel(subjects: list[Subject], shown: dict[int, str], values, done) -> Char
         for step, ok in steps.items():
             reached[cohort][step] += bool(ok)
     series = {c: [reached[c][step] for step in FUNNEL] for c in cohorts}
-    chart = Chart(_("Enrollment funnel"), _bars(list(FUNNEL), series),
+    chart = Chart(_("Enrollment funnel"), _bars([translate(step) for step in FUNNEL], series),
                   [_("Step"), *cohorts, _("All")])
     for i, step in enumerate(FUNNEL):
         counts = [series[c][i] for c in cohorts]
-        chart.rows.append([step, *counts, sum(counts)])
+        chart.rows.append([translate(step), *counts, sum(counts)])
     return chart
 
 
@@ -218,20 +220,22 @@ def swimmer(subjects: list[Subject], values, onsets: dict, *, width: int = 640) 
     for i, (label, days, onset, saes) in enumerate(lanes):
         y = 10 + i * row_h
         parts.append(_el("text", label, x=left - 6, y=y + 11, text_anchor="end"))
-        parts.append(_el("rect", _el("title", f"{label}: day {days}"), x=left, y=y + 3,
+        lane = _("%(subject)s: day %(day)d", subject=label, day=days)
+        parts.append(_el("rect", _el("title", lane), x=left, y=y + 3,
                          width=f"{days * scale:.1f}", height=8, fill="#cbd5e1"))
         for name, day in (("CRS", onset.get("CRS")), ("ICANS", onset.get("ICANS"))):
             if day is not None:
-                parts.append(_el("circle", _el("title", f"{name} onset day {day}"),
+                title = _("%(name)s onset, day %(day)d", name=name, day=day)
+                parts.append(_el("circle", _el("title", title),
                                  cx=f"{left + day * scale:.1f}", cy=y + 7, r=5,
                                  fill=COLOURS[name]))
         for day in saes:
             x = left + day * scale
-            parts.append(_el("path", _el("title", f"SAE onset day {day}"),
+            parts.append(_el("path", _el("title", _("SAE onset, day %(day)d", day=day)),
                              d=f"M{x:.1f} {y} l5 7 l-5 7 l-5 -7 z", fill=COLOURS["SAE"]))
     axis_y = height - 22
-    parts.append(_el("text", "Day 0 (infusion)", x=left, y=axis_y + 12))
-    parts.append(_el("text", f"Day {longest}", x=width - 20, y=axis_y + 12,
+    parts.append(_el("text", _("Day 0 (infusion)"), x=left, y=axis_y + 12))
+    parts.append(_el("text", _("Day %(day)d", day=longest), x=width - 20, y=axis_y + 12,
                      text_anchor="end"))
     rows = [[label, days, _day(onset.get("CRS")), _day(onset.get("ICANS")),
              ", ".join(str(d) for d in saes) or "—"] for label, days, onset, saes in lanes]

@@ -54,6 +54,12 @@ def name_of(thing) -> str:
     return zh if zh and language() == "zh" else thing.name
 
 
+def label_of(item) -> str:
+    """The label of an item of the study build in the user's language."""
+    zh = getattr(item, "label_zh", "")
+    return zh if zh and language() == "zh" else item.label
+
+
 def _locale() -> str:
     """The pages speak the reader's language; the API (a contract with programs) and
     everything outside a request (the command line, jobs) speak English."""
@@ -77,6 +83,7 @@ STATE_WORDS = (
     N_("done out of window"), N_("planned"), N_("missed"),  # visits (and done, due, overdue)
     N_("on time"), N_("late"),  # visit compliance
     N_("site"), N_("monitor"),  # who acts next on a query
+    N_("met"), N_("not met"), N_("missing"), N_("not applicable"),  # eligibility criteria
 )
 
 

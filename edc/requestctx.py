@@ -19,17 +19,6 @@ def current_actor(source: str = "web") -> Actor:
     return Actor(user_id=None, username=None, role=None, source=source, request_id=rid, ip=ip)
 
 
-LANGUAGES = {"en": "English", "zh": "中文"}
-
-
-def current_language() -> str:
-    """The language the user reads the interface and the eCRF labels in ("en" or "zh"):
-    their choice, else their site's default, else English (``edc.i18n``)."""
-    from edc.i18n import language
-
-    return language()
-
-
 def safe_path(target: str | None) -> str | None:
     """``target`` when it is a path on this site, else None. Browsers drop tabs and line
     breaks and read a backslash as a slash, so ``/\t/evil.example`` and ``/\\evil`` are

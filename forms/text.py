@@ -11,7 +11,8 @@ from __future__ import annotations
 
 
 class Message(str):
-    """``Message("at most %(n)d characters", n=40)`` is the str "at most 40 characters"."""
+    """``Message("at most %(n)d characters", n=40)`` is the str "at most 40 characters". A
+    longer text made from it (``+``, an f-string) is a plain ``str``: shown in English."""
 
     template: str
     params: dict
@@ -20,16 +21,6 @@ class Message(str):
         self = super().__new__(cls, template % params if params else template)
         self.template, self.params = template, params
         return self
-
-    def __add__(self, other: str) -> str:  # a longer text is no longer the catalog's message
-        return str(self) + other
-
-    def __reduce__(self):
-        return (_rebuild, (self.template, self.params))
-
-
-def _rebuild(template: str, params: dict) -> Message:
-    return Message(template, **params)
 
 
 def N_(text: str) -> str:  # noqa: N802 — the conventional name of a marker for extraction

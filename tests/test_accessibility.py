@@ -11,8 +11,8 @@ import audit
 from edc.extensions import db
 from edc.models import Subject, User
 from edc.queries import services as queries
-from tests.conftest import PASSWORD, TOTP_SECRETS, enter_eligible, totp_code
-from tests.test_browser import browser_page, live_url  # noqa: F401 - fixtures
+from tests.conftest import enter_eligible
+from tests.test_browser import browser_page, live_url, sign_in  # noqa: F401 - fixtures
 
 PAGES_PER_ROLE = 24
 SKIP = ("/logout", "/export", ".pdf", ".csv", "/download", "/api/", "/static/", "page=",
@@ -28,18 +28,6 @@ def _data(app, world):
                            queries.Place("SCREEN", "DM", "HEIGHT"), "Height in cm?", user=cra,
                            actor=audit.Actor.for_user(cra, source="web"))
         db.session.commit()
-
-
-def _sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    if page.url.endswith("/login/code"):
-        page.fill("#code", totp_code(TOTP_SECRETS[username]))
-        with page.expect_navigation():
-            page.click("button[type=submit]")
 
 
 def _serious(axe, page) -> list[str]:
@@ -59,7 +47,7 @@ def test_every_page_passes_axe_core(app, world, live_url, browser_page):  # noqa
     problems.update({"/login": p} if (p := _serious(axe, page)) else {})
     for role in ROLES:
         page.context.clear_cookies()
-        _sign_in(page, live_url, role)
+        sign_in(page, live_url, role)
         s = world.subject_tj  # the pages of a subject first: they are where the work is
         queue, visited = deque(["/", f"/subjects/{s}", f"/subjects/{s}/forms/SCREEN/DM",
                                 f"/subjects/{s}/forms/SCREEN/LB", f"/subjects/{s}/forms/SCREEN/DA",

@@ -75,7 +75,8 @@ def test_coordinator_sees_errors_at_the_field_and_is_warned_before_losing_input(
     assert page.url == form_url
 
 
-def _sign_in(page, live_url, username):
+def sign_in(page, live_url, username):
+    """Sign in through the page (the code too, for an account with a second factor)."""
     page.goto(f"{live_url}/login")
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
@@ -95,7 +96,7 @@ def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url
         enter_eligible(world.subject_tj, "AAV")
     page = browser_page
     checklist = f"{live_url}/subjects/{world.subject_tj}/eligibility"
-    _sign_in(page, live_url, "pi")
+    sign_in(page, live_url, "pi")
     page.goto(checklist)
     page.fill("form.sign-form #username", "pi")
     page.fill("form.sign-form #password", PASSWORD)
@@ -109,7 +110,7 @@ def test_investigator_signs_and_coordinator_enrolls_in_the_browser(app, live_url
     with page.expect_navigation():
         page.click("form.inline button.link:text('Sign out')")
 
-    _sign_in(page, live_url, "crc")
+    sign_in(page, live_url, "crc")
     page.goto(checklist)
     assert page.locator("form.sign-form").count() == 0  # a coordinator does not sign
     with page.expect_navigation():
@@ -133,7 +134,7 @@ def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies
     page = browser_page
     form_url = f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/EC"
 
-    _sign_in(page, live_url, "cra")
+    sign_in(page, live_url, "cra")
     page.goto(form_url)
     with page.expect_navigation():
         page.click("#item-ECOG .item-actions a:text('query')")
@@ -143,7 +144,7 @@ def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies
     assert "1 open" in page.inner_text("#item-ECOG")
     page.context.clear_cookies()  # the next person signs in
 
-    _sign_in(page, live_url, "crc")
+    sign_in(page, live_url, "crc")
     page.goto(form_url)
     with page.expect_navigation():
         page.click("a:text('correct the value')")
@@ -155,7 +156,7 @@ def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies
     assert "answered" in page.inner_text("#queries")
     page.context.clear_cookies()  # the next person signs in
 
-    _sign_in(page, live_url, "cra")
+    sign_in(page, live_url, "cra")
     page.goto(form_url)
     with page.expect_navigation():
         page.click("#queries h3 a")
@@ -173,7 +174,7 @@ def test_monitor_raises_a_query_coordinator_corrects_monitor_closes_and_verifies
 def test_the_form_shows_what_applies_and_asks_a_reason_only_for_a_change(live_url, world,
                                                                          browser_page):
     page = browser_page
-    _sign_in(page, live_url, "crc")
+    sign_in(page, live_url, "crc")
     page.goto(f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/DM")
     childpot, partpot = page.locator("#item-CHILDPOT"), page.locator("#item-PARTPOT")
     assert not childpot.is_visible() and not partpot.is_visible()  # sex not chosen yet
@@ -208,7 +209,7 @@ def test_a_session_timeout_warns_and_loses_no_typed_value(app, live_url, world, 
     app.config.update(EDC_IDLE_TIMEOUT=timedelta(seconds=8),
                       EDC_SESSION_TOUCH_INTERVAL=timedelta(0))
     page = browser_page
-    _sign_in(page, live_url, "crc")
+    sign_in(page, live_url, "crc")
     form_url = f"{live_url}/subjects/{world.subject_tj}/forms/SCREEN/LB"
     page.goto(form_url)
     warning = page.locator("#timeout-warning")
@@ -261,7 +262,7 @@ def test_a_coordinator_screens_a_subject_in_chinese(app, live_url, world, browse
     with app.app_context():
         today = site_today(db.session.get(Subject, world.subject_tj))
     page = browser_page
-    _sign_in(page, live_url, "crc")
+    sign_in(page, live_url, "crc")
     with page.expect_navigation():
         page.click("form.lang button")  # 中文
     assert page.locator("html").get_attribute("lang") == "zh-CN"

@@ -181,6 +181,15 @@ def test_flash_messages_roles_and_the_trail_in_chinese(app, world):
     assert "<option value=\"auth.login\">已登录</option>" in trail
 
 
+def test_checklist_work_list_and_dashboards_name_things_in_chinese(app, world):
+    c = _in_chinese(app, "crc")
+    checklist = c.get(f"/subjects/{world.subject_tj}/eligibility").get_data(as_text=True)
+    assert "实验室检查 › 采样日期" in checklist and "Laboratory ›" not in checklist
+    assert "缺失" in checklist and ">missing<" not in checklist
+    funnel = c.get("/dashboards").get_data(as_text=True)
+    assert "已筛选" in funnel and ">screened<" not in funnel
+
+
 # Templates: no text outside the catalog ------------------------------------------------------
 
 _ATTRS = re.compile(r'\b(?:placeholder|title|aria-label|alt)="([^"{}]*)"')

@@ -57,7 +57,14 @@ def test_dashboards_draw_svg_with_their_tables(app, world):
     crs = html[html.index("CRS and ICANS"):]
     assert re.search(r"<td>TJ-001</td><td class=\"num\">2</td><td class=\"num\">2</td>", crs)
     assert "Grade 3" in html and "swimmer plot" in html
-    assert "SAE onset day" not in html  # the AE was not serious
+    assert "<title>SAE onset, day" not in html  # the AE was not serious
+    with app.app_context():
+        day = site_today(db.session.get(Subject, world.subject_tj)) - timedelta(days=6)
+        _save(world.subject_tj, "LOG", "AE", {"AETERM": "Sepsis", "AESTDAT": day.isoformat(),
+                                              "AETOXGR": "3", "AESER": "Y"}, repeat=2)
+        db.session.commit()
+    html = c.get("/dashboards").get_data(as_text=True)
+    assert "<title>SAE onset, day 4</title>" in html
 
 
 def test_dashboards_are_site_scoped_and_hold_no_identifying_value(app, world):

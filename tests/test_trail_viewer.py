@@ -58,7 +58,7 @@ def test_a_subject_is_one_subject_under_either_number(app, world, token):
         assert len(rows) == total
     subject_page = web.get(f"/subjects/{world.subject_tj}").get_data(as_text=True)
     link = re.search(r'href="(/audit/\?subject=[^"]+)"', subject_page).group(1)
-    assert f"{total}" in web.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert f"{total} entries" in web.get(link.replace("&amp;", "&")).get_data(as_text=True)
 
     api = app.test_client()
     got = api.get(f"/api/v1/audit?subject={screening}", headers=token("dm")).json

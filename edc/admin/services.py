@@ -14,6 +14,7 @@ from edc.auth.passwords import check_policy, temporary_password
 from edc.auth.services import end_user_sessions, set_password
 from edc.clock import utcnow
 from edc.extensions import db
+from edc.i18n import LOCALES
 from edc.models import RoleGrant, Site, User
 from edc.security import Role
 from edc.study import current_study
@@ -62,7 +63,8 @@ def _check_grant(role: Role, sites: list[Site]) -> list[Site]:
     if role.all_sites:
         return []  # data managers, sponsors and admins see every site
     if not sites:
-        raise AdminError(Message("A %(label)s needs at least one site.", label=role.label), "sites")
+        raise AdminError(Message("A %(label)s needs at least one site.",
+                                 label=Message(role.label)), "sites")
     return sites
 
 
@@ -266,7 +268,7 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor,
         raise AdminError(N_("The site name is required."), "name")
     if timezone not in available_timezones():
         raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
-    if language not in ("en", "zh"):
+    if language not in LOCALES:
         raise AdminError(N_("Choose English or 中文."), "language")
     site = Site(study_id=current_study().id, code=code, name=name, timezone=timezone,
                 language=language)
@@ -285,7 +287,7 @@ def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Ac
     if timezone not in available_timezones():
         raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
     language = language or site.language
-    if language not in ("en", "zh", None):
+    if language is not None and language not in LOCALES:
         raise AdminError(N_("Choose English or 中文."), "language")
     changes = [(f, getattr(site, f), v) for f, v in
                (("name", name), ("timezone", timezone), ("active", active),

@@ -24,6 +24,7 @@ from edc.auth.passwords import (
 )
 from edc.clock import utcnow
 from edc.extensions import db
+from edc.i18n import LOCALES
 from edc.models import AuthSession, PasswordHistory, User
 from edc.uow import refuse_later
 from forms.text import N_
@@ -175,6 +176,19 @@ def logout(user: User, token: str | None, *, actor: Actor) -> None:
         row.ended_at = utcnow()
         row.end_reason = "logout"
     audit.record(db.session, "auth.logout", actor=actor, target_type="user", target_id=str(user.id))
+
+
+def choose_language(user: User, lang: str, *, actor: Actor) -> None:
+    """Keep the interface language the user chose with the account (for the next sign-in),
+    audited as a change of the account. The caller commits."""
+    if lang not in LOCALES:
+        raise ValueError(N_("Choose English or 中文."))
+    if user.language == lang:
+        return
+    old, user.language = user.language, lang
+    audit.record(db.session, "user.update", actor=actor, target_type="user",
+                 target_id=str(user.id), item_oid="language", old_value=old, new_value=lang,
+                 reason="interface language chosen by the user")
 
 
 def end_user_sessions(user: User, reason: str, *, keep_token: str | None = None) -> int:

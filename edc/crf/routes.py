@@ -2,16 +2,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
 from edc import deidentify, safety, signatures
 from edc.crf import policy, services
 from edc.deidentify import WITHHELD
-from edc.i18n import language, name_of, translate, translate_error
+from edc.i18n import label_of, language, name_of, translate, translate_error
 from edc.queries import services as queries
-from edc.requestctx import current_actor, current_language
+from edc.requestctx import current_actor
 from edc.review import sdv, signoff
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
@@ -21,7 +20,6 @@ from forms.study_build import BUILD
 from forms.validate import is_required
 
 bp = Blueprint("crf", __name__, url_prefix="/subjects/<int:subject_id>")
-FORM_STATUS = {"complete": _l("complete"), "incomplete": _l("incomplete")}
 
 
 def _subject(subject_id: int):
@@ -106,8 +104,7 @@ def _summary(form, state, wtf, answer_error) -> dict[str, list[dict]]:
     """What the page's summary lists first, each linking to its field (the GOV.UK error
     summary): values refused (nothing was saved), required items not yet entered, and values
     saved but flagged (outside the normal range, inconsistent)."""
-    zh = language() == "zh"
-    labels = {i.name: (i.label_zh or i.label) if zh else i.label for i in form.items}
+    labels = {i.name: label_of(i) for i in form.items}
     refused = [{"item": name, "label": labels[name], "message": message}
                for name in labels if name in wtf and (message := next(iter(
                    getattr(wtf, name).errors), None))]
@@ -147,7 +144,7 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
     state = services.read_form(subject, event_oid, form_oid, event_repeat=visit,
                                form_repeat=repeat)
-    wtf = form_class(form, build, current_language())(data={**state.items,
+    wtf = form_class(form, build, language())(data={**state.items,
                                                             "version": state.version})
     if not has_perm(current_user, Perm.VIEW_PII):
         for item in form.items:
@@ -169,7 +166,7 @@ def view(subject_id: int, event_oid: str, form_oid: str, repeat: int):
 @require(Perm.ENTER_DATA)
 def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
     subject, event, visit, build, form = _page(subject_id, event_oid, form_oid, repeat)
-    wtf = form_class(form, build, current_language())()
+    wtf = form_class(form, build, language())()
     if not wtf.validate_on_submit():  # only the CSRF token can fail here
         abort(400)
     entered = {i.name: getattr(wtf, i.name).data for i in form.items if not i.derived}
@@ -219,7 +216,7 @@ def save(subject_id: int, event_oid: str, form_oid: str, repeat: int):
         return _render(subject, event, build, form, state, wtf, 422, **again)
     flags, missing = len(state.flags), len(state.missing)
     parts = [_("%(form)s saved (version %(version)d, %(status)s).", form=name_of(form),
-               version=state.version, status=FORM_STATUS.get(state.status, state.status))]
+               version=state.version, status=translate(state.status))]
     if missing:
         parts.append(ngettext("%(num)d required item not yet entered.",
                               "%(num)d required items not yet entered.", missing))

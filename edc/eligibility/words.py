@@ -10,7 +10,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from edc.i18n import translate
+from edc.i18n import label_of, name_of, translate
 from forms.study_build import BUILD
 from forms.text import N_
 
@@ -28,7 +28,7 @@ def item_label(form_oid: str, item: str) -> str | None:
     form = BUILD.forms.get(form_oid)
     if form is None or item not in form.item_names:
         return None
-    return f"{form.name} › {form.item(item).label}"
+    return f"{name_of(form)} › {label_of(form.item(item))}"
 
 
 def linked(text: str | None, subject_id: int) -> Markup:

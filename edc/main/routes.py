@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
-import audit
 from edc import dashboards as dashboards_service
 from edc import deviations, health, requestctx, safety
+from edc.auth import services as auth_services
 from edc.extensions import db
+from edc.i18n import translate_error
 from edc.main import worklists
 from edc.review import locks, sdv
 from edc.security import Perm, has_perm, login_only, public, require
@@ -56,17 +56,13 @@ def set_language():
     """Show eCRF labels and code lists in English or Chinese (the other language stays
     beside it). Returns to the page the user came from."""
     lang = request.form.get("lang", "")
-    if lang in requestctx.LANGUAGES:
-        session["lang"] = lang
-        if current_user.language != lang:  # kept with the account for the next sign-in
-            with unit_of_work():
-                old, current_user.language = current_user.language, lang
-                audit.record(db.session, "user.update", actor=requestctx.current_actor(),
-                             target_type="user", target_id=str(current_user.id),
-                             item_oid="language", old_value=old, new_value=lang,
-                             reason="interface language chosen by the user")
+    try:
+        with unit_of_work():
+            auth_services.choose_language(current_user, lang, actor=requestctx.current_actor())
+    except ValueError as exc:
+        flash(translate_error(exc), "error")
     else:
-        flash(_("Choose English or 中文."), "error")
+        session["lang"] = lang
     back = requestctx.safe_path(request.form.get("next", "")) or url_for("main.index")
     return redirect(back, 303)
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from flask import url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
 
@@ -18,7 +17,7 @@ from edc import signatures
 from edc.clock import local_today
 from edc.crf.casebook import visit_schedule
 from edc.extensions import db
-from edc.i18n import name_of
+from edc.i18n import label_of, name_of, translate
 from edc.models import FormData, ItemData, Subject, SubjectStatus
 from edc.queries import services as queries
 from edc.subjects import progress
@@ -27,7 +26,6 @@ from forms.study_build import BUILD
 IN_FOLLOW_UP = (SubjectStatus.ENROLLED, SubjectStatus.TREATED, SubjectStatus.FOLLOW_UP,
                 SubjectStatus.LONG_TERM_FOLLOW_UP)
 WEEK = 7
-QUERY_STATES = {"open": _l("open"), "answered": _l("answered"), "closed": _l("closed")}
 
 
 @dataclass(frozen=True)
@@ -83,11 +81,11 @@ def query_rows(state: str, limit: int = 50) -> list[Row]:
     out = []
     for q in queries.listing(state=state, limit=limit):
         form = BUILD.form(q.form_oid)
-        place = name_of(form) + (f" › {form.item(q.item_oid).label}"
+        place = name_of(form) + (f" › {label_of(form.item(q.item_oid))}"
                                  if q.item_oid and q.item_oid in form.item_names else "")
         age = queries.age_days(q)
         out.append(Row(q.subject.label, _("Query #%(id)d (%(state)s)", id=q.id,
-                                          state=QUERY_STATES.get(q.state, q.state)),
+                                          state=translate(q.state)),
                        place + " · " + ngettext("%(num)d day old", "%(num)d days old", age),
                        url_for("queries.detail", query_id=q.id),
                        "overdue" if age >= 14 else ""))
@@ -125,7 +123,7 @@ def enrollment_summary() -> dict:
     by_cohort: dict[str, Counter] = {}
     for s in subjects:
         by_site.setdefault(s.site.code, Counter())[shown[s.id]] += 1
-        by_cohort.setdefault(cohorts.get(s.id) or "not recorded", Counter())[shown[s.id]] += 1
+        by_cohort.setdefault(cohorts.get(s.id) or _("not recorded"), Counter())[shown[s.id]] += 1
     return {"statuses": [k for k in progress.SHOWN if any(
         c[k] for c in by_site.values())], "by_site": by_site, "by_cohort": by_cohort,
         "total": len(subjects)}

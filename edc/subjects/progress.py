@@ -16,6 +16,7 @@ from edc.clock import local_today
 from edc.extensions import db
 from edc.i18n import language
 from edc.models import FormData, ItemData, Subject, SubjectStatus
+from forms import scores
 
 # status shown -> (words, colour class); the order is the path through the study
 SHOWN: dict[str, tuple[str, str]] = {
@@ -92,9 +93,8 @@ def header(subject: Subject) -> Header:
     values = _screening_values(subject)
     born, consent = values.get(("DM", "BRTHDAT")), values.get(("IC", "RFICDAT"))
     age = None
-    if born and consent and len(born) == 10 and len(consent) == 10:
-        b, c = date.fromisoformat(born), date.fromisoformat(consent)
-        age = c.year - b.year - ((c.month, c.day) < (b.month, b.day))
+    if born and consent and len(born) == 10 and len(consent) == 10:  # not a partial date
+        age = scores.age_years(date.fromisoformat(born), date.fromisoformat(consent))
     infused = values.get(("IF", "IFDAT"))
     infusion = date.fromisoformat(infused) if infused else None
     today = local_today(subject.site.timezone)

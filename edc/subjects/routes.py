@@ -34,7 +34,7 @@ def _creatable_sites() -> list[Site]:
 def index():
     sites = _creatable_sites() if can(current_user, Perm.CREATE_SUBJECT) else []
     q = (request.args.get("q") or "").strip()[:32]
-    found = services.search_subjects(q, initials=has_perm(current_user, Perm.VIEW_PII)) \
+    found = services.search_subjects(q, user=current_user) \
         if q else services.list_subjects()
     if q and len(found) == 1:  # one subject: straight to it
         return redirect(url_for("subjects.detail", subject_id=found[0].id))

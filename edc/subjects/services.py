@@ -6,11 +6,12 @@ from sqlalchemy import func, or_, select
 
 import audit
 from audit import Actor
+from edc import deidentify
 from edc.crf import policy
 from edc.crf.signals import FormSaved, form_saved
 from edc.extensions import db
 from edc.models import ItemData, Site, Subject, SubjectStatus
-from edc.security import current_site_scope
+from edc.security import Perm, current_site_scope, has_perm
 from forms.text import N_, Message
 
 
@@ -22,15 +23,15 @@ def list_subjects() -> list[Subject]:
     return list(db.session.scalars(select(Subject).order_by(Subject.site_id, Subject.id)))
 
 
-def search_subjects(text: str, *, initials: bool) -> list[Subject]:
-    """Subjects whose screening or subject number contains ``text``, or (for roles that may
-    see identifying data) whose recorded initials are ``text``."""
+def search_subjects(text: str, *, user) -> list[Subject]:
+    """Subjects whose screening or subject number contains ``text``, or whose recorded
+    initials are ``text`` when ``user`` may see them (the build flags them identifying)."""
     key = text.strip().upper()[:32]
     if not key:
         return list_subjects()
     match = or_(func.upper(Subject.screening_number).contains(key, autoescape=True),
                 func.upper(Subject.subject_number).contains(key, autoescape=True))
-    if initials:
+    if has_perm(user, Perm.VIEW_PII) or not deidentify.identifying("DM", "INITIALS"):
         match = or_(match, Subject.id.in_(select(ItemData.subject_id).where(
             ItemData.form_oid == "DM", ItemData.item_oid == "INITIALS",
             ItemData.removed.is_(False), func.upper(ItemData.value) == key)))

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from audit.actions import ACTIONS
 from audit.models import AuditEntry
 from edc.extensions import db
-from edc.i18n import STATE_WORDS, language, name_of, translate
+from edc.i18n import STATE_WORDS, label_of, name_of, translate
 from edc.models import User
 from edc.security import Role
+from edc.subjects import progress
 from forms.study_build import BUILD
 from forms.text import N_
 
@@ -77,8 +78,7 @@ def where(e: AuditEntry) -> list[str]:
                       if e.repeat_key not in (None, "", "1") else ""))
         if e.item_oid and form is not None and not e.action.startswith("signature."):
             try:
-                item = form.item(e.item_oid)
-                out.append(item.label_zh or item.label if language() == "zh" else item.label)
+                out.append(label_of(form.item(e.item_oid)))
             except KeyError:
                 out.append(e.item_oid)
     return out
@@ -131,7 +131,13 @@ def value(e: AuditEntry, text: str | None) -> str | None:
     "none") in words of the reader's language; a value someone entered, as it is."""
     if text is None or e.action.startswith(("data.", "check.")):
         return text
+    if e.action.startswith("subject.") and text in progress.SHOWN:  # a subject's status
+        return str(progress.SHOWN[text][0])
+    if (e.action, text) in _OWN_WORDS:
+        return translate(_OWN_WORDS[e.action, text])
     return translate(text) if text in _STATES else text
 
 
 _STATES = frozenset((*STATE_WORDS, "none"))
+# values one action writes whose word elsewhere means something else ("enrolled")
+_OWN_WORDS = {("user.second_factor_enrolled", "enrolled"): N_("set up")}

@@ -46,6 +46,9 @@ class Target:
     meaning: str
     content: Callable[[Subject], dict]
     blockers: Callable[[Subject], list[str]]
+    # the form instance the record is (event_oid, form_oid, event_repeat, form_repeat), so
+    # that a lock of that form refuses its signature as a subject or study lock does
+    place: dict | None = None
 
 
 TARGETS: dict[str, Target] = {}
@@ -179,7 +182,8 @@ def sign(subject: Subject, target_name: str, *, user: User, username: str, passw
     if password_expired(user):
         raise WrongCredentials(N_("Your password has expired or is temporary: change it "
                                   "before signing."))
-    policy.refuse_if_locked(subject, data=False, what=N_("nothing can be signed"))
+    policy.refuse_if_locked(subject, **(spec.place or {}), data=False,
+                            what=N_("nothing can be signed"))
     content = spec.content(subject)
     if valid_signature(subject, target_name, content) is not None:
         raise SignatureRefused(N_("The record is signed already and the signature is valid."))

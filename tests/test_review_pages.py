@@ -100,6 +100,22 @@ def test_a_locked_form_answers_409_in_the_page_and_the_api(app, world, token):
     posted = crc.post(url, data={"csrf_token": csrf_token(crc, url), "version": "1",
                                  "ECOG": "0", "reason": "Transcription error"})
     assert posted.status_code == 409 and "locked this form" in posted.get_data(as_text=True)
+    # a locked form is not signed either: the API refuses, the page says why and asks nothing
+    sign = {"target": "form:SCREEN.1.EC.1", "username": "pi", "password": PASSWORD,
+            "code": pi_code()}
+    refused = client.post(f"/api/v1/subjects/{world.subject_tj}/sign", headers=token("pi"),
+                          json=sign)
+    assert refused.status_code == 409 and "nothing can be signed" in refused.get_json()["error"]
+    pi = _client(app, "pi")
+    sign_url = f"/subjects/{world.subject_tj}/sign?target=form:SCREEN.1.EC.1"
+    page = pi.get(sign_url).get_data(as_text=True)
+    assert "locked this form: nothing can be signed" in page and 'name="password"' not in page
+    posted = pi.post(f"/subjects/{world.subject_tj}/sign",
+                     data={"csrf_token": csrf_token(pi, sign_url), **sign})
+    assert posted.status_code == 409
+    with app.app_context():
+        assert not db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "signature.sign"))
     # unlocking needs a reason
     lock_id = lock.get_json()["id"]
     assert client.post(f"/api/v1/locks/{lock_id}/release", headers=dm,

@@ -222,6 +222,10 @@ def test_locks_and_freezes_refuse_what_they_should(subject, users):
         queries.answer(q, "answer", user=crc, actor=crc_actor)
     with pytest.raises(crf.Locked):
         sdv.verify(subject, "SCREEN", "EC", None, user=cra, actor=cra_actor)
+    pi, pi_actor = users("pi")
+    with pytest.raises(crf.Locked, match="nothing can be signed"):  # nor signed
+        signatures.sign(subject, signoff.form_target("SCREEN", "EC"), user=pi, username="pi",
+                        password=PASSWORD, code=pi_code(), actor=pi_actor)
     save(subject, "SCREEN", "DM", {"SEX": "F"}, version=0)  # another form is not locked
     with pytest.raises(locks.LockConflict):
         locks.apply("form", "lock", user=dm, actor=dm_actor, subject=subject,

@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from edc import signatures
+from edc.crf import policy
 from edc.crf import services as crf
 from edc.errors import render_error
 from edc.extensions import db
@@ -32,6 +33,7 @@ from edc.scratch import scratch_file
 from edc.security import Perm, has_perm, require
 from edc.uow import unit_of_work
 from forms.study_build import BUILD
+from forms.text import N_
 
 bp = Blueprint("review", __name__)
 
@@ -171,8 +173,11 @@ def sign_page(subject_id: int, status: int = 200, error: str | None = None,
     subject = _subject(subject_id)
     name = _target()
     spec = signatures.target(name)
+    lock = policy.lock_over(subject, **(spec.place or {}), data=False)
     return render_template("review/sign.html", subject=subject, target=name, spec=spec,
                            parsed=signoff.parse(name), build=BUILD,
+                           locked=policy.Locked(lock, N_("nothing can be signed")).message
+                           if lock else None,
                            shown=signatures.shown(subject, name),
                            blockers=blockers if blockers is not None else spec.blockers(subject),
                            error=error), status

@@ -110,22 +110,23 @@ def _blockers(subject: Subject, instances, **scope) -> list[str]:
     return out
 
 
-def _scoped(name: str, meaning: str, record: str, scope: dict, empty: str
-            ) -> signatures.Target:
+def _scoped(name: str, meaning: str, record: str, scope: dict, empty: str,
+            place: dict | None = None) -> signatures.Target:
     """A signed record over the form instances in ``scope``."""
     def blockers(subject: Subject) -> list[str]:
         instances = _instances(subject, **scope)
         return _blockers(subject, instances, **scope) if instances else [empty]
 
     return signatures.Target(name, meaning,
-                             lambda s: _content(record, s, _instances(s, **scope)), blockers)
+                             lambda s: _content(record, s, _instances(s, **scope)), blockers,
+                             place)
 
 
 def _form_target(name: str) -> signatures.Target:
     _, event, er, form, fr = parse(name)
-    return _scoped(name, FORM_MEANING, "form", {"event_oid": event, "event_repeat": er,
-                                                "form_oid": form, "form_repeat": fr},
-                   f"{event}/{form}: the form has not been saved")
+    scope = {"event_oid": event, "event_repeat": er, "form_oid": form, "form_repeat": fr}
+    return _scoped(name, FORM_MEANING, "form", scope,
+                   f"{event}/{form}: the form has not been saved", place=scope)
 
 
 def _visit_target(name: str) -> signatures.Target:

@@ -60,6 +60,7 @@ ACTIONS: dict[str, str] = {
     "job.create": N_("background job requested"),
     "job.done": N_("background job finished (result with its SHA-256)"),
     "job.failed": N_("background job failed"),
+    "job.retry": N_("background job queued again: its worker stopped while it ran"),
     "job.download": N_("background job result downloaded"),
     "casebook.export_pdf": N_("subject casebook generated as PDF"),
     "export.create": N_("de-identified sponsor export made (format, scope, as-of sequence, "

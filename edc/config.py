@@ -79,6 +79,11 @@ class Config:
     EDC_JOB_QUEUE_FILE: str | None = None
     EDC_JOB_DIR: str | None = None
     EDC_JOBS_IMMEDIATE = False
+    # A running job's lease: its worker writes a heartbeat every lease/6 seconds; a job whose
+    # heartbeat is older than the lease (its worker was killed) goes back to the queue, once
+    # (EDC_JOB_ATTEMPTS in all), and then fails with the reason
+    EDC_JOB_LEASE_SECONDS = 120
+    EDC_JOB_ATTEMPTS = 2
 
     # SDV plan rule for non-critical forms (forms/sdv.py); None keeps the plan's own
     EDC_SDV_FIRST_SUBJECTS: int | None = None
@@ -108,6 +113,9 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
     for name in ("EDC_JOB_QUEUE_FILE", "EDC_JOB_DIR"):
         if environ.get(name):
             values[name] = environ[name]
+    for name in ("EDC_JOB_LEASE_SECONDS", "EDC_JOB_ATTEMPTS"):
+        if environ.get(name):
+            values[name] = max(1, int(environ[name]))
     for name in ("EDC_SDV_FIRST_SUBJECTS", "EDC_SDV_SAMPLE_PERCENT"):
         if environ.get(name):
             values[name] = max(0, int(environ[name]))

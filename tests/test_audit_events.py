@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from audit import Actor
 from audit.actions import ACTIONS
-from edc import create_app
+from audit.clock import utcnow
+from edc import create_app, jobs
 from edc.extensions import db
-from edc.models import AuditEntry, Study, Subject
+from edc.models import AuditEntry, Job, Study, Subject
+from edc.security import ALL_SITES, site_scope
 from tests.conftest import (
     ADMIN_TOTP_SECRET,
     PASSWORD,
@@ -201,6 +203,13 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path, backe
     (tmp_path / "not-a-folder").write_text("x")
     app.config["EDC_JOB_DIR"] = str(tmp_path / "not-a-folder")
     dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})  # job.failed
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    with app.app_context():  # job.retry: the job of a worker that died
+        with site_scope(ALL_SITES), unit_of_work():
+            job = db.session.get(Job, 2)
+            job.state, job.attempts = "running", 1
+            job.heartbeat_at = utcnow() - timedelta(hours=1)
+        assert jobs.recover() == [2]
     runner = app.test_cli_runner()  # system.backup, then system.restore in an empty database
     assert runner.invoke(args=["backup", "-o", str(tmp_path / "b.zip")]).exit_code == 0
     config = base_config(backend.empty_database())

@@ -23,7 +23,7 @@ class Queue:
 
 
 def init_app(app: Flask) -> None:
-    from huey import MemoryHuey, RedisHuey, SqliteHuey
+    from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 
     if app.config.get("TESTING") or app.config.get("EDC_JOBS_IMMEDIATE"):
         huey = MemoryHuey("edc-jobs", immediate=True)
@@ -41,7 +41,27 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             tasks.run(job_id)
 
+    @huey.periodic_task(crontab(minute="*"), name="edc.recover_jobs")
+    def recover_jobs() -> None:
+        with app.app_context():
+            recover()
+
     app.extensions["edc_jobs"] = Queue(huey, run_job)
+
+
+def recover() -> list[int]:
+    """Put the jobs of killed workers back in the queue (or fail them after their last
+    attempt): one unit of work, then the enqueueing. Runs when a worker starts and every
+    minute in each worker."""
+    from edc.jobs import services
+    from edc.security import ALL_SITES, site_scope
+    from edc.uow import unit_of_work
+
+    with site_scope(ALL_SITES), unit_of_work():
+        again = services.recover_stale()
+    for job_id in again:
+        queue().run_job(job_id)
+    return again
 
 
 def queue() -> Queue:
@@ -52,3 +72,9 @@ def result_dir() -> Path:
     path = Path(current_app.config.get("EDC_JOB_DIR") or REPO_ROOT / "instance" / "jobs")
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def attempt_dir(job_id: int, attempt: int) -> Path:
+    """Where one attempt of a job writes (an attempt cut off by a killed worker leaves its
+    partial files apart; the recovery removes them)."""
+    return result_dir() / str(job_id) / str(attempt)

@@ -17,4 +17,7 @@ def worker_command(workers):
     queue = jobs.queue()
     click.echo(f"edc worker: {workers} thread(s) on {type(queue.huey).__name__}")
     current_app.logger.info("job worker started")
+    again = jobs.recover()  # jobs a killed worker left running
+    if again:
+        click.echo(f"edc worker: queued again {len(again)} job(s) of a stopped worker")
     queue.huey.create_consumer(workers=workers, worker_type="thread").run()

@@ -5,12 +5,17 @@ only sites its requester may see, and only its requester sees and downloads it) 
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 
 import audit
 from audit import Actor
+from audit.clock import utcnow
 from edc.extensions import db
+from edc.jobs import attempt_dir
 from edc.models import Job, Site, User
 from edc.security import ALL_SITES, Perm, has_perm
 from forms.text import N_, Message
@@ -96,3 +101,39 @@ def record_download(job: Job, *, actor: Actor) -> None:
     audit.record(db.session, "job.download", actor=actor, site=site, target_type="job",
                  target_id=str(job.id), new_value=job.result_name,
                  details={"sha256": job.result_sha256})
+
+
+WORKER_RESTARTED = N_("The worker stopped while it ran this job; it is queued again.")
+WORKER_STOPPED = N_("The worker stopped while it ran this job (it was killed or its machine "
+                    "restarted), attempt after attempt: ask for it again.")
+
+
+def recover_stale() -> list[int]:
+    """Running jobs whose lease expired (no heartbeat for ``EDC_JOB_LEASE_SECONDS``: their
+    worker was killed) go back to the queue, audited as ``job.retry``, until they have had
+    ``EDC_JOB_ATTEMPTS``; then they fail with the reason (``job.failed``). The dead
+    attempt's partial files are removed. Returns the ids to enqueue once the caller has
+    committed."""
+    config = current_app.config
+    cutoff = utcnow() - timedelta(seconds=config["EDC_JOB_LEASE_SECONDS"])
+    stale = select(Job).where(Job.state == "running",
+                              func.coalesce(Job.heartbeat_at, Job.started_at) < cutoff
+                              ).order_by(Job.id).with_for_update(skip_locked=True)
+    again = []
+    for job in db.session.scalars(stale):
+        shutil.rmtree(attempt_dir(job.id, job.attempts), ignore_errors=True)
+        site = db.session.get(Site, job.site_id) if job.site_id else None
+        details = {"attempt": job.attempts, "worker": job.worker,
+                   "last_heartbeat_utc": (job.heartbeat_at or job.started_at).isoformat()}
+        if job.attempts < config["EDC_JOB_ATTEMPTS"]:
+            job.state, job.message, job.done = "queued", WORKER_RESTARTED, 0
+            audit.record(db.session, "job.retry", actor=Actor.system("job"), site=site,
+                         target_type="job", target_id=str(job.id), new_value="queued",
+                         details=details)
+            again.append(job.id)
+        else:
+            job.state, job.finished_at, job.message = "failed", utcnow(), WORKER_STOPPED
+            audit.record(db.session, "job.failed", actor=Actor.system("job"), site=site,
+                         target_type="job", target_id=str(job.id), new_value="WorkerStopped",
+                         details=details)
+    return again

@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import shutil
+import socket
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import select, update
 
 import audit
 from audit import Actor
 from audit.clock import utcnow
 from edc.extensions import db
-from edc.jobs import result_dir
+from edc.jobs import attempt_dir
 from edc.models import Job, Site, Subject
 from edc.security import ALL_SITES, site_scope
 from edc.timefmt import utc_time
 from edc.uow import unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 def _sha256(path: Path) -> str:
@@ -42,45 +52,120 @@ def _actor(job: Job) -> Actor:
     return Actor(job.requested_by_id, None, job.requested_role, "job")
 
 
-def _progress(job_id: int, done: int, total: int, message: str) -> None:
+class LeaseLost(Exception):
+    """This worker's lease on the job expired and the job was taken back (a worker that
+    stalled longer than the lease): its work is dropped, the other attempt's stands."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _mine(job_id: int, attempt: int):
+    """The job row, if this attempt still holds it; LeaseLost if not."""
+    job = _job(job_id)
+    if job is None or job.state != "running" or job.attempts != attempt:
+        raise LeaseLost(job_id)
+    return job
+
+
+def _progress(job_id: int, done: int, total: int, message: str, attempt: int) -> None:
     with unit_of_work():
-        job = _job(job_id)
+        job = _mine(job_id, attempt)
         job.done, job.total, job.message = done, total, message
+        job.heartbeat_at = utcnow()
+
+
+@contextmanager
+def _heartbeat(job_id: int, attempt: int, every: float) -> Iterator[None]:
+    """Renew the job's lease every ``every`` seconds while the work runs (a thread with its
+    own connection: one short UPDATE, no audit entry, no transaction held between beats)."""
+    engine = db.engine
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Job).where(
+                        Job.id == job_id, Job.attempts == attempt, Job.state == "running"
+                    ).values(heartbeat_at=utcnow()))
+            except Exception:  # the database away for a moment: the next beat tries again
+                log.warning("job %s: heartbeat not written", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _claim(job_id: int) -> int | None:
+    """Take a queued job (one conditional UPDATE, so two workers never both run it): its
+    attempt number, or None when it is not queued (done, failed, taken)."""
+    now = utcnow()
+    with unit_of_work():
+        taken = db.session.execute(update(Job).where(
+            Job.id == job_id, Job.state == "queued").values(
+            state="running", started_at=now, heartbeat_at=now, worker=worker_name(),
+            attempts=Job.attempts + 1).execution_options(synchronize_session=False))
+        if taken.rowcount != 1:
+            return None
+    return db.session.scalar(select(Job.attempts).where(Job.id == job_id))
+
+
+def _remove(out_dir: Path | None) -> None:
+    if out_dir is not None:
+        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def run(job_id: int) -> None:
     with site_scope(ALL_SITES):
-        job = _job(job_id)
-        if job is None or job.state != "queued":
+        attempt = _claim(job_id)
+        if attempt is None:
             return
+        job = _job(job_id)
         params = json.loads(job.params)
-        with unit_of_work():
-            job.state, job.started_at = "running", utcnow()
+        kind = job.kind
+    lease = current_app.config["EDC_JOB_LEASE_SECONDS"]
     scope = ALL_SITES if params["sites"] is None else set(params["sites"])
+    out_dir = None
     try:
-        out_dir = result_dir() / str(job_id)
+        out_dir = attempt_dir(job_id, attempt)
         out_dir.mkdir(parents=True, exist_ok=True)
-        with site_scope(scope):
-            if job.kind == "casebook_archive":
-                path = _casebook_archive(job_id, params, out_dir)
-            elif job.kind == "export":
-                path = _export(job_id, params, out_dir, scope)
+        with _heartbeat(job_id, attempt, max(lease / 6, 0.2)), site_scope(scope):
+            if kind == "casebook_archive":
+                path = _casebook_archive(job_id, params, out_dir, attempt)
+            elif kind == "export":
+                path = _export(job_id, params, out_dir, scope, attempt)
             else:
-                path = _audit_pdf(job_id, params, out_dir)
+                path = _audit_pdf(job_id, params, out_dir, attempt)
         digest = _sha256(path)
         with site_scope(ALL_SITES), unit_of_work():
-            job = _job(job_id)
+            job = _mine(job_id, attempt)
             job.state, job.finished_at = "done", utcnow()
             job.result_path, job.result_name, job.result_sha256 = str(path), path.name, digest
             job.done = job.total or job.done
             site = db.session.get(Site, job.site_id) if job.site_id else None
             audit.record(db.session, "job.done", actor=_actor(job), site=site,
                          target_type="job", target_id=str(job.id), new_value=path.name,
-                         details={"sha256": digest, "bytes": path.stat().st_size})
+                         details={"sha256": digest, "bytes": path.stat().st_size,
+                                  "attempt": attempt})
+    except LeaseLost:
+        db.session.rollback()
+        _remove(out_dir)
+        log.warning("job %s attempt %s: the lease expired; another attempt runs it",
+                    job_id, attempt)
     except Exception as exc:  # a failed job says so on its page; the error is logged
         db.session.rollback()
+        _remove(out_dir)
         with site_scope(ALL_SITES), unit_of_work():
-            job = _job(job_id)
+            try:
+                job = _mine(job_id, attempt)
+            except LeaseLost:
+                return
             job.state, job.finished_at = "failed", utcnow()
             job.message = f"{type(exc).__name__}: {str(exc)[:500]}"
             audit.record(db.session, "job.failed", actor=_actor(job), target_type="job",
@@ -88,7 +173,7 @@ def run(job_id: int) -> None:
         raise
 
 
-def _casebook_archive(job_id: int, params: dict, out_dir: Path) -> Path:
+def _casebook_archive(job_id: int, params: dict, out_dir: Path, attempt: int) -> Path:
     from edc.review import casebook
 
     stmt = select(Subject).order_by(Subject.site_id, Subject.id)
@@ -97,7 +182,7 @@ def _casebook_archive(job_id: int, params: dict, out_dir: Path) -> Path:
     subject_ids = list(db.session.scalars(stmt.with_only_columns(Subject.id)))
     code = db.session.get(Site, params["site"]).code if params["site"] else "all-sites"
     total = len(subject_ids)
-    _progress(job_id, 0, total, f"{total} subjects")
+    _progress(job_id, 0, total, f"{total} subjects", attempt)
     files = []
     actor = _actor(_job(job_id))
     for n, subject_id in enumerate(subject_ids, start=1):
@@ -112,7 +197,7 @@ def _casebook_archive(job_id: int, params: dict, out_dir: Path) -> Path:
                       "screening_number": subject.screening_number, "pages": made.pages,
                       "sha256": _sha256(path), "chain_head_seq": made.head_seq,
                       "chain_head": made.head_hash})
-        _progress(job_id, n, total, f"{n} of {total}: {subject.label}")
+        _progress(job_id, n, total, f"{n} of {total}: {subject.label}", attempt)
     manifest = {"job": job_id, "kind": "casebook archive", "site": code,
                 "generated_at_utc": utc_time(utcnow()), "generated_by": params["generated_by"],
                 "identifying_data": params["show_pii"], "files": files}
@@ -125,18 +210,18 @@ def _casebook_archive(job_id: int, params: dict, out_dir: Path) -> Path:
     return archive
 
 
-def _audit_pdf(job_id: int, params: dict, out_dir: Path) -> Path:
+def _audit_pdf(job_id: int, params: dict, out_dir: Path, attempt: int) -> Path:
     from edc.trail.services import TrailFilter, export_pdf
 
-    _progress(job_id, 0, 1, "rendering")
+    _progress(job_id, 0, 1, "rendering", attempt)
     path = out_dir / f"audit-trail-job{job_id}.pdf"
     export_pdf(TrailFilter(), path, actor=_actor(_job(job_id)), show_pii=params["show_pii"],
                generated_by=params["generated_by"])
-    _progress(job_id, 1, 1, "done")
+    _progress(job_id, 1, 1, "done", attempt)
     return path
 
 
-def _export(job_id: int, params: dict, out_dir: Path, scope) -> Path:
+def _export(job_id: int, params: dict, out_dir: Path, scope, attempt: int) -> Path:
     """A sponsor export of the snapshot fixed when the job was asked for. Progress is
     written between subjects in short transactions of its own (the export reads the trail
     up to a fixed sequence, so it needs no single long read)."""
@@ -154,7 +239,7 @@ def _export(job_id: int, params: dict, out_dir: Path, scope) -> Path:
             return
         token = READ_ONLY.set(False)
         try:
-            _progress(job_id, done, total, f"{done} of {total} subjects")
+            _progress(job_id, done, total, f"{done} of {total} subjects", attempt)
         finally:
             READ_ONLY.reset(token)
 

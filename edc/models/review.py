@@ -168,6 +168,12 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the lease of a running job: which worker runs it (host:pid), its attempt number, and
+    # when the worker last said it was alive; a lease that expires puts the job back in the
+    # queue (edc/jobs/services.recover_stale)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     @property
     def percent(self) -> int:

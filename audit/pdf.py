@@ -1,26 +1,19 @@
-"""The audit trail as a PDF/A-2b document a monitor can file.
-
-Large trails are rendered in chunks, in parallel worker processes, each chunk a PDF/A file
-on disk; the chunks are merged with pikepdf (which keeps the first chunk's PDF/A metadata and
-output intent). "Page n of m" is only known once every chunk is laid out, so it is stamped
-afterwards from a small overlay document (its fonts embedded, as PDF/A requires).
-Memory stays bounded by the chunk size and the number of chunks in flight.
+"""The audit trail as a PDF/A-2b document a monitor can file: its HTML, in chunks of a few
+hundred entries, each entry three pre-wrapped cells. The layout, the merge and the page
+stamps are the one PDF pipeline (``edc_pdf``); memory stays bounded by the chunk size and
+the number of chunks in flight.
 """
 
 from __future__ import annotations
 
 import html
-import io
-import multiprocessing
-import os
-import tempfile
 import textwrap
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
+
+from edc_pdf import render_documents
 
 PAGE_CSS = """
 @page {
@@ -39,13 +32,6 @@ td { white-space: pre-wrap; vertical-align: top; padding: 1.5pt 3pt;
      border-bottom: 0.4pt solid #999; overflow-wrap: anywhere; }
 tr { break-inside: avoid; }
 """
-
-OVERLAY_CSS = """
-@page { size: A4 landscape; margin: 0; }
-div { break-after: page; height: 1mm; padding-top: 8mm; text-align: center;
-      font: bold 9pt 'DejaVu Sans', sans-serif; }
-"""
-
 
 @dataclass(frozen=True)
 class Header:
@@ -140,23 +126,6 @@ def page_css(left: str, right: str, extra: str = "") -> str:
         "HEAD_RIGHT", _css_string(right)) + extra
 
 
-def _render_html(args: tuple[str, str]) -> str:
-    from weasyprint import HTML
-
-    document, path = args
-    HTML(string=document).write_pdf(path, pdf_variant="pdf/a-2b")
-    return path
-
-
-def _render_overlay(total: int) -> bytes:
-    from weasyprint import HTML
-
-    pages = "".join(f"<div>Page {n} of {total}</div>" for n in range(1, total + 1))
-    return HTML(string=f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-                       f"<style>{OVERLAY_CSS}</style></head><body>{pages}</body></html>"
-                ).write_pdf(pdf_variant="pdf/a-2b")
-
-
 def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
     it = iter(rows)
     while batch := list(islice(it, size)):
@@ -165,104 +134,12 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
                chunk_size: int = 300, workers: int | None = None,
-               scratch: str | Path | None = None) -> int:
+               scratch: str | Path | None = None, pool=None) -> int:
     """Write the trail PDF to ``out``; returns the number of pages."""
     documents = (chunk_html(batch, header) for batch in _chunks(rows, chunk_size))
     first = next(documents, None)
-    return render_documents(_chain([first if first is not None else chunk_html([], header)],
-                                   documents),
+    return render_documents(chain([first if first is not None else chunk_html([], header)],
+                                  documents),
                             out, title=f"Audit trail — {header.scope}", workers=workers,
-                            scratch=scratch)
+                            scratch=scratch, pool=pool)
 
-
-INLINE_CHUNKS = 8  # documents of up to this many chunks are laid out in this process
-
-
-def render_documents(documents: Iterable[str], out: str | Path, *, title: str,
-                     workers: int | None = None, scratch: str | Path | None = None) -> int:
-    """The one PDF pipeline: lay out each HTML document (a chunk) as PDF/A, merge them, keep
-    each chunk's bookmarks (its headings) at their pages, and stamp "Page n of m". Returns the
-    number of pages.
-
-    A short document (up to ``INLINE_CHUNKS`` chunks) is laid out in this process. Longer
-    ones go to worker processes, so this process only builds HTML, merges and stamps: its
-    memory does not depend on the length of the document, nor does any worker's.
-    """
-    workers = workers or max(1, min(os.cpu_count() or 1, 4))
-    with tempfile.TemporaryDirectory(prefix="edc-pdf-", dir=scratch) as tmp:
-        jobs = ((document, os.path.join(tmp, f"{i:06d}.pdf"))
-                for i, document in enumerate(documents))
-        head = list(islice(jobs, INLINE_CHUNKS + 1))
-        if len(head) <= INLINE_CHUNKS:  # a short document: starting workers costs more
-            paths = [_render_html(job) for job in head]
-            return _merge_and_stamp(paths, title, out, _render_overlay)
-        ctx = multiprocessing.get_context("spawn")  # never fork a process holding DB sockets
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            paths = []
-            in_flight: deque = deque()
-            for job in _chain(head, jobs):
-                in_flight.append(pool.submit(_render_html, job))
-                if len(in_flight) >= 2 * workers:
-                    paths.append(in_flight.popleft().result())
-            paths.extend(f.result() for f in in_flight)
-            return _merge_and_stamp(
-                paths, title, out, lambda total: pool.submit(_render_overlay, total).result())
-
-
-def _outline_of(part) -> list[tuple[str, int, list]]:
-    """A chunk's bookmarks as (title, page index in the chunk, children)."""
-    index = {page.objgen: i for i, page in enumerate(part.pages)}
-
-    def walk(items) -> list:
-        out = []
-        for item in items:
-            dest = item.destination
-            page = 0
-            if dest is not None and len(dest) and hasattr(dest[0], "objgen"):
-                page = index.get(dest[0].objgen, 0)
-            out.append((str(item.title), page, walk(item.children)))
-        return out
-
-    with part.open_outline() as outline:
-        return walk(outline.root)
-
-
-def _merge_and_stamp(paths: list[str], title: str, out, overlay_for) -> int:
-    import pikepdf
-    from pikepdf import OutlineItem
-
-    marks: list[tuple[str, int, list]] = []
-    with pikepdf.open(paths[0]) as merged:
-        marks.extend(_outline_of(merged))
-        for path in paths[1:]:
-            with pikepdf.open(path) as part:
-                offset = len(merged.pages)
-                marks.extend(_shift(_outline_of(part), offset))
-                merged.pages.extend(part.pages)
-        total = len(merged.pages)
-        with pikepdf.open(io.BytesIO(overlay_for(total))) as overlay:
-            for page, stamp in zip(merged.pages, overlay.pages, strict=True):
-                page.add_overlay(stamp)
-            with merged.open_outline() as outline:
-                outline.root.clear()
-
-                def add(into, items):
-                    for name, page, children in items:
-                        node = OutlineItem(name, page)
-                        add(node.children, children)
-                        into.append(node)
-
-                add(outline.root, marks)
-            with merged.open_metadata(set_pikepdf_as_editor=False) as meta:
-                meta["dc:title"] = title
-            merged.save(out)
-    return total
-
-
-def _shift(items: list, offset: int) -> list:
-    return [(name, page + offset, _shift(children, offset)) for name, page, children in items]
-
-
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest

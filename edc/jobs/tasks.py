@@ -32,6 +32,7 @@ from edc.models import Job, Site, Subject
 from edc.security import ALL_SITES, site_scope
 from edc.timefmt import utc_time
 from edc.uow import unit_of_work
+from edc_pdf import LayoutPool
 
 log = logging.getLogger(__name__)
 
@@ -185,19 +186,21 @@ def _casebook_archive(job_id: int, params: dict, out_dir: Path, attempt: int) ->
     _progress(job_id, 0, total, f"{total} subjects", attempt)
     files = []
     actor = _actor(_job(job_id))
-    for n, subject_id in enumerate(subject_ids, start=1):
-        subject = db.session.get(Subject, subject_id)
-        with unit_of_work():
-            casebook.record(subject, actor=actor, purpose=f"archive job {job_id}")
-        name = f"casebook-{subject.label}.pdf"
-        path = out_dir / name
-        made = casebook.render(subject, path, show_pii=params["show_pii"],
-                               generated_by=params["generated_by"])
-        files.append({"file": name, "subject": subject.label,
-                      "screening_number": subject.screening_number, "pages": made.pages,
-                      "sha256": _sha256(path), "chain_head_seq": made.head_seq,
-                      "chain_head": made.head_hash})
-        _progress(job_id, n, total, f"{n} of {total}: {subject.label}", attempt)
+    # one pool of layout workers for every casebook: started once, not once a subject
+    with LayoutPool(current_app.config.get("EDC_PDF_WORKERS")) as pool:
+        for n, subject_id in enumerate(subject_ids, start=1):
+            subject = db.session.get(Subject, subject_id)
+            with unit_of_work():
+                casebook.record(subject, actor=actor, purpose=f"archive job {job_id}")
+            name = f"casebook-{subject.label}.pdf"
+            path = out_dir / name
+            made = casebook.render(subject, path, show_pii=params["show_pii"],
+                                   generated_by=params["generated_by"], pool=pool)
+            files.append({"file": name, "subject": subject.label,
+                          "screening_number": subject.screening_number, "pages": made.pages,
+                          "sha256": _sha256(path), "chain_head_seq": made.head_seq,
+                          "chain_head": made.head_hash})
+            _progress(job_id, n, total, f"{n} of {total}: {subject.label}", attempt)
     manifest = {"job": job_id, "kind": "casebook archive", "site": code,
                 "generated_at_utc": utc_time(utcnow()), "generated_by": params["generated_by"],
                 "identifying_data": params["show_pii"], "files": files}

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from audit.clock import utcnow
-from audit.pdf import Header, _chunks, _prewrap, chunk_html, page_css, render_documents
+from audit.pdf import Header, _chunks, _prewrap, chunk_html, page_css
 from edc import anchor, deidentify, scratch, signatures
 from edc.crf.casebook import build_of
 from edc.extensions import db
@@ -33,6 +33,7 @@ from edc.study import current_study
 from edc.timefmt import local_time, utc_time
 from edc.trail.services import TrailFilter, iter_presented
 from edc.uow import read_only
+from edc_pdf import LayoutPool, render_documents
 from forms.study_build import BUILD
 
 EXTRA_CSS = """
@@ -226,18 +227,18 @@ def record(subject: Subject, *, actor: Actor, purpose: str = "download") -> None
 
 
 def render(subject: Subject, out, *, show_pii: bool, generated_by: str,
-           workers: int | None = None) -> Made:
+           workers: int | None = None, pool: LayoutPool | None = None) -> Made:
     """Write the casebook PDF of ``subject``. Call after the generation is audited and
     committed (``record``): the document covers the chain up to a signed checkpoint taken
-    now, and says so on every page."""
+    now, and says so on every page. An archive passes its ``pool`` of layout workers."""
     signed = anchor.checkpoint_now(db.session)
     with read_only():  # however long the layout, other users keep saving
         return _render(subject, out, signed, show_pii=show_pii, generated_by=generated_by,
-                       workers=workers)
+                       workers=workers, pool=pool)
 
 
 def _render(subject: Subject, out, signed, *, show_pii: bool, generated_by: str,
-            workers: int | None) -> Made:
+            workers: int | None, pool: LayoutPool | None) -> Made:
     trail = TrailFilter(subject_id=subject.id, upto_seq=signed.seq)
     count = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
         AuditEntry.subject_id == subject.id, AuditEntry.seq <= signed.seq))
@@ -258,5 +259,5 @@ def _render(subject: Subject, out, signed, *, show_pii: bool, generated_by: str,
 
     pages = render_documents(all_documents(), out, title=f"Casebook {subject.label}",
                              workers=workers or current_app.config.get("EDC_PDF_WORKERS"),
-                             scratch=scratch.folder())
+                             scratch=scratch.folder(), pool=pool)
     return Made(pages, signed.seq, signed.hash, count)

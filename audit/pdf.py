@@ -133,7 +133,7 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 
 def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
-               chunk_size: int = 300, workers: int | None = None,
+               chunk_size: int = 100, workers: int | None = None,
                scratch: str | Path | None = None, pool=None) -> int:
     """Write the trail PDF to ``out``; returns the number of pages."""
     documents = (chunk_html(batch, header) for batch in _chunks(rows, chunk_size))

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 import audit
 from audit import Actor
 from audit.clock import utcnow
-from audit.pdf import Header, _chunks, _prewrap, chunk_html, page_css
+from audit.pdf import CHUNK_ENTRIES, Header, _chunks, _prewrap, chunk_html, page_css
 from edc import anchor, deidentify, scratch, signatures
 from edc.crf.casebook import build_of
 from edc.extensions import db
@@ -254,7 +254,7 @@ def _render(subject: Subject, out, signed, *, show_pii: bool, generated_by: str,
     def all_documents() -> Iterator[str]:
         yield from documents(subject, show_pii=show_pii, header=header)
         rows = iter_presented(trail, show_pii)
-        for batch in _chunks(rows, 300):
+        for batch in _chunks(rows, CHUNK_ENTRIES):
             yield chunk_html(batch, audit_header)
 
     pages = render_documents(all_documents(), out, title=f"Casebook {subject.label}",

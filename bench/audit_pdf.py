@@ -19,7 +19,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,37 +29,9 @@ def _rss_mib(who) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def _tree_rss_mib(root: int) -> float:
-    """Resident memory of a process and all its descendants, now (Linux /proc)."""
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                total += next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as fh:
-                    todo.extend(int(c) for c in fh.read().split())
-        except (OSError, StopIteration):
-            continue
-    return total / 1024
-
-
-class TreeSampler(threading.Thread):
-    """Samples the summed RSS of this process tree every 50 ms; keeps the peak."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak = 0.0
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.wait(0.05):
-            self.peak = max(self.peak, _tree_rss_mib(os.getpid()))
-
-
 def child(mode: str, url: str, out: str) -> None:
     from bench._data import make_app
+    from bench._mem import TreeSampler
     from edc.extensions import db
     from edc.trail.services import TrailFilter, export_pdf, iter_presented
 
@@ -91,10 +62,11 @@ def child(mode: str, url: str, out: str) -> None:
             document.write_pdf(out, pdf_variant="pdf/a-2b")
         wall = time.perf_counter() - started
         sampler.done.set()
+        sampler.join()
         db.session.remove()
     print(json.dumps({"mode": mode, "wall_s": wall, "pages": pages,
                       "rss_main_mib": _rss_mib(resource.RUSAGE_SELF),
-                      "rss_worker_mib": _rss_mib(resource.RUSAGE_CHILDREN),
+                      "rss_worker_mib": sampler.largest_worker,
                       "rss_tree_mib": sampler.peak,
                       "bytes": os.path.getsize(out)}))
 

@@ -1,7 +1,7 @@
 """Casebook PDF and the monitoring lists: figures, not assertions.
 
     python bench/casebook.py [--years 15] [--aes 50] [--cms 100] [--queries 30]
-                             [--archive 5] [--sites-subjects 20,200]
+                             [--archive 50] [--sites-subjects 20,200]
 
 1. One subject with follow-up to ``--years`` (every scheduled visit), ``--aes`` adverse events,
    ``--cms`` concomitant medications and ``--queries`` queries, entered through the save
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._mem import TreeSampler  # noqa: E402
 
 
 def _app(url: str, tmp: Path, tag: str):
@@ -36,10 +37,6 @@ def _app(url: str, tmp: Path, tag: str):
                        "EDC_JOB_DIR": str(tmp / "jobs"), "EDC_ARGON2_TIME_COST": 1,
                        "EDC_ARGON2_MEMORY_COST": 1024, "EDC_ARGON2_PARALLELISM": 1,
                        "EDC_PDF_WORKERS": int(os.environ.get("EDC_PDF_WORKERS", "2"))})
-
-
-def _rss(who) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def _value(item, day: date, rank: int):
@@ -136,7 +133,7 @@ def main() -> None:
     ap.add_argument("--aes", type=int, default=50)
     ap.add_argument("--cms", type=int, default=100)
     ap.add_argument("--queries", type=int, default=30)
-    ap.add_argument("--archive", type=int, default=5)
+    ap.add_argument("--archive", type=int, default=50)
     ap.add_argument("--sites-subjects", default="20,200")
     args = ap.parse_args()
 
@@ -168,12 +165,11 @@ def main() -> None:
         t0 = time.perf_counter()
         with unit_of_work():
             casebook.record(subject, actor=cli_actor(), purpose="bench")
-        made = casebook.render(subject, out, show_pii=False, generated_by="bench")
+        with TreeSampler() as mem:
+            made = casebook.render(subject, out, show_pii=False, generated_by="bench")
         took = time.perf_counter() - t0
         print(f"casebook PDF: {made.pages} pages, {made.entries} audit entries, "
-              f"{out.stat().st_size / 1e6:.1f} MB in {took:.1f} s; peak RSS main "
-              f"{_rss(resource.RUSAGE_SELF):.0f} MiB, largest layout worker "
-              f"{_rss(resource.RUSAGE_CHILDREN):.0f} MiB")
+              f"{out.stat().st_size / 1e6:.1f} MB in {took:.1f} s; {mem.line()}")
 
         if args.archive:
             for _ in range(args.archive - 1):
@@ -187,13 +183,13 @@ def main() -> None:
                                               actor=cli_actor(), site=site).id
             db.session.close()
             t0 = time.perf_counter()
-            queue().run_job(job_id)
+            with TreeSampler() as mem:
+                queue().run_job(job_id)
+            took = time.perf_counter() - t0
             job = db.session.get(Job, job_id)
-            print(f"site archive of {args.archive} subjects: {job.state}, "
-                  f"{time.perf_counter() - t0:.1f} s "
-                  f"({(time.perf_counter() - t0) / args.archive:.1f} s a subject); peak RSS "
-                  f"main {_rss(resource.RUSAGE_SELF):.0f} MiB, largest worker "
-                  f"{_rss(resource.RUSAGE_CHILDREN):.0f} MiB")
+            print(f"site archive of {args.archive} subjects: {job.state}, {took:.1f} s "
+                  f"({took / args.archive:.1f} s a subject), "
+                  f"{Path(job.result_path).stat().st_size / 1e6:.0f} MB; {mem.line()}")
     sizes = [int(x) for x in args.sites_subjects.split(",") if x]
     _lists(tmp, sizes)
 

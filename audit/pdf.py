@@ -31,6 +31,7 @@ th { text-align: left; border-bottom: 1pt solid #000; padding: 1.5pt 3pt; }
 td { white-space: pre-wrap; vertical-align: top; padding: 1.5pt 3pt;
      border-bottom: 0.4pt solid #999; overflow-wrap: anywhere; }
 tr { break-inside: avoid; }
+p.legend { margin: 0 0 4pt; font-family: 'DejaVu Sans', 'Noto Sans CJK SC', sans-serif; }
 """
 
 @dataclass(frozen=True)
@@ -107,11 +108,13 @@ def _cells(row: dict) -> tuple[str, str, str]:
     return _prewrap(a, WRAP[0]), _prewrap(b, WRAP[1]), _prewrap(c, WRAP[2])
 
 
-def chunk_html(rows: list[dict], header: Header) -> str:
+def chunk_html(rows: list[dict], header: Header, legend: str = "") -> str:
+    """One chunk of entries; ``legend`` (the first chunk's) is printed above its table."""
     css = page_css(header.left(), header.right())
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8>"
              f"<title>Audit trail — {html.escape(header.scope)}</title>"
-             f"<style>{css}</style></head><body><table>"
+             f"<style>{css}</style></head><body>"
+             + (f"<p class=legend>{html.escape(legend)}</p>" if legend else "") + "<table>"
              "<col class=a><col class=b><col class=c><thead><tr>"
              "<th>Entry · time · user</th><th>Action · where · reason</th>"
              "<th>Old → new value</th></tr></thead><tbody>"]
@@ -138,12 +141,13 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def render_pdf(rows: Iterable[dict], header: Header, out: str | Path, *,
                chunk_size: int = CHUNK_ENTRIES, workers: int | None = None,
-               scratch: str | Path | None = None, pool=None) -> int:
-    """Write the trail PDF to ``out``; returns the number of pages."""
-    documents = (chunk_html(batch, header) for batch in _chunks(rows, chunk_size))
-    first = next(documents, None)
-    return render_documents(chain([first if first is not None else chunk_html([], header)],
-                                  documents),
+               scratch: str | Path | None = None, pool=None, legend: str = "") -> int:
+    """Write the trail PDF to ``out``; returns the number of pages. ``legend`` heads the
+    first page."""
+    batches = _chunks(rows, chunk_size)
+    first = chunk_html(next(batches, []), header, legend)
+    documents = (chunk_html(batch, header) for batch in batches)
+    return render_documents(chain([first], documents),
                             out, title=f"Audit trail — {header.scope}", workers=workers,
                             scratch=scratch, pool=pool)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request, session
-from flask_babel import Babel, gettext
+from flask_babel import Babel, force_locale, gettext
 
 from forms.text import N_, Message
 
@@ -58,6 +58,18 @@ def label_of(item) -> str:
     """The label of an item of the study build in the user's language."""
     zh = getattr(item, "label_zh", "")
     return zh if zh and language() == "zh" else item.label
+
+
+def both(text: str, **params) -> str:
+    """A heading of a printed record in English and Chinese ("Signatures / 签名"), whoever
+    asks: a casebook or an audit-trail PDF is the same file for every reader (made in the
+    background, archived, compared by its SHA-256). ``text`` is a catalog message (marked
+    with ``N_``), formatted with ``params``."""
+    message = Message(text, **params) if params else text
+    with force_locale(LOCALES["zh"]):
+        chinese = translate(message)
+    english = str(message)
+    return english if chinese == english else f"{english} / {chinese}"
 
 
 def _locale() -> str:

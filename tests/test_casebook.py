@@ -81,7 +81,11 @@ def test_casebook_pdf_from_the_command_line_holds_every_part(app, world, tmp_pat
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert "Audit trail of subject" in text and "query.close" in text
     assert initials not in text  # identifying data withheld without --include-identifying
-    assert "Screening" in bookmarks and "Informed consent 知情同意" in bookmarks
+    assert "Screening 筛选期" in bookmarks and "Informed consent 知情同意" in bookmarks
+    # the headings in both languages: one file for every reader
+    assert f"Casebook of subject {number} / 受试者 {number} 的病例档案" in text
+    assert "Signatures / 签名" in text and "Value / 值" in text
+    assert "Entry · time · user / 条目 · 时间 · 用户" in text  # the trail's column heads
     with app.app_context():
         head = db.session.scalar(select(AuditEntry).where(
             AuditEntry.action == "casebook.export_pdf"))

@@ -27,14 +27,16 @@ from audit.pdf import CHUNK_ENTRIES, Header, _chunks, _prewrap, chunk_html, page
 from edc import anchor, deidentify, scratch, signatures
 from edc.crf.casebook import build_of
 from edc.extensions import db
+from edc.i18n import both
 from edc.models import AuditEntry, FormData, ItemData, Query, Signature, Subject
 from edc.review import sdv
 from edc.study import current_study
 from edc.timefmt import local_time, utc_time
-from edc.trail.services import TrailFilter, iter_presented
+from edc.trail.services import TrailFilter, iter_presented, pdf_legend
 from edc.uow import read_only
 from edc_pdf import LayoutPool, render_documents
 from forms.study_build import BUILD
+from forms.text import N_
 
 EXTRA_CSS = """
 body { font-size: 8pt; }
@@ -93,6 +95,22 @@ def _event_order(event_oid: str) -> int:
     return _ORDER.get(event_oid, len(_ORDER))
 
 
+# the headings, printed in English and Chinese (edc.i18n.both): the casebook is one file
+# whoever reads it
+HEADINGS = {
+    "version": N_("Version"), "metadata": N_("Metadata version"),
+    "nothing": N_("nothing to verify"), "required": N_("required"), "item": N_("Item"),
+    "value": N_("Value"), "derivation": N_("Derivation · SDV"), "query": N_("Query"),
+    "whole_form": N_("whole form"), "edit_check": N_("edit check"), "casebook": N_("Casebook"),
+    "casebook_of": N_("Casebook of subject %(subject)s"), "signatures": N_("Signatures"),
+    "none": N_("None."),
+}
+
+
+def _h(key: str, **params) -> str:
+    return both(HEADINGS[key], **params)
+
+
 def _e(text) -> str:
     return html.escape(str(text)) if text is not None else ""
 
@@ -119,7 +137,7 @@ def _signature_html(s: signatures.Shown) -> str:
     r = s.row
     return (f"<p class=meta>{_e(r.signer_name)} ({_e(r.signer_role)}) · "
             f"{_e(utc_time(r.signed_at))} · {_e(local_time(r.signed_at, r.timezone))} · "
-            f"“{_e(r.meaning)}” · <b>{_e(s.status)}</b>"
+            f"“{_e(r.meaning)}” · <b>{_e(both(s.status))}</b>"
             + (f" ({_e(r.invalidated_reason)})" if r.invalidated_reason else "")
             + f" · content SHA-256 {_e(r.content_hash[:16])}…</p>")
 
@@ -134,13 +152,15 @@ def _instance_html(fd: FormData, data: Data, show_pii: bool) -> str:
     by_item = {i.item: i for i in marks.items} if marks else {}
     title = form.name + (f" #{fd.form_repeat}" if fd.form_repeat > 1 else "")
     parts = [f"<h2>{_e(title)} <span class=zh>{_e(form.name_zh)}</span></h2>",
-             f"<p class=meta>Version {fd.version} · {_e(fd.status)} · metadata "
-             f"{_e(fd.metadata_version)} · SDV: "
-             f"{_e(marks.state if marks else 'nothing to verify')}"
-             + (f" (required: {_e(marks.required)})" if marks and marks.required else "")
+             f"<p class=meta>{_e(_h('version'))} {fd.version} · {_e(both(fd.status))} · "
+             f"{_e(_h('metadata'))} {_e(fd.metadata_version)} · SDV: "
+             f"{_e(both(marks.state if marks else HEADINGS['nothing']))}"
+             + (f" ({_e(_h('required'))}: {_e(marks.required)})"
+                if marks and marks.required else "")
              + "</p>",
-             "<table><col class=l><col class=v><col class=s><thead><tr><th>Item</th>"
-             "<th>Value</th><th>Derivation · SDV</th></tr></thead><tbody>"]
+             f"<table><col class=l><col class=v><col class=s><thead><tr>"
+             f"<th>{_e(_h('item'))}</th><th>{_e(_h('value'))}</th>"
+             f"<th>{_e(_h('derivation'))}</th></tr></thead><tbody>"]
     for item in form.items:
         value = vals.get(item.name)
         if value is None and not item.required:
@@ -148,21 +168,24 @@ def _instance_html(fd: FormData, data: Data, show_pii: bool) -> str:
         text = _prewrap(_value_text(build, form, item, value, vals, show_pii), WIDTH)
         note = []
         if item.derived:
-            note.append(f"computed · rule {rules.get(item.name, '—')}")
+            note.append(both(N_("computed · rule %(rule)s"), rule=rules.get(item.name, "—")))
         if (mark := by_item.get(item.name)) is not None:
             if mark.state == "verified":
-                note.append(f"verified by {mark.mark.verified_by_name} "
-                            f"{utc_time(mark.mark.verified_at)}")
+                note.append(both(N_("verified by %(name)s %(when)s"),
+                                 name=mark.mark.verified_by_name,
+                                 when=utc_time(mark.mark.verified_at)))
             elif mark.state == "changed":
-                note.append("changed since verified")
+                note.append(both(N_("changed since verified")))
             else:
-                note.append("not verified")
+                note.append(both(N_("not verified")))
         parts.append(f"<tr><td>{_e(item.label)}<br><span class=zh>{_e(item.label_zh)}</span>"
                      f"</td><td>{_e(text)}</td><td>{_e(' · '.join(note))}</td></tr>")
     parts.append("</tbody></table>")
     for q in data.queries.get(key, []):
-        parts.append(f"<h3>Query #{q.id} · {_e(q.item_oid or 'whole form')} · {_e(q.state)}"
-                     f"{' · edit check' if q.origin == 'system' else ''}</h3><div class=thread>")
+        parts.append(f"<h3>{_e(_h('query'))} #{q.id} · "
+                     f"{_e(q.item_oid or _h('whole_form'))} · {_e(both(q.state))}"
+                     + (f" · {_e(_h('edit_check'))}" if q.origin == "system" else "")
+                     + "</h3><div class=thread>")
         for m in q.messages:
             parts.append(f"{_e(utc_time(m.created_at))} {_e(m.author_name)} ({_e(m.kind)}): "
                          f"{_e(_prewrap(m.text, 150))}\n")
@@ -179,37 +202,42 @@ def documents(subject: Subject, *, show_pii: bool, header: Header,
     """The casebook as HTML chunks: the cover, the events (a few form instances per chunk),
     then the audit trail."""
     data = _load(subject)
-    left = (f"{header.study}\nCasebook: site {subject.site.code}, subject {subject.label}"
-            f" (screening {subject.screening_number})")
+    left = (f"{header.study}\n{_h('casebook')}: {subject.site.code} · {subject.label}"
+            f" ({subject.screening_number})")
     right = header.right()
     title = f"Casebook {subject.label}"
-    cover = [f"<h1>Casebook of subject {_e(subject.label)}</h1>",
-             "<table><col class=l><col class=v><col class=s><tbody>"]
-    for label, value in (("Screening number", subject.screening_number),
-                         ("Subject number", subject.subject_number or "not enrolled"),
-                         ("Site", f"{subject.site.code} — {subject.site.name}"),
-                         ("Status", subject.status_label),
-                         ("Forms", str(len(data.forms))),
-                         ("Queries", str(sum(len(v) for v in data.queries.values())))):
-        cover.append(f"<tr><td>{_e(label)}</td><td>{_e(value)}</td><td></td></tr>")
-    cover.append("</tbody></table><h2>Signatures</h2>")
+    cover = [f"<h1>{_e(_h('casebook_of', subject=subject.label))}"
+             "</h1><table><col class=l><col class=v><col class=s><tbody>"]
+    for label, value in (
+            (N_("Screening number"), subject.screening_number),
+            (N_("Subject number"), subject.subject_number or both(N_("not enrolled"))),
+            (N_("Site"), f"{subject.site.code} — {subject.site.name}"),
+            (N_("Status"), both(subject.status_label)),
+            (N_("Forms"), str(len(data.forms))),
+            (N_("Queries"), str(sum(len(v) for v in data.queries.values())))):
+        cover.append(f"<tr><td>{_e(both(label))}</td><td>{_e(value)}</td><td></td></tr>")
+    cover.append(f"</tbody></table><h2>{_e(_h('signatures'))}</h2>")
     cover.extend(_signature_html(s) for s in data.signatures)
     if not data.signatures:
-        cover.append("<p class=meta>None.</p>")
+        cover.append(f"<p class=meta>{_e(_h('none'))}</p>")
     yield _doc("".join(cover), left, right, title)
 
     events: dict[tuple, list[FormData]] = defaultdict(list)
     for fd in data.forms:
         events[(fd.event_oid, fd.event_repeat)].append(fd)
     for (event_oid, repeat), forms in events.items():
-        name = BUILD.event(event_oid).name + (f" #{repeat}" if repeat > 1 else "")
+        event = BUILD.event(event_oid)
+        name = event.name + (f" #{repeat}" if repeat > 1 else "")
         for n, batch in enumerate(_chunks(forms, per_chunk)):
-            body = (f"<h1>{_e(name)}</h1>" if n == 0 else "") + "".join(
+            body = (f"<h1>{_e(name)} <span class=zh>{_e(event.name_zh)}</span></h1>"
+                    if n == 0 else "") + "".join(
                 _instance_html(fd, data, show_pii) for fd in batch)
             yield _doc(body, left, right, title)
-    yield _doc(f"<h1>Audit trail of subject {_e(subject.label)}</h1><p class=meta>"
-               f"{header.count} entries, under the screening and the subject number, up to "
-               f"entry {_e(header.head_hash[:16])}… of the chain.</p>", left, right, title)
+    heading = both(N_("Audit trail of subject %(subject)s"), subject=subject.label)
+    covers = both(N_("%(count)s entries, under the screening and the subject number, up to "
+                     "the chain head %(head)s…"), count=header.count, head=header.head_hash[:16])
+    yield _doc(f"<h1>{_e(heading)}</h1><p class=meta>{_e(covers)}</p>"
+               f"<p class=meta>{_e(pdf_legend())}</p>", left, right, title)
 
 
 @dataclass(frozen=True)

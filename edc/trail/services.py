@@ -23,10 +23,12 @@ from edc import anchor, deidentify, scratch
 from edc.clock import utcnow
 from edc.deidentify import WITHHELD
 from edc.extensions import db
+from edc.i18n import both
 from edc.models import Site, Subject
 from edc.study import current_study
 from edc.timefmt import local_time, utc_time
 from edc.uow import read_only, unit_of_work
+from forms.text import N_
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,18 @@ def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=
         anchor.checkpoint_now(db.session)
 
 
+def pdf_legend() -> str:
+    """The audit-trail PDF's title and column heads in English and Chinese, printed once on
+    its first page (and in the casebook's trail section). The running page heads and the
+    column heads of every page stay English: Chinese glyphs on every page made each chunk's
+    layout a tenth to a quarter slower (decision in docs/decisions.md)."""
+    columns = "; ".join(both(c) for c in (N_("Entry · time · user"),
+                                          N_("Action · where · reason"),
+                                          N_("Old → new value")))
+    title, heads = both(N_("Audit trail")), both(N_("Columns"))
+    return f"{title} — {heads}: {columns}"
+
+
 def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_by: str,
                scope_note: str = "", zone: str | None = None) -> dict:
     """Write the PDF copy of the entries ``f`` selects. The export is audited first; the copy
@@ -192,7 +206,7 @@ def export_pdf(f: TrailFilter, out, *, actor: Actor, show_pii: bool, generated_b
         anchor=anchor.printed(),
     )
     with read_only():  # the render reads a snapshot and holds no write lock
-        pages = render_pdf(iter_presented(pinned, show_pii), header, out,
+        pages = render_pdf(iter_presented(pinned, show_pii), header, out, legend=pdf_legend(),
                            workers=current_app.config.get("EDC_PDF_WORKERS"),
                            scratch=scratch.folder())
     return {"pages": pages, "entries": n, "head_hash": head_hash, "head_seq": head_seq,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -226,3 +227,15 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path, backe
         produced |= set(db.session.scalars(select(AuditEntry.action).distinct()))
     assert set(ACTIONS) - produced == set(), "registered but never produced"
     assert produced <= set(ACTIONS)
+    # every key of every entry's details has a label in the catalog, so the viewer shows
+    # the details table in the reader's language
+    from edc.trail.words import DETAIL_LABELS
+
+    with app.app_context():
+        keys = set()
+        for details in db.session.scalars(select(AuditEntry.details).where(
+                AuditEntry.details.is_not(None))):
+            if details.startswith("{"):
+                keys |= set(json.loads(details))
+    missing = sorted(keys - set(DETAIL_LABELS))
+    assert not missing, f"details keys without a label: {' '.join(missing)}"

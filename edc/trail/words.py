@@ -24,6 +24,64 @@ from forms.text import N_
 
 SIGNED = {"eligibility": N_("eligibility checklist"), "casebook": N_("casebook")}
 
+# The keys of the entries' details as the viewer labels them (a test checks that every key
+# the system writes is here, so each label is a catalog message)
+DETAIL_LABELS: dict[str, str] = {
+    "as_of_seq": N_("As of sequence"),
+    "attempt": N_("Attempt"),
+    "bytes": N_("Bytes"),
+    "chain_head": N_("Chain head"),
+    "chain_seq": N_("Chain sequence"),
+    "consecutive": N_("Consecutive failures"),
+    "content_sha256": N_("Content SHA-256"),
+    "database_sha256": N_("Database SHA-256"),
+    "edit_check": N_("Edit check"),
+    "email": N_("E-mail"),
+    "entries": N_("Entries"),
+    "evaluation_id": N_("Evaluation"),
+    "expires_at_utc": N_("Expires (UTC)"),
+    "failing": N_("Failing"),
+    "files": N_("Files"),
+    "filter": N_("Filter"),
+    "form_version": N_("Form version"),
+    "format": N_("Format"),
+    "full_name": N_("Full name"),
+    "label": N_("Label"),
+    "last_heartbeat_utc": N_("Last heartbeat (UTC)"),
+    "last_seq": N_("Last sequence"),
+    "limit": N_("Limit"),
+    "message": N_("Message"),
+    "metadata_version": N_("Metadata version"),
+    "method": N_("Method"),
+    "missing": N_("Missing"),
+    "needs": N_("Needs"),
+    "origin": N_("Origin"),
+    "other_sessions_revoked": N_("Other sessions revoked"),
+    "purpose": N_("Purpose"),
+    "reference_date": N_("Reference date"),
+    "requested_by": N_("Requested by"),
+    "rule_version": N_("Rule version"),
+    "scope": N_("Scope"),
+    "sessions_revoked": N_("Sessions revoked"),
+    "sha256": N_("SHA-256"),
+    "signature_id": N_("Signature"),
+    "signatures": N_("Signatures"),
+    "signed_at_local": N_("Signed (local time)"),
+    "signed_at_utc": N_("Signed (UTC)"),
+    "signed_content_sha256": N_("Signed content SHA-256"),
+    "since_seq": N_("Since sequence"),
+    "site": N_("Site"),
+    "sites": N_("Sites"),
+    "status": N_("Status"),
+    "subject": N_("Subject"),
+    "target": N_("Target"),
+    "temporary_password": N_("Temporary password"),
+    "version": N_("Version"),
+    "via": N_("Via"),
+    "why": N_("Why"),
+    "worker": N_("Worker"),
+}
+
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
@@ -105,7 +163,8 @@ def details(value) -> list[tuple[str, str]]:
             text = str(v)
         if key in ("status", "state", "kind", "level"):  # a state word the system wrote
             text = translate(text)
-        rows.append((translate(_sentence(key.replace("_", " "))), text))
+        label = DETAIL_LABELS.get(key) or _sentence(key.replace("_", " "))
+        rows.append((translate(label), text))
     return rows
 
 

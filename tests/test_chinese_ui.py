@@ -186,6 +186,8 @@ def test_checklist_work_list_and_dashboards_name_things_in_chinese(app, world):
     checklist = c.get(f"/subjects/{world.subject_tj}/eligibility").get_data(as_text=True)
     assert "实验室检查 › 采样日期" in checklist and "Laboratory ›" not in checklist
     assert "缺失" in checklist and ">missing<" not in checklist
+    # what a criterion lacks, in words and in Chinese (the evaluation keeps the English)
+    assert "实验室检查 › 采样日期</a> 未录入" in checklist and "is not entered" not in checklist
     funnel = c.get("/dashboards").get_data(as_text=True)
     assert "已筛选" in funnel and ">screened<" not in funnel
 

@@ -32,9 +32,11 @@ def item_label(form_oid: str, item: str) -> str | None:
 
 
 def linked(text: str | None, subject_id: int) -> Markup:
-    """``text`` (escaped) with each ``FORM.ITEM`` it names as a link to that item."""
+    """``text`` (escaped, in the reader's language) with each ``FORM.ITEM`` it names as a
+    link to that item."""
     if not text:
         return Markup("")
+    text = translate(text)
     out, last = [], 0
     for m in _REF.finditer(text):
         label, event = item_label(*m.groups()), _home_event(m.group(1))

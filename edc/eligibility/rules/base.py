@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from forms.scores import age_years  # noqa: F401 - the rules' age
+from forms.text import Message
 from forms.values import DateSpan, Quantity, date_span, quantity
 
 RULES_VERSION = "eligibility-1"
@@ -25,6 +26,19 @@ class Result:
     missing: str | None = None  # for `missing`: exactly what is absent or out of window
     # (form, item) pairs the criterion read, in order; ("PT", "*") for the prior-treatment log
     sources: list[tuple[str, str]] = field(default_factory=list)
+
+
+def not_entered(items: str) -> Message:
+    """What a criterion lacks, as a message the checklist shows in the reader's language (the
+    evaluation keeps the English text as evidence)."""
+    return Message("%(items)s not entered", items=items)
+
+
+def joined(parts: list[Message]) -> Message:
+    """Several messages as one ("a; b; c"), each still translated where it is shown."""
+    if len(parts) == 1:
+        return parts[0]
+    return Message("%(first)s; %(rest)s", first=parts[0], rest=joined(parts[1:]))
 
 
 Getter = Callable[[str, str], str | None]  # (form, item) -> value of the screening event
@@ -75,8 +89,7 @@ def guarded(rid: str | None = None):
             try:
                 return method(self, *args, **kwargs)
             except (ValueError, ArithmeticError, TypeError) as exc:
-                return self._result(rid or args[0], MISSING,
-                                    missing=f"cannot be evaluated from the entered values "
-                                            f"({exc})")
+                return self._result(rid or args[0], MISSING, missing=Message(
+                    "cannot be evaluated from the entered values (%(error)s)", error=str(exc)))
         return run
     return wrap

@@ -12,9 +12,11 @@ from edc.eligibility.rules.base import (
     _q,
     _span,
     guarded,
+    not_entered,
 )
 from edc.eligibility.rules.common import Evaluation
 from forms import medications
+from forms.text import Message
 from forms.values import DateSpan
 
 SIX_MONTHS_DAYS = 183
@@ -32,7 +34,7 @@ class CohortEvaluation(Evaluation):
         ok = bool(set(result.split(", ")) & set(accepted))
         evidence = {"score": self.get("DX", "CLSCORE"), "result": result}
         if ok and rid in ("IIM-1", "AAV-1") and not self.get("DX", "SUBTYPE"):
-            return self._result(rid, MISSING, evidence, missing="DX.SUBTYPE not entered")
+            return self._result(rid, MISSING, evidence, missing=not_entered("DX.SUBTYPE"))
         return self._result(rid, MET if ok else NOT_MET, evidence)
 
     @guarded()
@@ -49,7 +51,8 @@ class CohortEvaluation(Evaluation):
         An uncoded agent may be either, so when it could decide the result the criterion
         is `missing`; so is a six-month course that partial dates leave in doubt."""
         if not self._prior_treatments():
-            return self._result(rid, MISSING, missing="no prior treatment rows (PT) entered")
+            return self._result(rid, MISSING, missing=Message(
+                "no prior treatment rows (PT) entered"))
         rows, uncoded = [], []
         for n, row in enumerate(self._prior_treatments(), 1):
             med = medications.get(row.get("PTAGENT"))
@@ -76,9 +79,9 @@ class CohortEvaluation(Evaluation):
         conventional = gc and im and (cyc or not require_cyc)
         if not conventional:
             if uncoded:
-                return self._result(rid, MISSING, evidence, missing=(
-                    "code the agent of " + ", ".join(uncoded) + " (medication dictionary): "
-                    "it may be the conventional treatment this criterion needs"))
+                return self._result(rid, MISSING, evidence, missing=Message(
+                    "code the agent of %(rows)s (medication dictionary): it may be the "
+                    "conventional treatment this criterion needs", rows=", ".join(uncoded)))
             return self._result(rid, NOT_MET, evidence)
         counted = medications.IMMUNOMODULATOR_CLASSES
         relapse = any(r == "RELAPSE" for *_, r, _ in rows)
@@ -87,7 +90,7 @@ class CohortEvaluation(Evaluation):
         if relapse or any(m is not None and lo >= SIX_MONTHS_DAYS for m, lo, _ in courses):
             return self._result(rid, MET, evidence)
         if any(hi >= SIX_MONTHS_DAYS for _, _, hi in courses):
-            return self._result(rid, MISSING, evidence, missing=(
+            return self._result(rid, MISSING, evidence, missing=Message(
                 "whether an ineffective course lasted 6 months: its partial dates or its "
                 "uncoded agent leave it open; give full dates or code the agent"))
         return self._result(rid, NOT_MET, evidence)
@@ -111,12 +114,15 @@ class CohortEvaluation(Evaluation):
                     "protein_24h_g": self.get("DA", "PROT24")}
         if not 0 <= days <= BIOPSY_DAYS:
             return self._result("SLE-3", MISSING, evidence,
-                                missing=f"DA.BXDAT {biopsy.isoformat()} is more than 6 months "
-                                  f"({BIOPSY_DAYS} days) before the reference date")
+                                missing=Message(
+                                    "%(item)s %(date)s is more than 6 months (%(days)s days) "
+                                    "before the reference date", item="DA.BXDAT",
+                                    date=biopsy.isoformat(), days=BIOPSY_DAYS))
         upcr, prot = _f(self.get("DA", "UPCR")), _f(self.get("DA", "PROT24"))
         if upcr is None and prot is None:
             return self._result("SLE-3", MISSING, evidence,
-                                missing="DA.UPCR or DA.PROT24 not entered")
+                                missing=Message("%(first)s or %(second)s not entered",
+                                                first="DA.UPCR", second="DA.PROT24"))
         active = self.get("DA", "LNCLASS") in ("III", "IV", "III+V", "IV+V")
         ok = active and float(self.get("DA", "NIHACT")) > 2 and (
             (upcr or 0) > 1.0 or (prot or 0) > 1.0)
@@ -155,8 +161,9 @@ class CohortEvaluation(Evaluation):
         if findings:
             return self._result("SSC-5", MET, {**g, "findings": findings})
         if not computable:
-            return self._result("SSC-5", MISSING, g, missing="prior mRSS (DA.MRSSPRI) or prior FVC "
-                                "(DA.FVCPRI) with current values")
+            return self._result("SSC-5", MISSING, g, missing=Message(
+                "prior mRSS (%(mrss)s) or prior FVC (%(fvc)s) with current values",
+                mrss="DA.MRSSPRI", fvc="DA.FVCPRI"))
         return self._result("SSC-5", NOT_MET, {**g, "findings": []})
 
     # IIM
@@ -192,14 +199,16 @@ class CohortEvaluation(Evaluation):
             return self._result("IIM-2", NOT_MET, evidence)
         if sure >= 2:
             return self._result("IIM-2", MET, evidence)
-        return self._result("IIM-2", MISSING, evidence, missing=(
-            "core-set measures not entered or not comparable: " + ", ".join(open_)))
+        return self._result("IIM-2", MISSING, evidence, missing=Message(
+            "core-set measures not entered or not comparable: %(measures)s",
+            measures=", ".join(open_)))
 
     @guarded("IIM-4")
     def _iim4(self) -> Result:
         if self.get("DA", "ILDPROG") == "Y":
             if not self.get("DA", "ILDDAT"):
-                return self._result("IIM-4", MISSING, missing="DA.ILDDAT (HRCT/PFT evidence date)")
+                return self._result("IIM-4", MISSING, missing=Message(
+                    "%(item)s (HRCT/PFT evidence date)", item="DA.ILDDAT"))
             return self._result("IIM-4", MET, {"attested": True, "evidence_date":
                                          self.get("DA", "ILDDAT")})
         return self._result("IIM-4", NOT_MET, {"attested": self.get("DA", "ILDPROG")})
@@ -207,7 +216,7 @@ class CohortEvaluation(Evaluation):
     # AAV
     def aav(self) -> list[Result]:
         anca = self.get("DA", "ANCATYPE")
-        aav2 = (self._result("AAV-2", MISSING, missing="DA.ANCATYPE not entered") if anca is None
+        aav2 = (self._result("AAV-2", MISSING, missing=not_entered("DA.ANCATYPE")) if anca is None
                 else self._result("AAV-2", MET if anca in ("MPO", "PR3") else NOT_MET,
                                   {"ANCA": anca}))
         return [self._classified("AAV-1", ("GPA", "MPA", "EGPA")), aav2,
@@ -226,4 +235,4 @@ class CohortEvaluation(Evaluation):
                 return self.iim(), [["IIM-3", "IIM-4"]] if either else []
             case "AAV":
                 return self.aav(), []
-        return [self._result("COHORT", MISSING, missing="DX.COHORT not entered")], []
+        return [self._result("COHORT", MISSING, missing=not_entered("DX.COHORT"))], []

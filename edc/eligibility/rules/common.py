@@ -19,10 +19,13 @@ from edc.eligibility.rules.base import (
     age_years,
     five_half_lives_days,
     guarded,
+    joined,
     months_before,
+    not_entered,
 )
 from edc.eligibility.rules.settings import Settings
 from forms import medications, scores
+from forms.text import Message
 
 
 class Evaluation:
@@ -57,17 +60,19 @@ class Evaluation:
         """The sample date if inside the screening window, else why it is missing."""
         day = _d(self.get(form, date_item))
         if day is None:
-            return None, f"{form}.{date_item} is not entered"
+            return None, Message("%(item)s is not entered", item=f"{form}.{date_item}")
         earliest = self.ref - timedelta(days=self.s.screening_window_days)
         if day < earliest or day > self.ref:
-            return None, (f"{form}.{date_item} {day.isoformat()} is outside the screening "
-                          f"window ({earliest.isoformat()} to {self.ref.isoformat()})")
+            return None, Message(
+                "%(item)s %(date)s is outside the screening window (%(start)s to %(end)s)",
+                item=f"{form}.{date_item}", date=day.isoformat(), start=earliest.isoformat(),
+                end=self.ref.isoformat())
         return day, None
 
     def _need(self, rid: str, *items: tuple[str, str]) -> Result | None:
         absent = [f"{f}.{i}" for f, i in items if self.get(f, i) in (None, "")]
         if absent:
-            return self._result(rid, MISSING, missing=", ".join(absent) + " not entered")
+            return self._result(rid, MISSING, missing=not_entered(", ".join(absent)))
         return None
 
     @guarded()
@@ -92,9 +97,10 @@ class Evaluation:
             evidence["exemption"] = note
             return self._result(rid, MET, evidence)
         if within is None:
-            return self._result(rid, MISSING, evidence, missing=(
-                f"LB.{value_item} {value} cannot be compared with {limit} × ULN ({uln}): "
-                "confirm the value with the laboratory"))
+            return self._result(rid, MISSING, evidence, missing=Message(
+                "%(item)s %(value)s cannot be compared with %(limit)s × ULN (%(uln)s): "
+                "confirm the value with the laboratory", item=f"LB.{value_item}",
+                value=str(value), limit=limit, uln=uln))
         return self._result(rid, NOT_MET, evidence)
 
     # inclusion ---------------------------------------------------------------------------
@@ -130,8 +136,9 @@ class Evaluation:
         if csf or enough is False:
             return self._result("IN-03a", NOT_MET, evidence)
         if enough is None:
-            return self._result("IN-03a", MISSING, evidence, missing=(
-                f"LB.ANC {anc} cannot be compared with 1.0 ×10⁹/L: confirm the count"))
+            return self._result("IN-03a", MISSING, evidence, missing=Message(
+                "%(item)s %(value)s cannot be compared with 1.0 ×10⁹/L: confirm the count",
+                item="LB.ANC", value=str(anc)))
         return self._result("IN-03a", MET, evidence)
 
     @guarded("IN-03b")
@@ -145,8 +152,9 @@ class Evaluation:
         evidence = {"HGB": _as_text(hgb), "unit": "g/L", "sample_date": day.isoformat()}
         enough = hgb.at_least(60)
         if enough is None:
-            return self._result("IN-03b", MISSING, evidence, missing=(
-                f"LB.HGB {hgb} cannot be compared with 60 g/L: confirm the value"))
+            return self._result("IN-03b", MISSING, evidence, missing=Message(
+                "%(item)s %(value)s cannot be compared with 60 g/L: confirm the value",
+                item="LB.HGB", value=str(hgb)))
         return self._result("IN-03b", MET if enough else NOT_MET, evidence)
 
     def _myo_exempt(self) -> bool:
@@ -229,8 +237,10 @@ class Evaluation:
                          "hcg": self.get("PG", "PGRES"), "lactating": self.get("PG", "LACTAT")})
         if not 0 <= age_days <= self.s.hcg_window_days:
             return self._result("IN-05", MISSING, evidence,
-                                missing=f"PG.PGDAT {test.isoformat()} is not 0–"
-                                  f"{self.s.hcg_window_days} days before the reference date")
+                                missing=Message(
+                                    "%(item)s %(date)s is not 0–%(days)s days before the "
+                                    "reference date", item="PG.PGDAT",
+                                    date=test.isoformat(), days=self.s.hcg_window_days))
         ok = self.get("PG", "PGRES") == "NEG" and self.get("PG", "LACTAT") == "N"
         return self._result("IN-05", MET if ok else NOT_MET, evidence)
 
@@ -280,19 +290,23 @@ class Evaluation:
         reasons = []
         if g["HBSAG"] == "POS" or g["HBCAB"] == "POS":
             if g["HBVDNA"] is None or g["HBVULN"] is None:
-                return self._result("EX-08", MISSING, g, missing="SR.HBVDNA and SR.HBVULN are "
-                                    "needed when HBsAg or HBcAb is positive")
+                return self._result("EX-08", MISSING, g, missing=Message(
+                                    "%(dna)s and %(uln)s are needed when HBsAg or HBcAb is "
+                                    "positive", dna="SR.HBVDNA", uln="SR.HBVULN"))
             within = _q(g["HBVDNA"]).at_most(float(g["HBVULN"]))
             if within is None:
-                return self._result("EX-08", MISSING, g, missing=(
-                    f"SR.HBVDNA {g['HBVDNA']} cannot be compared with its upper limit "
-                    f"{g['HBVULN']} IU/mL: confirm the result"))
+                return self._result("EX-08", MISSING, g, missing=Message(
+                    "%(item)s %(value)s cannot be compared with its upper limit %(limit)s "
+                    "IU/mL: confirm the result", item="SR.HBVDNA", value=g["HBVDNA"],
+                    limit=g["HBVULN"]))
             if not within:
                 reasons.append("HBV DNA above ULN with a positive HBV marker")
         if g["HCVAB"] == "POS":
             if g["HCVRNA"] is None:
                 return self._result("EX-08", MISSING, g,
-                                    missing="SR.HCVRNA is needed when HCV antibody is positive")
+                                    missing=Message(
+                                        "%(item)s is needed when HCV antibody is positive",
+                                        item="SR.HCVRNA"))
             if g["HCVRNA"] == "DETECTED":
                 reasons.append("HCV RNA detectable")
         if g["HIVAB"] == "POS":
@@ -340,13 +354,15 @@ class Evaluation:
                 elif judgement in ("COMPLETE", "NOT_IS"):
                     judged.append({"agent": name, "row": n, "investigator": judgement})
                 else:
-                    unknown.append(f"confirm the washout of {label}: no half-life in the "
-                                   "washout table; record the investigator's judgement "
-                                   "(PT.PTWOJ)")
+                    unknown.append(Message(
+                        "confirm the washout of %(agent)s: no half-life in the washout table; "
+                        "record the investigator's judgement (%(item)s)", agent=label,
+                        item="PT.PTWOJ"))
                 continue
             last = _span(row.get("PTLSTDAT") or row.get("PTENDAT"))
             if last is None:
-                unknown.append(f"last dose date of {label} (PT.PTLSTDAT)")
+                unknown.append(Message("last dose date of %(agent)s (%(item)s)", agent=label,
+                                       item="PT.PTLSTDAT"))
                 continue
             clear = last.latest + timedelta(days=five_half_lives_days(hours))
             if clear >= self.ref:
@@ -356,7 +372,7 @@ class Evaluation:
         if hits:
             return self._result("EX-11", MET, {**evidence, "unresolved": unknown})
         if unknown:
-            return self._result("EX-11", MISSING, evidence, missing="; ".join(unknown))
+            return self._result("EX-11", MISSING, evidence, missing=joined(unknown))
         return self._result("EX-11", NOT_MET, evidence)
 
     def common(self) -> list[Result]:

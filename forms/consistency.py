@@ -16,7 +16,7 @@ from typing import Protocol
 
 from forms import scores
 from forms.study_build import SERIOUSNESS_ITEMS
-from forms.text import Message
+from forms.text import N_, Message
 
 
 class Others(Protocol):
@@ -189,34 +189,34 @@ def _implausible_age(v: Values, o: Others) -> str | None:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("CC-DM-1", "DM", "BRTHDAT", "Birth date not before informed consent",
+    Check("CC-DM-1", "DM", "BRTHDAT", N_("Birth date not before informed consent"),
           _birth_after_consent, hard=True),
-    Check("CC-DM-2", "DM", "BRTHDAT", "Age at consent outside 18–100 years (an implausible "
-          "birth date, or not an adult)", _implausible_age),
-    Check("CC-IF-1", "IF", "LOTNO", "Infusion product lot differs from the apheresis lot",
+    Check("CC-DM-2", "DM", "BRTHDAT", N_("Age at consent outside 18–100 years (an implausible "
+          "birth date, or not an adult)"), _implausible_age),
+    Check("CC-IF-1", "IF", "LOTNO", N_("Infusion product lot differs from the apheresis lot"),
           _lot_mismatch, hard=True),
-    Check("CC-IF-2", "IF", "IFDAT", "Infusion before lymphodepletion ended (less than 3 days "
-          "after its start)", _infusion_before_lymphodepletion_ended, hard=True),
-    Check("CC-IF-3", "IF", "IFDAT", "Infusion not 5 ± 1 days after the start of "
-          "lymphodepletion", _infusion_off_plan),
-    Check("CC-CRS-1", "CRS", "TREATED", "Tocilizumab or corticosteroid dose recorded while "
-          "anti-cytokine therapy given is not Yes", _cytokine_not_marked),
-    Check("CC-CRS-2", "CRS", "CRSGR", "Vasopressors recorded (this form or the visit's vital "
-          "signs) with CRS grade 0", _vasopressor_grade_0),
-    Check("CC-VS-1", "VS", "VASOPR", "Vasopressors recorded while the visit's CRS assessment "
-          "is grade 0", _vitals_vasopressor_grade_0),
-    Check("CC-AE-1", "AE", "AESER", "Serious AE without a seriousness criterion (or a "
-          "criterion ticked for a non-serious AE)", _serious_without_criteria),
-    Check("CC-AE-2", "AE", "AETOXGR", "AE of grade 5 without a death record",
+    Check("CC-IF-2", "IF", "IFDAT", N_("Infusion before lymphodepletion ended (less than 3 days "
+          "after its start)"), _infusion_before_lymphodepletion_ended, hard=True),
+    Check("CC-IF-3", "IF", "IFDAT", N_("Infusion not 5 ± 1 days after the start of "
+          "lymphodepletion"), _infusion_off_plan),
+    Check("CC-CRS-1", "CRS", "TREATED", N_("Tocilizumab or corticosteroid dose recorded while "
+          "anti-cytokine therapy given is not Yes"), _cytokine_not_marked),
+    Check("CC-CRS-2", "CRS", "CRSGR", N_("Vasopressors recorded (this form or the visit's vital "
+          "signs) with CRS grade 0"), _vasopressor_grade_0),
+    Check("CC-VS-1", "VS", "VASOPR", N_("Vasopressors recorded while the visit's CRS assessment "
+          "is grade 0"), _vitals_vasopressor_grade_0),
+    Check("CC-AE-1", "AE", "AESER", N_("Serious AE without a seriousness criterion (or a "
+          "criterion ticked for a non-serious AE)"), _serious_without_criteria),
+    Check("CC-AE-2", "AE", "AETOXGR", N_("AE of grade 5 without a death record"),
           _grade_5_without_death),
-    Check("CC-LD-1", "LD", "CRCL", "CrCl below 30 mL/min: fludarabine must not be given "
-          "(hard stop)", _crcl_stop),
-    Check("CC-LDD-1", "LDD", "FLUPRE", "Fludarabine prescribed 0 because CrCl is below 30 "
-          "mL/min", _fludarabine_stop),
-    Check("CC-LDD-2", "LDD", "FLUADM", "Fludarabine administered despite the CrCl hard stop",
+    Check("CC-LD-1", "LD", "CRCL", N_("CrCl below 30 mL/min: fludarabine must not be given "
+          "(hard stop)"), _crcl_stop),
+    Check("CC-LDD-1", "LDD", "FLUPRE", N_("Fludarabine prescribed 0 because CrCl is below 30 "
+          "mL/min"), _fludarabine_stop),
+    Check("CC-LDD-2", "LDD", "FLUADM", N_("Fludarabine administered despite the CrCl hard stop"),
           _fludarabine_given_despite_stop),
-    Check("CC-LDD-3", "LDD", "LDDEVR", "Administered dose differs from prescribed by more "
-          "than 10 % without a reason", _dose_deviation, hard=True),
+    Check("CC-LDD-3", "LDD", "LDDEVR", N_("Administered dose differs from prescribed by more "
+          "than 10 % without a reason"), _dose_deviation, hard=True),
 )
 
 

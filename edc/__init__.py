@@ -176,6 +176,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(Perm=security.Perm, Role=security.Role)
     app.jinja_env.filters["linked_items"] = eligibility_words.linked
+    app.jinja_env.filters["thread_text"] = i18n.thread_text
     app.jinja_env.filters["evidence_words"] = eligibility_words.evidence
     app.jinja_env.globals["item_label"] = eligibility_words.item_label
     app.jinja_env.globals["named"] = i18n.name_of

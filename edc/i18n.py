@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, force_locale, gettext
 
-from forms.text import N_, Message
+from forms.text import N_, Message, from_json
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LOCALES = {"en": "en", "zh": "zh_CN"}  # the interface's language codes -> Babel locales
@@ -70,6 +70,12 @@ def both(text: str, **params) -> str:
         chinese = translate(message)
     english = str(message)
     return english if chinese == english else f"{english} / {chinese}"
+
+
+def thread_text(message) -> str:
+    """A query message in the reader's language when the system wrote it (its stored
+    message), as it was typed otherwise."""
+    return translate(from_json(message.message, message.text))
 
 
 def _locale() -> str:

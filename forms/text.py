@@ -9,6 +9,8 @@ database always receive the English text, whoever saved. ``make messages`` extra
 
 from __future__ import annotations
 
+import json
+
 
 class Message(str):
     """``Message("at most %(n)d characters", n=40)`` is the str "at most 40 characters". A
@@ -26,3 +28,36 @@ class Message(str):
 def N_(text: str) -> str:  # noqa: N802 — the conventional name of a marker for extraction
     """Marks a fixed text for the catalog; it is translated where it is shown."""
     return text
+
+
+def to_json(text) -> str | None:
+    """A :class:`Message` as JSON (its template and parameters, nested messages too), so a
+    stored system text can be shown later in the reader's language; None for a plain text
+    (what someone typed is never passed through the catalog)."""
+    if not isinstance(text, Message):
+        return None
+
+    def encode(m):
+        if isinstance(m, Message):
+            return {"t": m.template, "p": {k: encode(v) for k, v in m.params.items()}}
+        return m
+
+    return json.dumps(encode(text), ensure_ascii=False, sort_keys=True)
+
+
+def from_json(data: str | None, english: str) -> str:
+    """The :class:`Message` ``to_json`` stored, or ``english`` when there is none or it does
+    not read back as the same English text."""
+    if not data:
+        return english
+
+    def decode(v):
+        if isinstance(v, dict) and set(v) == {"t", "p"}:
+            return Message(v["t"], **{k: decode(x) for k, x in v["p"].items()})
+        return v
+
+    try:
+        message = decode(json.loads(data))
+    except (ValueError, TypeError, KeyError):
+        return english
+    return message if isinstance(message, Message) and str(message) == english else english

@@ -159,6 +159,20 @@ def test_refusals_and_flags_in_chinese_and_the_record_in_english(app, world):
             AuditEntry.action == "query.open"))]
         assert any("outside the normal range" in t for t in texts)
         assert not any("超出" in t for t in texts)
+        query_id = query.id
+    # the system query's thread reads in Chinese too; the record stays English
+    thread = c.get(f"/queries/{query_id}").get_data(as_text=True)
+    assert "100 g/L 超出正常范围 115–175" in thread and "is outside the normal" not in thread
+    listing = c.get("/queries?state=all").get_data(as_text=True)
+    assert "100 g/L 超出正常范围 115–175" in listing
+    r = c.post(url, data={"csrf_token": csrf_token(c, url), "version": "1", "LBDAT": "2026-11-20",
+                          "HGB": "130", "reason": "Transcription error"})
+    assert r.status_code == 302
+    thread = c.get(f"/queries/{query_id}").get_data(as_text=True)
+    assert "The edit check passes" not in thread  # the automatic closing note
+    with app.app_context():
+        note = db.session.get(Query, query_id).messages[-1].text
+        assert note == "The edit check passes on the value saved in version 2."
 
 
 def test_the_api_speaks_english_to_a_user_who_reads_chinese(app, world, token):
@@ -287,3 +301,17 @@ def test_catalogs_compile_where_the_code_may_not_be_written(tmp_path, monkeypatc
     mo = tmp_path / "zh" / "LC_MESSAGES" / "messages.mo"
     assert mo.stat().st_size > 10_000
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_stored_system_message_reads_back_only_as_the_same_english_text():
+    from forms.text import Message, from_json, to_json
+
+    inner = Message("%(item)s is not entered", item="LB.LBDAT")
+    outer = Message("%(first)s; %(rest)s", first=inner, rest=Message("%(items)s not entered",
+                                                                    items="DX.COHORT"))
+    back = from_json(to_json(outer), str(outer))
+    assert isinstance(back, Message) and back == outer
+    assert isinstance(back.params["first"], Message) and back.params["first"] == inner
+    assert to_json("typed by a person") is None  # typed text never goes through the catalog
+    assert from_json(to_json(outer), "another text") == "another text"  # not the record
+    assert from_json("{not json", "the record") == "the record"

@@ -67,6 +67,10 @@ class QueryMessage(SiteScoped, Audited, db.Model):
     query_id: Mapped[int] = mapped_column(ForeignKey("query.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # open|answer|close|reopen|correction
     text: Mapped[str] = mapped_column(Text)
+    # a text the system wrote (an edit check's flag, an automatic closing note): its message
+    # template and parameters (forms.text.to_json), so the thread is shown in the reader's
+    # language; ``text`` is the record, in English
+    message: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     author_name: Mapped[str] = mapped_column(String(200))
     author_role: Mapped[str | None] = mapped_column(String(16))

@@ -27,7 +27,7 @@ from edc.extensions import db
 from edc.models import ItemData, Query, QueryMessage, QueryState, Subject, User
 from edc.security import Perm, can
 from forms.study_build import BUILD
-from forms.text import N_, Message
+from forms.text import N_, Message, to_json
 from forms.validate import free_text_problem
 
 MAX_MESSAGE = 2000  # characters of one message of a thread (docs/decisions.md)
@@ -82,9 +82,9 @@ def _author(actor: Actor) -> tuple[str, str | None]:
 def _message(query: Query, kind: str, text: str, actor: Actor,
              form_version: int | None = None) -> QueryMessage:
     name, role = _author(actor)
-    msg = QueryMessage(query_id=query.id, site_id=query.site_id, kind=kind, text=text,
-                       author_id=actor.user_id, author_name=name, author_role=role,
-                       form_version=form_version)
+    msg = QueryMessage(query_id=query.id, site_id=query.site_id, kind=kind, text=str(text),
+                       message=to_json(text), author_id=actor.user_id, author_name=name,
+                       author_role=role, form_version=form_version)
     db.session.add(msg)
     query.messages.append(msg)
     return msg
@@ -331,7 +331,8 @@ def _soft_checks(subject: Subject, *, saved: FormSaved) -> None:
                   saved.form_repeat), Query.origin == "system"))}
     system = Actor.system()
     for item, message in sorted(saved.warnings.items()):
-        message = str(message)  # stored and audited in English, whoever saved
+        # stored and audited in English, whoever saved; the thread keeps the message too
+        message = message if isinstance(message, Message) else str(message)
         query = existing.get(item)
         value = saved.values.get(item)
         if query is None:
@@ -342,21 +343,24 @@ def _soft_checks(subject: Subject, *, saved: FormSaved) -> None:
             db.session.add(query)
             db.session.flush()
             _message(query, "open", message, system, saved.version)
-            _audit("query.open", query, system, old=None, text=message, subject=subject,
+            _audit("query.open", query, system, old=None, text=str(message), subject=subject,
                    details={"edit_check": "soft", "form_version": saved.version})
         elif query.state == QueryState.CLOSED and value != query.closed_value:
             old = _set_state(query, QueryState.OPEN)
             query.closed_value = None
-            _message(query, "reopen", f"The check fires again on the new value: {message}",
+            _message(query, "reopen", Message("The check fires again on the new value: "
+                                              "%(message)s", message=message),
                      system, saved.version)
-            _audit("query.auto_reopen", query, system, old=old, text=message, subject=subject,
+            _audit("query.auto_reopen", query, system, old=old, text=str(message),
+                   subject=subject,
                    details={"form_version": saved.version})
     for item, query in sorted(existing.items()):
         if item in saved.warnings or item not in saved.checked or \
                 query.state == QueryState.CLOSED:
             continue
         old = _set_state(query, QueryState.CLOSED)
-        note = f"The edit check passes on the value saved in version {saved.version}."
+        note = Message("The edit check passes on the value saved in version %(version)s.",
+                       version=saved.version)
         _message(query, "close", note, system, saved.version)
-        _audit("query.auto_close", query, system, old=old, text=note, subject=subject,
+        _audit("query.auto_close", query, system, old=old, text=str(note), subject=subject,
                details={"form_version": saved.version})

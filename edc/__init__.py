@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from werkzeug.routing import IntegerConverter
 
 from edc.config import REPO_ROOT, Config, from_env
-from edc.extensions import csrf, db, limiter, login_manager, migrate
+from edc.extensions import csrf, db, limiter, login_manager, migrations_cli
 
 log = logging.getLogger("edc")
 
@@ -62,8 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     _connect_subscribers()
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(REPO_ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
+    app.cli.add_command(migrations_cli)  # Flask-Migrate is loaded when a command needs it
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

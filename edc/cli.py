@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 import audit
@@ -21,7 +21,7 @@ from edc.auth.tokens import issue, listing, revoke
 from edc.clock import local_today, utcnow
 from edc.demo import DEMO_PI_TOTP_SECRET, fill_subject
 from edc.eligibility.settings import ensure_settings
-from edc.extensions import db
+from edc.extensions import db, migrations
 from edc.models import ApiToken, Site, Subject, User
 from edc.security import Role
 from edc.study import current_study, ensure_study, mark_demo
@@ -52,6 +52,9 @@ def cli_actor() -> Actor:
 def init_database() -> None:
     """Migrate to head, (re)install the audit triggers, make sure the study record exists.
     Idempotent."""
+    from flask_migrate import upgrade
+
+    migrations(current_app._get_current_object())
     upgrade()
     with db.engine.begin() as conn:
         try:

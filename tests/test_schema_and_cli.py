@@ -29,6 +29,24 @@ def test_init_is_idempotent(app):
         assert "newest schema" in result.output
 
 
+def test_migration_commands_are_there_and_loaded_only_when_used(app):
+    """`edc db …` works; the web and job processes never load Flask-Migrate (Alembic, Mako:
+    about 11 MiB each)."""
+    import subprocess
+    import sys
+
+    for command in (["db", "current"], ["db", "check"]):  # check: models = migrations
+        result = app.test_cli_runner().invoke(args=command)
+        assert result.exit_code == 0, (command, result.output, result.exception)
+    assert "upgrade" in app.test_cli_runner().invoke(args=["db", "--help"]).output
+    probe = ("import sys; from edc import create_app; "
+             "create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x' * 32}); "
+             "print('flask_migrate' in sys.modules, 'alembic' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,  # noqa: S603
+                            check=True, cwd=str(__import__("pathlib").Path(__file__).parent.parent))
+    assert loaded.stdout.split() == ["False", "False"]
+
+
 def test_sqlite_runs_with_foreign_keys_and_wal(app):
     with app.app_context():
         if db.engine.dialect.name != "sqlite":

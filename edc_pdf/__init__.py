@@ -26,9 +26,9 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cache
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 INLINE_CHUNKS = 8  # documents of up to this many chunks are laid out in this process
@@ -71,10 +71,20 @@ class LayoutPool:
     def lay_out(self, documents: Iterable[str], folder: str | Path) -> list[str]:
         """Lay out each HTML document as a PDF/A file in ``folder`` (which the caller
         removes); the files' paths, in the documents' order. Documents are taken from the
-        iterable only as workers have room, so memory does not grow with their number."""
+        iterable only as workers have room, so memory does not grow with their number. A
+        failure stops the workers (answers to its chunks may still be on their way, so the
+        pool cannot serve another document)."""
         if not self.procs:
-            raise RuntimeError("the layout pool is not started")
-        folder = Path(folder)
+            raise LayoutFailed("the layout pool is not running")
+        try:
+            return self._lay_out(documents, Path(folder))
+        except BaseException:
+            for proc in self.procs:
+                proc.kill()
+            self.__exit__()
+            raise
+
+    def _lay_out(self, documents: Iterable[str], folder: Path) -> list[str]:
         queued: list[deque] = [deque() for _ in self.procs]
         paths: list[str] = []
         with selectors.DefaultSelector() as sel:
@@ -148,7 +158,7 @@ def render_documents(documents: Iterable[str], out: str | Path, *, title: str,
                          for i, document in enumerate(head)]
             else:
                 with LayoutPool(workers) as own:
-                    paths = own.lay_out(_chain(head, documents), tmp)
+                    paths = own.lay_out(chain(head, documents), tmp)
         return merge_and_stamp(paths, title, out)
 
 
@@ -291,7 +301,3 @@ def stamp_pages(pdf) -> None:
 def _shift(items: list, offset: int) -> list:
     return [(name, page + offset, _shift(children, offset)) for name, page, children in items]
 
-
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest

@@ -170,6 +170,7 @@ def test_refusals_and_flags_in_chinese_and_the_record_in_english(app, world):
     assert r.status_code == 302
     thread = c.get(f"/queries/{query_id}").get_data(as_text=True)
     assert "The edit check passes" not in thread  # the automatic closing note
+    assert "第 2 版保存的值已通过编辑核查" in thread
     with app.app_context():
         note = db.session.get(Query, query_id).messages[-1].text
         assert note == "The edit check passes on the value saved in version 2."

@@ -120,6 +120,7 @@ def test_the_jobs_page_says_why_a_job_failed_in_the_readers_language(job_app, wo
                                    "next": "/jobs/"})
     page = client.get("/jobs/").get_data(as_text=True)
     assert "The worker stopped while it ran this job" not in page
+    assert "后台进程在运行此任务时多次停止" in page
 
 
 def test_a_job_is_run_by_one_worker_and_a_worker_whose_lease_was_taken_drops_its_work(

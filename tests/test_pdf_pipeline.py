@@ -85,6 +85,10 @@ def test_a_worker_that_stops_fails_the_document_and_leaves_no_file(tmp_path):
         pool.procs[1].wait()
         with pytest.raises(LayoutFailed, match="stopped"):
             render_documents([chunk(i) for i in range(6)], out, title="cut", pool=pool)
+        # answers to the cut document may still be on their way: the pool serves no other
+        assert pool.procs == []
+        with pytest.raises(LayoutFailed, match="not running"):
+            render_documents([chunk(0)], out, title="next", pool=pool)
     assert not out.exists()
 
 

@@ -13,25 +13,25 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
-from edc_pdf import render_documents
+from edc_pdf import fonts, render_documents
 
 PAGE_CSS = """
 @page {
   size: A4 landscape;
   margin: 27mm 10mm 12mm 10mm;
-  @top-left { content: HEAD_LEFT; white-space: pre; font: 7.5pt 'DejaVu Sans', sans-serif;
+  @top-left { content: HEAD_LEFT; white-space: pre; font: 7.5pt FONT_STACK;
               vertical-align: top; padding-top: 6mm; }
-  @top-right { content: HEAD_RIGHT; white-space: pre; font: 7.5pt 'DejaVu Sans', sans-serif;
+  @top-right { content: HEAD_RIGHT; white-space: pre; font: 7.5pt FONT_STACK;
                text-align: right; vertical-align: top; padding-top: 6mm; }
 }
-body { font: 7.5pt/1.25 'DejaVu Sans', sans-serif; color: #000; }
+body { font: 7.5pt/1.25 FONT_STACK; color: #000; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }
 col.a { width: 25%; } col.b { width: 37%; } col.c { width: 38%; }
 th { text-align: left; border-bottom: 1pt solid #000; padding: 1.5pt 3pt; }
 td { white-space: pre-wrap; vertical-align: top; padding: 1.5pt 3pt;
      border-bottom: 0.4pt solid #999; overflow-wrap: anywhere; }
 tr { break-inside: avoid; }
-p.legend { margin: 0 0 4pt; font-family: 'DejaVu Sans', 'Noto Sans CJK SC', sans-serif; }
+p.legend { margin: 0 0 4pt; }
 """
 
 @dataclass(frozen=True)
@@ -128,9 +128,10 @@ def chunk_html(rows: list[dict], header: Header, legend: str = "") -> str:
 
 
 def page_css(left: str, right: str, extra: str = "") -> str:
-    """The page rules every PDF of the EDC shares: A4 landscape, the running head."""
-    return PAGE_CSS.replace("HEAD_LEFT", _css_string(left)).replace(
-        "HEAD_RIGHT", _css_string(right)) + extra
+    """The page rules every PDF of the EDC shares: A4 landscape, the running head, DejaVu
+    Sans with the Chinese font after it (``edc_pdf.fonts``)."""
+    return fonts.font_face_css() + PAGE_CSS.replace("HEAD_LEFT", _css_string(left)).replace(
+        "HEAD_RIGHT", _css_string(right)).replace("FONT_STACK", fonts.stack("DejaVu Sans")) + extra
 
 
 def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:

@@ -17,6 +17,7 @@ from edc.requestctx import current_actor
 from edc.security import Perm, can, has_perm, require
 from edc.subjects.services import get_subject
 from edc.uow import unit_of_work
+from edc_pdf import fonts
 
 bp = Blueprint("eligibility", __name__)
 
@@ -56,7 +57,9 @@ def checklist_pdf(subject_id: int):
     html = render_template("eligibility/print.html", subject=subject, rep=rep,
                            result=rep["result"], texts=rep["result"]["texts"], now=utcnow(),
                            printed_by=f"{current_user.full_name} ({current_user.username})",
-                           anchor_line=anchor.printed(), head=signed)
+                           anchor_line=anchor.printed(), head=signed,
+                           pdf_font_faces=fonts.font_face_css(),
+                           pdf_font_stack=fonts.stack("DejaVu Sans"))
     pdf = HTML(string=html).write_pdf(pdf_variant="pdf/a-2b")
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="eligibility-{subject.label}.pdf"'})

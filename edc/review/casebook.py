@@ -48,7 +48,6 @@ col.l { width: 38%; } col.v { width: 37%; } col.s { width: 25%; }
 .meta { color: #333; margin: 0 0 3pt; }
 .thread { margin: 2pt 0 4pt 8pt; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
-FONT = "'DejaVu Sans', 'Noto Sans CJK SC', sans-serif"
 WIDTH = 70  # characters a value cell takes before it is wrapped ahead of layout
 
 
@@ -116,7 +115,7 @@ def _e(text) -> str:
 
 
 def _doc(body: str, left: str, right: str, title: str) -> str:
-    css = page_css(left, right, EXTRA_CSS).replace("'DejaVu Sans', sans-serif", FONT)
+    css = page_css(left, right, EXTRA_CSS)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}"
             f"</title><style>{css}</style></head><body>{body}</body></html>")
 

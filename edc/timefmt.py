@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 def utc_time(value: datetime | None) -> str:
     if value is None:
         return ""
+    if value.tzinfo is None:  # the stored form; isoformat is several times faster
+        return value.isoformat(" ", "seconds") + " UTC"
     return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 

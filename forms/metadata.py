@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 ITEM_TYPES = ("text", "integer", "float", "date", "time", "code")
 
@@ -28,10 +29,14 @@ class CodeList:
     def codes(self) -> tuple[str, ...]:
         return tuple(t[0] for t in self.terms)
 
+    @cached_property
+    def _terms(self) -> dict[str, tuple[str, str]]:
+        return {c: (en, zh or en) for c, en, zh in reversed(self.terms)}  # the first wins
+
     def label(self, code: str, lang: str = "en") -> str:
         """The term of ``code`` in English, or in Chinese (``lang="zh"``) where it has one."""
-        return next(((zh or en) if lang == "zh" else en for c, en, zh in self.terms
-                     if c == code), code)
+        term = self._terms.get(code)
+        return code if term is None else term[lang == "zh"]
 
     def both(self, code: str) -> str:
         """The term in English and Chinese (the code itself when the list has no such term)."""

@@ -78,18 +78,25 @@ def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) 
                         s.value("DX", "COHORT") or ""])
         for f in s.forms:
             table, cols = wide[f.form_oid]
-            row = [*_key(s, f), f.metadata_version, f.version, f.status]
+            key = _key(s, f)
+            version = f.metadata_version
+            row = [*key, version, f.version, f.status]
+            items = f.items
             for item in cols:
-                value = f.items.get(item.name)
+                value = items.get(item.name)
                 row.append(value or "")
                 if item.codelist:
-                    row.append(dataset.decode(item, value, f.metadata_version))
+                    codes = dataset.codelist_of(item.codelist, version)
+                    row.append(codes.label(value) if codes and value is not None else "")
             table.add(row)
-            for name, value in f.items.items():
+            where = [*key[:5], f.form_oid, f.form_repeat]
+            facts = f.facts
+            for name, value in items.items():
                 item = f.item(name)
-                fact = f.facts.get(name)
-                items_t.add([*_key(s, f)[:5], f.form_oid, f.form_repeat, name, value,
-                             dataset.decode(item, value, f.metadata_version),
+                fact = facts.get(name)
+                codes = dataset.codelist_of(item.codelist, version) if item else None
+                items_t.add([*where, name, value,
+                             codes.label(value) if codes and value is not None else "",
                              (item.unit if item else None) or "",
                              fact.seq if fact else "", utc_time(fact.ts) if fact else "",
                              (fact.username or "") if fact else ""])

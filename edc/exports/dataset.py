@@ -21,7 +21,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from audit.models import AuditEntry
 from edc import deidentify
@@ -30,7 +30,7 @@ from edc.models import Site, Subject
 from edc.security import ALL_SITES
 from edc.study import sites_in
 from forms import scores
-from forms.metadata import Form, Item
+from forms.metadata import CodeList, Form, Item
 from forms.study_build import BUILD, BUILDS
 
 FORMATS = {
@@ -47,10 +47,12 @@ _ACTIONS = ("subject.create", "subject.update", "data.create", "data.update", "d
             "form.save", "query.open", "query.answer", "query.close", "query.reopen",
             "query.auto_close", "query.auto_reopen", "sdv.verify", "sdv.unverify",
             "signature.sign", "signature.invalidate")
-_COLUMNS = (AuditEntry.seq, AuditEntry.ts, AuditEntry.action, AuditEntry.username,
-            AuditEntry.role, AuditEntry.site_id, AuditEntry.site_code, AuditEntry.event_oid,
-            AuditEntry.event_repeat, AuditEntry.form_oid, AuditEntry.item_oid,
-            AuditEntry.repeat_key, AuditEntry.target_id, AuditEntry.old_value,
+_VALUES = frozenset(("data.create", "data.update"))
+# the time as the driver gives it (``_ts`` parses SQLite's text), the rest as stored
+_COLUMNS = (AuditEntry.seq, type_coerce(AuditEntry.ts, String), AuditEntry.action,
+            AuditEntry.username, AuditEntry.role, AuditEntry.site_id, AuditEntry.site_code,
+            AuditEntry.event_oid, AuditEntry.event_repeat, AuditEntry.form_oid,
+            AuditEntry.item_oid, AuditEntry.repeat_key, AuditEntry.target_id,
             AuditEntry.new_value, AuditEntry.reason, AuditEntry.details)
 
 
@@ -148,7 +150,10 @@ class Fact(NamedTuple):
     role: str | None
     site_code: str | None
     reason: str | None
-    source_id: str
+
+    @property
+    def source_id(self) -> str:
+        return f"audit-{self.seq}"
 
 
 @dataclass
@@ -244,16 +249,17 @@ def _form_order(rec: FormRecord) -> tuple:
     return (_ORDER.get(rec.event_oid, 999), rec.event_repeat, form_rank, rec.form_repeat)
 
 
-def _fact(e) -> Fact:
-    return Fact(e.seq, e.ts, e.action, e.username, e.role, e.site_code, e.reason,
-                f"audit-{e.seq}")
+def _ts(value) -> datetime:
+    """A time read without the ORM's type processing: SQLite gives its ISO text."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str]
             ) -> SubjectRecord | None:
     """One subject as of ``as_of``, from its audit entries alone (None if it did not exist
     then). Identifying items are taken out here, after the age at consent is worked out."""
-    # a plain read of the subject's entries (no ORM loading: this is the export's hot loop)
+    # the export's hot loop: a plain read of the subject's entries (tuples, no ORM loading
+    # and no type processing: the time is parsed here, only where a record keeps it)
     rows = db.session.connection().execute(
         select(*_COLUMNS).where(AuditEntry.subject_id == subject_id,
                                 AuditEntry.seq <= as_of, AuditEntry.action.in_(_ACTIONS))
@@ -264,61 +270,70 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
     sdv: dict[tuple, tuple[str, datetime]] = {}
     signatures: dict[str, SignatureRecord | None] = {}
     removals = []
-    for e in rows:
-        if e.action == "subject.create":
-            subject = SubjectRecord(subject_id, sites.get(e.site_id, e.site_code or ""),
-                                    e.new_value, None, "screening")
+    for (seq, ts, action, username, role, site_id, site_code, event_oid, event_repeat,
+         form_oid, item_oid, repeat_key, target_id, new_value, reason, details) in rows:
         if subject is None:
+            if action == "subject.create":
+                subject = SubjectRecord(subject_id, sites.get(site_id, site_code or ""),
+                                        new_value, None, "screening")
+                subject.last_seq = seq
             continue
-        subject.last_seq = e.seq
-        if e.action == "subject.create":
+        subject.last_seq = seq
+        if action in _VALUES:  # most entries: a value entered or changed
+            key = (event_oid, event_repeat or 1, form_oid, int(repeat_key or 1))
+            rec = forms.get(key)
+            if rec is None:
+                rec = forms[key] = FormRecord(*key)
+            rec.last_seq = seq
+            rec.items[item_oid] = new_value
+            rec.facts[item_oid] = Fact(seq, _ts(ts), action, username, role, site_code,
+                                       reason)
             continue
-        if e.action == "subject.update":
-            if e.item_oid == "site_id":
-                subject.site_code = sites.get(int(e.new_value), subject.site_code)
-            elif e.item_oid in ("subject_number", "status", "screening_number"):
-                setattr(subject, e.item_oid, e.new_value)
+        if action == "subject.update":
+            if item_oid == "site_id":
+                subject.site_code = sites.get(int(new_value), subject.site_code)
+            elif item_oid in ("subject_number", "status", "screening_number"):
+                setattr(subject, item_oid, new_value)
             continue
-        if e.action == "signature.sign":
-            _, _, meaning = (e.new_value or "").partition(": ")  # "signer: meaning"
-            signatures[e.item_oid] = SignatureRecord(e.item_oid, meaning or e.new_value or "",
-                                                     e.username, e.role, e.site_code, e.ts,
-                                                     e.seq)
+        if action == "signature.sign":
+            _, _, meaning = (new_value or "").partition(": ")  # "signer: meaning"
+            signatures[item_oid] = SignatureRecord(item_oid, meaning or new_value or "",
+                                                   username, role, site_code, _ts(ts), seq)
             continue
-        if e.action == "signature.invalidate":
-            signatures[e.item_oid] = None
+        if action == "signature.invalidate":
+            signatures[item_oid] = None
             continue
-        key = (e.event_oid, e.event_repeat or 1, e.form_oid, int(e.repeat_key or 1))
-        if e.action.startswith("query."):
-            qid = int(e.target_id)
+        if action == "subject.create":
+            continue
+        key = (event_oid, event_repeat or 1, form_oid, int(repeat_key or 1))
+        if action.startswith("query."):
+            qid = int(target_id)
             q = queries.get(qid)
             if q is None:
-                origin = json.loads(e.details or "{}").get("origin", "manual")
-                q = queries[qid] = QueryRecord(qid, *key, e.item_oid, origin, e.new_value,
-                                               e.ts, e.ts, 0)
-            q.state, q.updated_utc = e.new_value, e.ts
+                origin = json.loads(details or "{}").get("origin", "manual")
+                q = queries[qid] = QueryRecord(qid, *key, item_oid, origin, new_value,
+                                               _ts(ts), _ts(ts), 0)
+            q.state, q.updated_utc = new_value, _ts(ts)
             q.messages += 1
             continue
-        if e.action.startswith("sdv."):
-            sdv[(*key, e.item_oid)] = (e.new_value, e.ts)
+        if action.startswith("sdv."):
+            sdv[(*key, item_oid)] = (new_value, _ts(ts))
             continue
         rec = forms.get(key)
         if rec is None:
             rec = forms[key] = FormRecord(*key)
-        rec.last_seq = e.seq
-        if e.action == "form.save":
-            details = json.loads(e.details or "{}")
-            rec.version = int((e.new_value or "version 0").split()[-1])
-            rec.status = details.get("status", rec.status)
-            rec.metadata_version = details.get("metadata_version", rec.metadata_version)
-        elif e.action == "data.remove":
-            rec.items.pop(e.item_oid, None)
-            rec.facts[e.item_oid] = _fact(e)
-            if since is not None and e.seq > since:
-                removals.append(((*key, e.item_oid), e.ts, e.seq))
-        else:
-            rec.items[e.item_oid] = e.new_value
-            rec.facts[e.item_oid] = _fact(e)
+        rec.last_seq = seq
+        if action == "form.save":
+            saved = json.loads(details or "{}")
+            rec.version = int((new_value or "version 0").split()[-1])
+            rec.status = saved.get("status", rec.status)
+            rec.metadata_version = saved.get("metadata_version", rec.metadata_version)
+        elif action == "data.remove":
+            rec.items.pop(item_oid, None)
+            rec.facts[item_oid] = Fact(seq, _ts(ts), action, username, role, site_code,
+                                       reason)
+            if since is not None and seq > since:
+                removals.append(((*key, item_oid), _ts(ts), seq))
     if subject is None:
         return None
     subject.age = _age(forms)
@@ -424,6 +439,13 @@ def decode(item: Item | None, value: str | None, version: str | None = None) -> 
     """The English label of a coded value ("" for other items)."""
     if item is None or not item.codelist or value is None:
         return ""
-    build = BUILDS.get(version or "", BUILD)
-    codelist = build.codelists.get(item.codelist) or BUILD.codelists.get(item.codelist)
+    codelist = codelist_of(item.codelist, version)
     return codelist.label(value) if codelist else ""
+
+
+@cache
+def codelist_of(name: str | None, version: str | None = None) -> CodeList | None:
+    """The code list ``name`` (an item's) under ``version``, else the active version's."""
+    if not name:
+        return None
+    return BUILDS.get(version or "", BUILD).codelists.get(name) or BUILD.codelists.get(name)

@@ -9,6 +9,8 @@ the rest at site B. Then, each in a fresh process (peak resident memory is that 
 
 - a raw dump of the same tables to CSV (``item_data`` joined to ``subject``, one row per
   value, no de-identification) — the floor;
+- a raw dump of the audit entries the export rebuilds its snapshot from (the same columns
+  and actions, ``trail``) — the floor of reading the trail;
 - every format for site A (``--small`` subjects) and for all sites (``--subjects``): wall
   time, peak RSS, the ratio to the raw dump of the same subjects;
 - a CSV export ``--as-of`` the middle of the trail.
@@ -118,6 +120,28 @@ def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None) -
                     writer.writerows(batch)
                     rows += len(batch)
             size = os.path.getsize(str(out) + ".csv")
+        elif what == "trail":
+            # the entries the export rebuilds its snapshot from (edc/exports/dataset.py:
+            # the same columns and actions), subject by subject in sequence order
+            from sqlalchemy import select
+
+            from audit.models import AuditEntry
+            from edc.exports import dataset
+
+            sites = select(AuditEntry.subject_id).where(
+                AuditEntry.site_code == site) if site else None
+            query = select(*dataset._COLUMNS).where(AuditEntry.action.in_(dataset._ACTIONS))
+            if sites is not None:
+                query = query.where(AuditEntry.subject_id.in_(sites))
+            rows = 0
+            with open(str(out) + ".csv", "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                result = db.session.connection().execute(
+                    query.order_by(AuditEntry.subject_id, AuditEntry.seq))
+                while batch := result.fetchmany(5000):
+                    writer.writerows(batch)
+                    rows += len(batch)
+            size = os.path.getsize(str(out) + ".csv")
         else:
             from edc.exports import services
             from edc.uow import read_only
@@ -208,6 +232,10 @@ def main() -> None:
         raw = _run(url, tmp, "raw", site)
         print(f"{'raw SQL':<8}{n:>9}{raw['rows']:>10}{raw['bytes'] / 2**20:>9.1f}"
               f"{raw['seconds']:>9.2f}{raw['peak_mib']:>10.0f}{1:>8.1f}")
+        trail = _run(url, tmp, "trail", site)
+        print(f"{'trail':<8}{n:>9}{trail['rows']:>10}{trail['bytes'] / 2**20:>9.1f}"
+              f"{trail['seconds']:>9.2f}{trail['peak_mib']:>10.0f}"
+              f"{trail['seconds'] / raw['seconds']:>8.1f}")
         for fmt in ("csv", "odm", "xpt", "json"):
             r = _run(url, tmp, fmt, site)
             print(f"{fmt:<8}{n:>9}{r['rows']:>10}{r['bytes'] / 2**20:>9.1f}{r['seconds']:>9.2f}"

@@ -44,7 +44,9 @@ class Query(FormInstance, SiteScoped, Audited, db.Model):
     closed_value: Mapped[str | None] = mapped_column(Text)
 
     subject = relationship("Subject", lazy="joined")
-    messages = relationship("QueryMessage", order_by="QueryMessage.id", lazy="selectin",
+    # loaded when read (lists load the threads with selectinload): a save that re-checks
+    # its system queries never reads their threads
+    messages = relationship("QueryMessage", order_by="QueryMessage.id",
                             back_populates="query")
 
     def audit_target(self) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 import audit
 from audit import Actor
@@ -85,8 +86,8 @@ def _message(query: Query, kind: str, text: str, actor: Actor,
     msg = QueryMessage(query_id=query.id, site_id=query.site_id, kind=kind, text=str(text),
                        message=to_json(text), author_id=actor.user_id, author_name=name,
                        author_role=role, form_version=form_version)
+    msg.query = query  # joins a thread already loaded; an unloaded one is not read for it
     db.session.add(msg)
-    query.messages.append(msg)
     return msg
 
 
@@ -160,7 +161,8 @@ def listing(*, state: str | None = None, form_oid: str | None = None,
         stmt = stmt.where(Query.origin == origin)
     if min_age_days:
         stmt = stmt.where(Query.opened_at <= utcnow() - timedelta(days=min_age_days))
-    return list(db.session.scalars(stmt.order_by(Query.opened_at, Query.id).limit(limit)))
+    return list(db.session.scalars(stmt.order_by(Query.opened_at, Query.id).limit(limit)
+                                   .options(selectinload(Query.messages))))
 
 
 def age_days(query: Query, now: datetime | None = None) -> int:

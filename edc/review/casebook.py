@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 import audit
 from audit import Actor
@@ -77,7 +78,7 @@ def _load(subject: Subject) -> Data:
             rules[key][r.item_oid] = r.rule_version
     queries: dict[tuple, list] = defaultdict(list)
     for q in db.session.scalars(select(Query).where(Query.subject_id == subject.id)
-                                .order_by(Query.id)):
+                                .order_by(Query.id).options(selectinload(Query.messages))):
         queries[(q.event_oid, q.event_repeat, q.form_oid, q.form_repeat)].append(q)
     marks = {i.key: i for i in sdv.for_subject(subject)}
     shown = []

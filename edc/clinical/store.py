@@ -61,17 +61,32 @@ def read_items(subject: Subject, event_oid: str, form_oid: str, *, event_repeat:
     return {r.item_oid: r.value for r in rows}
 
 
+def item_rows(subject: Subject, event_oid: str, form_oid: str, *, event_repeat: int = 1,
+              form_repeat: int = 1) -> dict[str, ItemData]:
+    """Every value row of a form instance by item, removed ones too: what ``write_items``
+    changes, so that a save reads its form's values once (``present``)."""
+    return {r.item_oid: r for r in db.session.scalars(select(ItemData).where(
+        *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat)))}
+
+
+def present(rows: dict[str, ItemData]) -> dict[str, str]:
+    """The values that stand among ``rows`` (``item_rows``), as ``read_items`` gives them."""
+    return {oid: r.value for oid, r in rows.items() if not r.removed}
+
+
 def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[str, str | None],
                 *, actor: Actor, reason: str | None = None, event_repeat: int = 1,
-                form_repeat: int = 1, rule_versions: dict[str, str] | None = None
-                ) -> list[Change]:
+                form_repeat: int = 1, rule_versions: dict[str, str] | None = None,
+                rows: dict[str, ItemData] | None = None) -> list[Change]:
     """Apply ``values`` (None or "" removes a value). Flushes, does not commit.
 
     A change or removal of a value saved before needs ``reason`` (spec/part11.md, point 3);
     without it nothing is written and :class:`ReasonRequired` names the items.
+    ``rows`` are the instance's ``item_rows`` when the caller read them: they are used
+    instead of reading again, and a new row joins them.
     """
-    existing = {r.item_oid: r for r in db.session.scalars(select(ItemData).where(
-        *ItemData.of(subject.id, event_oid, form_oid, event_repeat, form_repeat)))}
+    existing = rows if rows is not None else item_rows(
+        subject, event_oid, form_oid, event_repeat=event_repeat, form_repeat=form_repeat)
     errors = {oid: msg for oid, raw in values.items()
               if raw is not None and (msg := _check_text(oid, str(raw)))}
     if errors:
@@ -98,6 +113,7 @@ def write_items(subject: Subject, event_oid: str, form_oid: str, values: dict[st
                            form_repeat=form_repeat, item_oid=item_oid, value=new,
                            rule_version=rule)
             db.session.add(row)
+            existing[item_oid] = row
             old, action = None, "data.create"
         else:
             old = None if row.removed else row.value

@@ -22,11 +22,12 @@ from forms.study_build import BUILD
 
 
 def _write_derived(subject: Subject, event_oid: str, form_oid: str, derived: dict, rules: str,
-                   stored: dict, *, event_repeat: int, form_repeat: int) -> None:
+                   stored: dict, *, event_repeat: int, form_repeat: int,
+                   rows: dict | None = None) -> None:
     versions = item_rule_versions(form_oid, derived, cohort=stored.get("COHORT"))
     write_items(subject, event_oid, form_oid, derived, actor=Actor.system(),
                 reason=f"derived ({rules})", event_repeat=event_repeat,
-                form_repeat=form_repeat, rule_versions=versions)
+                form_repeat=form_repeat, rule_versions=versions, rows=rows)
 
 
 # Derived values that read another form: when that form changes, they are derived again
@@ -39,10 +40,12 @@ DEPENDENTS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 
 
 def _rederive_dependents(subject: Subject, event_oid: str, form_oid: str) -> None:
+    """Derive again what reads this form; then what reads those, if any of them is saved
+    (a form that does not exist changed nothing that could be read from it)."""
     for dep_event, dep_form in DEPENDENTS.get((event_oid, form_oid), ()):
-        rows = db.session.scalars(select(FormData).where(
+        rows = list(db.session.scalars(select(FormData).where(
             FormData.subject_id == subject.id, FormData.event_oid == dep_event,
-            FormData.form_oid == dep_form))
+            FormData.form_oid == dep_form)))
         for row in rows:
             values = read_items(subject, dep_event, dep_form, event_repeat=row.event_repeat,
                                 form_repeat=row.form_repeat)
@@ -51,7 +54,8 @@ def _rederive_dependents(subject: Subject, event_oid: str, form_oid: str) -> Non
             if any(values.get(k) != v for k, v in derived.items()):
                 _write_derived(subject, dep_event, dep_form, derived, rules, values,
                                event_repeat=row.event_repeat, form_repeat=row.form_repeat)
-        _rederive_dependents(subject, dep_event, dep_form)
+        if rows:
+            _rederive_dependents(subject, dep_event, dep_form)
 
 
 def _home_event(form_oid: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import audit
 from audit import Actor
-from edc.clinical.store import read_items, rule_versions, write_items
+from edc.clinical.store import item_rows, present, read_items, rule_versions, write_items
 from edc.clock import local_today
 from edc.crf import policy
 from edc.crf.casebook import (  # noqa: F401 - the casebook's readers, for the routes
@@ -240,8 +240,9 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                                        condition=build.describe(form, form.show_if))})
     outcome = validate_form(build, form, entered, _context(subject, today))
     window = _cross_form_checks(subject, event_oid, form, outcome)
-    before = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
-                        form_repeat=form_repeat) if row is not None else {}
+    rows = item_rows(subject, event_oid, form_oid, event_repeat=event_repeat,
+                     form_repeat=form_repeat)  # read once: written, then read back in place
+    before = present(rows)
     derived, rules = {}, ""
     after = {k: v for k, v in {**before, **outcome.values, **(assigned or {})}.items()
              if v is not None and k not in outcome.errors}
@@ -273,15 +274,16 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
             items=", ".join(form.item(k).label for k in changed))})
 
     changes = write_items(subject, event_oid, form_oid, outcome.values, actor=actor,
-                          reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
+                          reason=reason, event_repeat=event_repeat, form_repeat=form_repeat,
+                          rows=rows)
     if assigned:
         write_items(subject, event_oid, form_oid, assigned, actor=Actor.system(),
-                    reason=reason, event_repeat=event_repeat, form_repeat=form_repeat)
-    stored = read_items(subject, event_oid, form_oid, event_repeat=event_repeat,
-                        form_repeat=form_repeat)
+                    reason=reason, event_repeat=event_repeat, form_repeat=form_repeat,
+                    rows=rows)
+    stored = present(rows)
     if derived:
         _write_derived(subject, event_oid, form_oid, derived, rules, stored,
-                       event_repeat=event_repeat, form_repeat=form_repeat)
+                       event_repeat=event_repeat, form_repeat=form_repeat, rows=rows)
         stored.update({k: v for k, v in derived.items()})
         stored = {k: v for k, v in stored.items() if v is not None}
     _rederive_dependents(subject, event_oid, form_oid)
@@ -317,5 +319,5 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
                      derived_now, warnings=outcome.warnings, locked=False,
                      metadata_version=row.metadata_version, hidden=hidden,
                      missing=tuple(missing),
-                     rules=rule_versions(subject, event_oid, form_oid,
-                                         event_repeat=event_repeat, form_repeat=form_repeat))
+                     rules={oid: r.rule_version for oid, r in rows.items()
+                            if not r.removed and r.rule_version})

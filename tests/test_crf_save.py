@@ -212,6 +212,51 @@ def test_save_statement_count_does_not_grow_with_the_casebook(app, subject, crc)
     assert statements_for_one_save(14) == first
 
 
+def test_a_save_reads_neither_the_threads_of_its_queries_nor_its_values_twice(subject, crc):
+    """A value that keeps firing a soft check re-opens its system query on every save, and
+    each re-opening adds to the thread: the save loads none of the thread's messages, and a
+    correction reads the form's values with one statement."""
+    from sqlalchemy import event as sa_event
+
+    from edc.models import Query, QueryMessage
+
+    version = 0
+
+    def put(hgb: str):
+        nonlocal version
+        version = save(subject, "SCREEN", "LB", {"LBDAT": "2026-11-20", "HGB": hgb},
+                       version=version, actor=crc,
+                       reason="transcription error" if version else None).version
+
+    put("100")  # below the normal range: a system query opens
+    for n in range(5):
+        put("120")  # closes itself
+        put(str(101 + n))  # opens again
+    loaded, reads = [], []
+
+    def on_load(target, _context):
+        loaded.append(target)
+
+    def on_execute(_conn, _cursor, statement, params, _context, _many):
+        values = params.values() if isinstance(params, dict) else params
+        if "FROM item_data" in statement and "LB" in list(values or ()):
+            reads.append(statement)
+
+    db.session.commit()  # as a request starts: nothing loaded yet
+    sa_event.listen(QueryMessage, "load", on_load)
+    sa_event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        put("120")
+        put("99")
+    finally:
+        sa_event.remove(QueryMessage, "load", on_load)
+        sa_event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert loaded == []
+    assert len(reads) == 2  # one a save
+    query = db.session.scalars(select(Query).where(Query.subject_id == subject.id)).one()
+    assert query.state == "open" and len(query.messages) == 13
+
+
 def test_classification_score_is_stored_with_the_cohorts_rule(subject, crc):
     state = save(subject, "SCREEN", "DX", {"COHORT": "SSC", "DXDAT": "2025-01-01",
                                            "SSC01": "Y"}, version=0, actor=crc)

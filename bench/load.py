@@ -6,8 +6,9 @@ Two measurements at 20, 50, 100 and 200 simulated users:
 
 1. **The site's mix, with think time** (1-3 s between actions, as people work): coordinators
    saving and reading forms (70 %), monitors reading subjects, forms, queries and now and
-   then a subject's casebook PDF (30 %), one data manager taking a CSV export every 15 s.
-   Throughput, p50/p95/p99 per request type, errors.
+   then asking for a subject's casebook PDF (30 %; made by ``edc worker`` beside gunicorn,
+   as production runs it), one data manager taking a CSV export every 15 s.
+   Throughput, p50/p95/p99 per request type, errors, casebook jobs done.
 2. **Saturation, without think time**: every user saves a form as fast as answers come, and
    the same number of users insert into the bare endpoint: the EDC's saves per second as a
    share of the bare endpoint's.
@@ -63,6 +64,7 @@ def _port() -> int:
 class Server:
     def __init__(self, target: str, env: dict, workers: int):
         self.port = _port()
+        self.env = env
         self.proc = subprocess.Popen(  # noqa: S603
             [str(GUNICORN), "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
              "--timeout", "180", "--backlog", "2048", target], cwd=ROOT,
@@ -163,10 +165,11 @@ class Monitor(_Api):
 
     @task(1)
     def casebook(self):
-        with self.client.get(f"/subjects/{self._subject()}/casebook.pdf", catch_response=True,
-                             name="monitor: casebook PDF", allow_redirects=False) as r:
-            if r.headers.get("Content-Type") != "application/pdf":
-                r.failure(f"{r.status_code} {r.headers.get('Content-Type')}")
+        with self.client.post(f"/subjects/{self._subject()}/casebook", catch_response=True,
+                              data={"csrf_token": STUDY["monitor_csrf"]},
+                              name="monitor: casebook PDF asked", allow_redirects=False) as r:
+            if r.status_code != 302 or "/jobs/" not in r.headers.get("Location", ""):
+                r.failure(f"{r.status_code}")
 
 
 class DataManager(_Api):
@@ -206,7 +209,21 @@ def _signed_in(url: str, username: str) -> dict:
         r = web.post(url + "/login", allow_redirects=False,
                      data={"username": username, "password": PASSWORD, "csrf_token": csrf})
         assert r.status_code == 302, r.status_code
-        return web.cookies.get_dict()
+        page = web.get(url + "/jobs/").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        return web.cookies.get_dict(), token
+
+
+def _jobs(url: str) -> str:
+    """Casebook jobs by state (the worker makes them while the stages run)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT state, count(*) FROM job WHERE kind = 'casebook' "
+                                 "GROUP BY state ORDER BY state")).all()
+    engine.dispose()
+    return ", ".join(f"{n} {state}" for state, n in rows) or "none"
 
 
 def run(user_classes, host: str, users: int, seconds: float) -> dict:
@@ -256,11 +273,14 @@ def main() -> None:
                               "EDC_AUDIT_KEY_FILE": str(anchor / "key.pem"),
                               "EDC_AUDIT_CHECKPOINT_LOG": str(anchor / "checkpoints.jsonl")},
                  args.workers)
+    jobs = subprocess.Popen(  # noqa: S603 - the job worker, as production runs it
+        [str(GUNICORN.with_name("edc")), "worker"], cwd=ROOT, env={**os.environ, **edc.env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bare = Server("bench._bare:app", {"BARE_DATABASE_URL": bare_url}, args.workers)
     try:
         edc.wait("/healthz")
         bare.wait("/bare")
-        STUDY["monitor_cookies"] = _signed_in(edc.url, "cra")
+        STUDY["monitor_cookies"], STUDY["monitor_csrf"] = _signed_in(edc.url, "cra")
         print(f"load: gunicorn --workers {args.workers} (sync), PostgreSQL, Redis; "
               f"{os.cpu_count()} cores shared by Locust, gunicorn and PostgreSQL; "
               f"{args.seconds:g} s per stage after ramp-up")
@@ -276,6 +296,7 @@ def main() -> None:
                 print(f"    {name:32} {r['n']:6d} {r['rps']:7.1f} {r['p50']:6.0f} "
                       f"{r['p95']:6.0f} {r['p99']:6.0f} {r['errors']:4d}")
             mix_p95[users] = result["rows"].get(SAVE, {}).get("p95")
+            print(f"    casebook jobs so far: {_jobs(url)}")
         print("\n2. Saturation, no think time: EDC form saves against the bare insert")
         print(f"    {'users':>5} {'EDC saves/s':>12} {'p95':>6} {'bare inserts/s':>15} "
               f"{'p95':>6} {'share':>6} {'errors':>6}")
@@ -291,6 +312,8 @@ def main() -> None:
         if 50 in mix_p95:
             print(f"\n  goal: form-save p95 at 50 users {mix_p95[50]:.0f} ms (<= 100 ms)")
     finally:
+        jobs.terminate()
+        jobs.wait(30)
         edc.stop()
         bare.stop()
         drop_database("edc_load")

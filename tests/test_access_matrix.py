@@ -96,7 +96,7 @@ EXPECTED: dict[str, object] = {
     "api.lock_apply": {"dm"},
     "api.lock_release": {"dm"},
     # sign-off of forms, visits, casebooks: investigators sign, every clinical role reads
-    "review.casebook_pdf": {"crc", "pi", "cra", "dm"},
+    "review.casebook_job": {"crc", "pi", "cra", "dm"},
     "review.sign_page": VIEWERS,
     # background jobs: each user starts and sees only their own; what a role may request is
     # decided per kind (422 naming the output)

@@ -194,8 +194,9 @@ def test_every_audited_event_type_is_produced(app, world, token, tmp_path, backe
         with unit_of_work():
             lock = locks.apply("subject", "freeze", subject=subject, **as_user("dm"))
             locks.release(lock, reason="scenario", **as_user("dm"))
-    assert dm.get(f"{base}/casebook.pdf").status_code == 200
     app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    assert dm.post(f"{base}/casebook", data={"csrf_token": csrf_token(dm, base)}
+                   ).status_code == 302
     td = csrf_token(dm, "/jobs/")
     dm.post("/jobs/", data={"csrf_token": td, "kind": "audit_pdf"})
     assert dm.get("/jobs/1/download").status_code == 200

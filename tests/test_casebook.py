@@ -97,21 +97,60 @@ def test_casebook_pdf_from_the_command_line_holds_every_part(app, world, tmp_pat
     assert initials in _text(identified.read_bytes())[0]
 
 
-def test_casebook_download_on_the_subject_page(app, world):
+def _casebook_of(app, client, subject_id: int):
+    """Ask for the casebook from the subject's page; the finished job's download."""
+    page = client.get(f"/subjects/{subject_id}")
+    assert f'action="/subjects/{subject_id}/casebook"' in page.get_data(as_text=True)
+    token = csrf_token(client, f"/subjects/{subject_id}")
+    started = client.post(f"/subjects/{subject_id}/casebook", data={"csrf_token": token})
+    assert started.status_code == 302 and "/jobs/" in started.headers["Location"]
+    with app.app_context():
+        job = db.session.scalars(select(Job).where(Job.kind == "casebook")
+                                 .order_by(Job.id.desc())).first()
+        assert job.state == "done", job.message
+        job_id, name = job.id, job.result_name
+    assert name in client.get("/jobs/").get_data(as_text=True)
+    download = client.get(f"/jobs/{job_id}/download")
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    return download.data
+
+
+def test_casebook_download_on_the_subject_page_is_made_in_the_background(app, world,
+                                                                          tmp_path):
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
     _, initials = _casebook_data(app, world)
     client = app.test_client()
     login(client, "cra")
-    response = client.get(f"/subjects/{world.subject_tj}/casebook.pdf")
-    assert response.status_code == 200 and response.mimetype == "application/pdf"
-    text, _, _ = _text(response.data)
+    text, _, _ = _text(_casebook_of(app, client, world.subject_tj))
     assert initials in text  # the monitor sees identifying data (SDV needs it)
     dm = app.test_client()
     login(dm, "dm")
-    text, _, _ = _text(dm.get(f"/subjects/{world.subject_tj}/casebook.pdf").data)
+    text, _, _ = _text(_casebook_of(app, dm, world.subject_tj))
     assert initials not in text and "[withheld: identifying]" in text
+    with app.app_context():
+        asked = [e for e in db.session.scalars(select(AuditEntry).where(
+            AuditEntry.target_type == "job").order_by(AuditEntry.seq))]
+        assert [e.action for e in asked] == ["job.create", "job.done", "job.download"] * 2
+        assert json.loads(asked[0].details)["subject"]
+        made = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "casebook.export_pdf")).all()
+        assert len(made) == 2 and all(e.subject_id == world.subject_tj for e in made)
     sponsor = app.test_client()
     login(sponsor, "sponsor")
-    assert sponsor.get(f"/subjects/{world.subject_tj}/casebook.pdf").status_code == 403
+    token = csrf_token(sponsor, "/jobs/")
+    refused = sponsor.post(f"/subjects/{world.subject_tj}/casebook",
+                           data={"csrf_token": token})
+    assert refused.status_code == 403
+    # another site's coordinator: the subject does not exist for them
+    other = app.test_client()
+    login(other, "crc_bj")
+    assert other.post(f"/subjects/{world.subject_tj}/casebook",
+                      data={"csrf_token": csrf_token(other, "/jobs/")}).status_code == 404
+    # a casebook is not offered on the jobs page (it needs its subject)
+    assert 'value="casebook"' not in client.get("/jobs/").get_data(as_text=True)
+    bad = client.post("/jobs/", data={"csrf_token": csrf_token(client, "/jobs/"),
+                                      "kind": "casebook"})
+    assert bad.status_code == 422
 
 
 def test_site_casebook_archive_runs_as_a_job_with_a_manifest(app, world, tmp_path):

@@ -25,7 +25,7 @@ def index(status: int = 200, error: services.JobProblem | None = None):
     running = any(j.state in ("queued", "running") for j in rows)
     return render_template("jobs/index.html", rows=rows, label=services.label, error=error,
                            sites=sites_in(current_user.site_scope), kinds=services.KINDS,
-                           running=running), status
+                           elsewhere=services.ELSEWHERE, running=running), status
 
 
 @bp.route("/", methods=["POST"])
@@ -38,11 +38,17 @@ def start():
         if site is None:
             return index(422, services.JobProblem("Choose one of your sites.", "site"))
     try:
-        with unit_of_work():
-            job_id = services.request_job(kind, user=current_user, actor=current_actor(),
-                                          site=site).id
+        return launch(kind, site=site)
     except services.JobProblem as exc:
         return index(422, exc)
+
+
+def launch(kind: str, **where):
+    """Record the job (its own unit of work), queue it, and show the jobs page. Raises
+    ``JobProblem`` with nothing written."""
+    with unit_of_work():
+        job_id = services.request_job(kind, user=current_user, actor=current_actor(),
+                                      **where).id
     db.session.close()  # this request holds no transaction while the job runs
     jobs.queue().run_job(job_id)  # queued after the commit: the worker finds the row
     return redirect(url_for("jobs.index", started=job_id))

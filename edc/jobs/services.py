@@ -16,11 +16,12 @@ from audit import Actor
 from audit.clock import utcnow
 from edc.extensions import db
 from edc.jobs import attempt_dir
-from edc.models import Job, Site, User
+from edc.models import Job, Site, Subject, User
 from edc.security import ALL_SITES, Perm, has_perm
 from forms.text import N_, Message
 
 KINDS = {
+    "casebook": ("Subject casebook", Perm.VIEW_QUERIES),
     "casebook_archive": ("Casebook archive", Perm.VIEW_QUERIES),
     "audit_pdf": ("Audit trail PDF", Perm.VIEW_AUDIT),
     "export": ("Sponsor export", Perm.EXPORT),
@@ -36,15 +37,20 @@ class JobProblem(Exception):
         self.field = field
 
 
+#: kinds started from their own page (a subject's, the exports page), not the jobs page
+ELSEWHERE = ("casebook", "export")
+
+
 def label(job: Job) -> str:
     return KINDS.get(job.kind, (job.kind,))[0]
 
 
 def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None,
-                options: dict | None = None) -> Job:
+                options: dict | None = None, subject: Subject | None = None) -> Job:
     """Record a job for ``user`` (the caller commits, then enqueues it). An export's
     ``options`` (format, sites, as_of, since) are checked now and its snapshot fixed: the
-    job exports the trail as it was when it was asked for."""
+    job exports the trail as it was when it was asked for. A subject's casebook names the
+    ``subject`` (read by the caller through the site scope) and is of its site."""
     if kind not in KINDS:
         raise JobProblem(Message(
                 "unknown job %(kind)s: one of %(value)s",
@@ -59,6 +65,13 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
               "site": site.id if site else None,
               "show_pii": has_perm(user, Perm.VIEW_PII),
               "generated_by": f"{user.full_name} ({user.username}, {user.role.label})"}
+    if (kind == "casebook") != (subject is not None):
+        raise JobProblem(N_("A casebook is asked for from its subject's page."), "kind")
+    if subject is not None:
+        site = subject.site
+        if site.id not in user.site_scope:
+            raise JobProblem(N_("Not one of your sites."), "site")
+        params["subject"] = subject.id
     if kind == "audit_pdf" and site is not None:
         raise JobProblem(N_("The audit trail PDF covers every site you may see."), "site")
     if kind == "export":
@@ -82,7 +95,8 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
     audit.record(db.session, "job.create", actor=actor, site=site, target_type="job",
                  target_id=str(job.id), new_value=kind,
                  details={"site": site.code if site else "all of the requester's sites",
-                          **({"export": params["export"]} if "export" in params else {})})
+                          **({"export": params["export"]} if "export" in params else {}),
+                          **({"subject": subject.label} if subject is not None else {})})
     return job
 
 

@@ -137,7 +137,9 @@ def run(job_id: int) -> None:
         out_dir = attempt_dir(job_id, attempt)
         out_dir.mkdir(parents=True, exist_ok=True)
         with _heartbeat(job_id, attempt, max(lease / 6, 0.2)), site_scope(scope):
-            if kind == "casebook_archive":
+            if kind == "casebook":
+                path = _casebook(job_id, params, out_dir, attempt)
+            elif kind == "casebook_archive":
                 path = _casebook_archive(job_id, params, out_dir, attempt)
             elif kind == "export":
                 path = _export(job_id, params, out_dir, scope, attempt)
@@ -172,6 +174,24 @@ def run(job_id: int) -> None:
             audit.record(db.session, "job.failed", actor=_actor(job), target_type="job",
                          target_id=str(job.id), new_value=type(exc).__name__)
         raise
+
+
+def _casebook(job_id: int, params: dict, out_dir: Path, attempt: int) -> Path:
+    """One subject's casebook PDF (the download on the subject's page)."""
+    from edc.review import casebook
+
+    subject = db.session.get(Subject, params["subject"])
+    if subject is None:  # outside the requester's sites since they asked
+        raise LookupError("the subject is not one of the requester's sites")
+    _progress(job_id, 0, 1, subject.label, attempt)
+    with unit_of_work():
+        casebook.record(subject, actor=_actor(_job(job_id)), purpose=f"job {job_id}")
+    path = out_dir / f"casebook-{subject.label}.pdf"
+    casebook.render(subject, path, show_pii=params["show_pii"],
+                    generated_by=params["generated_by"],
+                    workers=current_app.config.get("EDC_PDF_WORKERS"))
+    _progress(job_id, 1, 1, subject.label, attempt)
+    return path
 
 
 def _casebook_archive(job_id: int, params: dict, out_dir: Path, attempt: int) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     make_response,
@@ -25,12 +24,12 @@ from edc.crf import services as crf
 from edc.errors import render_error
 from edc.extensions import db
 from edc.i18n import translate
+from edc.jobs.services import JobProblem
 from edc.models import Site
 from edc.queries.routes import _int_arg, _subject
 from edc.requestctx import current_actor, safe_path
-from edc.review import casebook, locks, sdv, signoff
-from edc.scratch import scratch_file
-from edc.security import Perm, has_perm, require
+from edc.review import locks, sdv, signoff
+from edc.security import Perm, require
 from edc.uow import unit_of_work
 from forms.study_build import BUILD
 from forms.text import N_
@@ -139,22 +138,20 @@ def lock_release(lock_id: int):
     return redirect(back)
 
 
-@bp.route("/subjects/<int:subject_id>/casebook.pdf")
+@bp.route("/subjects/<int:subject_id>/casebook", methods=["POST"])
 @require(Perm.VIEW_QUERIES)
-def casebook_pdf(subject_id: int):
-    """The subject's casebook PDF (audited before it is made; identifying values only for
-    roles that see them)."""
+def casebook_job(subject_id: int):
+    """The subject's casebook PDF, made in the background (a long follow-up is hundreds of
+    pages): the jobs page shows its progress and the download. Audited when asked for,
+    when made and when downloaded; identifying values only for roles that see them."""
+    from edc.jobs.routes import launch
+
     subject = _subject(subject_id)
-    user = current_user
-    with unit_of_work():
-        casebook.record(subject, actor=current_actor())
-    with scratch_file(".pdf") as path:  # removed however the render ends
-        casebook.render(subject, path, show_pii=has_perm(user, Perm.VIEW_PII),
-                        generated_by=f"{user.full_name} ({user.username}, {user.role.label})")
-        with open(path, "rb") as fh:
-            data = fh.read()
-    return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="casebook-{subject.label}.pdf"'})
+    try:
+        return launch("casebook", subject=subject)
+    except JobProblem as exc:
+        flash(translate(exc.message), "error")
+        return redirect(url_for("subjects.detail", subject_id=subject_id))
 
 
 def _target() -> str:

@@ -86,17 +86,14 @@ def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) 
                 value = items.get(item.name)
                 row.append(value or "")
                 if item.codelist:
-                    codes = dataset.codelist_of(item.codelist, version)
-                    row.append(codes.label(value) if codes and value is not None else "")
+                    row.append(dataset.decode(item, value, version))
             table.add(row)
             where = [*key[:5], f.form_oid, f.form_repeat]
             facts = f.facts
             for name, value in items.items():
                 item = f.item(name)
                 fact = facts.get(name)
-                codes = dataset.codelist_of(item.codelist, version) if item else None
-                items_t.add([*where, name, value,
-                             codes.label(value) if codes and value is not None else "",
+                items_t.add([*where, name, value, dataset.decode(item, value, version),
                              (item.unit if item else None) or "",
                              fact.seq if fact else "", utc_time(fact.ts) if fact else "",
                              (fact.username or "") if fact else ""])

@@ -75,6 +75,7 @@ def base_config(url: str) -> dict:
     return {
         "EDC_AUDIT_KEY_FILE": str(anchor / "audit_signing_key.pem"),
         "EDC_AUDIT_CHECKPOINT_LOG": str(anchor / "audit_checkpoints.jsonl"),
+        "EDC_JOB_DIR": str(anchor / "jobs"),  # results of the jobs a test runs
         "TESTING": True,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "SQLALCHEMY_DATABASE_URI": url,
@@ -332,6 +333,16 @@ def csrf_token(client, path: str = "/login") -> str:
         r'name="csrf_token" value="([^"]+)"', html)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+def audit_pdf(client, **filters):
+    """Ask for the audit-trail PDF of ``filters`` (a background job; tests run jobs at once)
+    and download it: the download's response."""
+    token = csrf_token(client, "/audit/")
+    response = client.post("/audit/export.pdf", data={"csrf_token": token, **filters})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    job = re.search(r"started=(\d+)", response.headers["Location"]).group(1)
+    return client.get(f"/jobs/{job}/download")
 
 
 def login(client, username: str, password: str = PASSWORD, secret: str | None = None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -12,8 +13,8 @@ from sqlalchemy import select
 from edc.cli import cli_actor
 from edc.clinical.store import write_items
 from edc.extensions import db
-from edc.models import AuditEntry, Subject
-from tests.conftest import login
+from edc.models import AuditEntry, Job, Subject
+from tests.conftest import audit_pdf, csrf_token, login
 
 
 def _entry_data(app, world):
@@ -59,6 +60,11 @@ def test_identifying_values_are_withheld_from_roles_without_pii(app, world):
         assert ("[withheld: identifying]" in body) is not visible, role
 
 
+def _jobs(app) -> list[Job]:
+    with app.app_context():
+        return db.session.scalars(select(Job)).all()
+
+
 def test_bad_filter_is_refused_next_to_the_field(app, world):
     c = app.test_client()
     login(c, "dm")
@@ -66,7 +72,9 @@ def test_bad_filter_is_refused_next_to_the_field(app, world):
     assert r.status_code == 422 and "Not a valid date value." in r.get_data(as_text=True)
     r = c.get("/audit/?since=2026-11-02&until=2026-11-01")
     assert r.status_code == 422 and "before the start date" in r.get_data(as_text=True)
-    assert c.get("/audit/export.pdf?action=nonsense").status_code == 422
+    r = c.post("/audit/export.pdf", data={"csrf_token": csrf_token(c, "/audit/"),
+                                          "action": "nonsense"})
+    assert r.status_code == 422 and not _jobs(app)  # nothing asked for
 
 
 def test_viewer_pages(app, world):
@@ -116,13 +124,39 @@ def _pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
+def test_the_pdf_is_a_background_job_of_the_filter_shown(app, world):
+    import json
+
+    c = app.test_client()
+    login(c, "crc")
+    page = c.get("/audit/?subject=TJ-S001&since=2026-01-01").get_data(as_text=True)
+    assert 'name="subject" value="TJ-S001"' in page and 'name="since" value="2026-01-01"' in page
+    assert c.get("/audit/export.pdf?subject=TJ-S001").status_code == 405  # a GET starts nothing
+    assert c.post("/audit/export.pdf", data={"subject": "TJ-S001"}).status_code == 400  # CSRF
+    assert not _jobs(app)
+    r = c.post("/audit/export.pdf", data={"csrf_token": csrf_token(c, "/audit/"),
+                                          "subject": "tj-s001", "since": "2026-01-01"})
+    assert r.status_code == 302 and "/jobs/" in r.headers["Location"]
+    [job] = _jobs(app)
+    params = json.loads(job.params)
+    assert job.kind == "audit_pdf" and job.state == "done" and job.requested_by_name
+    assert params["filter"] == {"subject": "tj-s001", "since": "2026-01-01",
+                                "zone": "Asia/Shanghai"}
+    assert params["scope_note"] == "sites TJ" and params["sites"] == [world.tj]
+    with app.app_context():
+        asked = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "job.create"))
+    assert asked.username == "crc" and "subject tj-s001, since 2026-01-01" in asked.details
+    text = _pdf_text(c.get(f"/jobs/{job.id}/download").data)
+    assert "(sites TJ)" in text and "Audit trail: subject tj-s001" in text
+
+
 def test_pdf_download_is_a_headed_pdfa_copy_and_audited(app, world):
     import pikepdf
 
     _entry_data(app, world)
     c = app.test_client()
     login(c, "cra")
-    r = c.get("/audit/export.pdf?subject=TJ-S001")
+    r = audit_pdf(c, subject="TJ-S001")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     text = _pdf_text(r.data)
     assert "Page 1 of 1" in text
@@ -135,9 +169,8 @@ def test_pdf_download_is_a_headed_pdfa_copy_and_audited(app, world):
     with app.app_context():
         entry = db.session.scalar(select(AuditEntry).where(
             AuditEntry.action == "audit.export_pdf"))
-        head = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.seq.desc()))
     assert entry.username == "cra"
-    assert head[:32] in text
+    assert entry.hash[:32] in text  # the copy covers the chain up to its own export entry
     pdf = pikepdf.open(io.BytesIO(r.data))
     with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
         assert meta["pdfaid:part"] == "2" and meta["pdfaid:conformance"] == "B"
@@ -187,7 +220,7 @@ def test_each_entry_names_its_request_and_the_pdf_prints_it_with_local_time(app,
         entries = db.session.scalars(select(AuditEntry).where(
             AuditEntry.form_oid == "EC")).all()
     assert entries and {e.request_id for e in entries} == {request_id}
-    pdf = crc.get("/audit/export.pdf?form=EC")
+    pdf = audit_pdf(crc, form="EC")
     out = tmp_path / "ec.pdf"
     out.write_bytes(pdf.data)
     text = "".join(p.extract_text() for p in PdfReader(str(out)).pages).replace("\n", " ")
@@ -226,8 +259,11 @@ def test_a_failed_or_killed_render_leaves_no_scratch_file(app, world, login_as, 
         raise RuntimeError("the render failed")
 
     monkeypatch.setattr(services, "render_pdf", broken)
-    assert client.get("/audit/export.pdf").status_code == 500
+    token = csrf_token(client, "/audit/")
+    client.post("/audit/export.pdf", data={"csrf_token": token})
+    assert [job.state for job in _jobs(app)] == ["failed"]
     assert set(scratch.folder().iterdir()) == before  # removed on the error path too
+    assert not list(Path(app.config["EDC_JOB_DIR"]).rglob("*.pdf"))  # the job's file too
     # what a killed worker left hours ago is swept by the next output
     stale = scratch.folder() / "12345-left-by-a-killed-worker.pdf"
     stale.write_bytes(b"")

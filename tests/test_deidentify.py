@@ -16,7 +16,7 @@ from edc.extensions import db
 from edc.models import Subject
 from forms import study_build
 from forms.metadata import Item
-from tests.conftest import enter_eligible, login
+from tests.conftest import audit_pdf, enter_eligible, login
 
 SECRET = "Dr. Liu Xiaoming 13912345678"
 
@@ -81,7 +81,7 @@ def test_a_new_identifying_item_is_withheld_everywhere(app, world, entered, toke
         "sponsor's API audit": app.test_client().get(
             f"/api/v1/audit?subject={label}", headers=token("sponsor")).get_data(as_text=True),
     }
-    pdf = dm.get(f"/audit/export.pdf?subject={label}")
+    pdf = audit_pdf(dm, subject=label)
     assert pdf.status_code == 200
     out = tmp_path / "trail.pdf"
     out.write_bytes(pdf.data)

@@ -18,6 +18,7 @@ from edc.extensions import db
 from edc.jobs import attempt_dir
 from edc.models import Job, Site, Subject, User
 from edc.security import ALL_SITES, Perm, has_perm
+from edc.trail.services import TrailFilter
 from forms.text import N_, Message
 
 KINDS = {
@@ -46,11 +47,14 @@ def label(job: Job) -> str:
 
 
 def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None,
-                options: dict | None = None, subject: Subject | None = None) -> Job:
+                options: dict | None = None, subject: Subject | None = None,
+                trail: TrailFilter | None = None) -> Job:
     """Record a job for ``user`` (the caller commits, then enqueues it). An export's
     ``options`` (format, sites, as_of, since) are checked now and its snapshot fixed: the
     job exports the trail as it was when it was asked for. A subject's casebook names the
-    ``subject`` (read by the caller through the site scope) and is of its site."""
+    ``subject`` (read by the caller through the site scope) and is of its site. An audit
+    trail PDF covers the entries ``trail`` selects (all, if none) in the requester's sites,
+    and says which sites those are."""
     if kind not in KINDS:
         raise JobProblem(Message(
                 "unknown job %(kind)s: one of %(value)s",
@@ -72,8 +76,15 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
         if site.id not in user.site_scope:
             raise JobProblem(N_("Not one of your sites."), "site")
         params["subject"] = subject.id
-    if kind == "audit_pdf" and site is not None:
-        raise JobProblem(N_("The audit trail PDF covers every site you may see."), "site")
+    if kind == "audit_pdf":
+        if site is not None:
+            raise JobProblem(N_("The audit trail PDF covers every site you may see."), "site")
+        own = [] if scope is ALL_SITES else sorted(user.sites, key=lambda s: s.code)
+        params["filter"] = (trail or TrailFilter()).to_params()
+        params["scope_note"] = "sites " + ", ".join(s.code for s in own) if own else ""
+        params["zone"] = own[0].timezone if own else None
+    elif trail is not None:
+        raise JobProblem(N_("Only the audit trail PDF takes a filter."), "kind")
     if kind == "export":
         from edc.exports import dataset
 
@@ -96,7 +107,9 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
                  target_id=str(job.id), new_value=kind,
                  details={"site": site.code if site else "all of the requester's sites",
                           **({"export": params["export"]} if "export" in params else {}),
-                          **({"subject": subject.label} if subject is not None else {})})
+                          **({"subject": subject.label} if subject is not None else {}),
+                          **({"entries": TrailFilter.from_params(params["filter"]).describe()}
+                             if "filter" in params else {})})
     return job
 
 

@@ -3,7 +3,7 @@ short: progress, audit entries), and the long rendering holds no transaction.
 
 ``casebook_archive``: one casebook PDF/A per subject of the requested site (or of every site
 the requester may see) and ``manifest.json`` with the SHA-256 and page count of each file,
-in one zip. ``audit_pdf``: the study-wide audit trail PDF.
+in one zip. ``audit_pdf``: the audit trail PDF of a filter (the whole study if none).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from audit import Actor
 from audit.clock import utcnow
 from edc.extensions import db
 from edc.jobs import attempt_dir
-from edc.models import Job, Site, Subject
+from edc.models import Job, Site, Subject, User
 from edc.security import ALL_SITES, site_scope
 from edc.timefmt import utc_time
 from edc.uow import unit_of_work
@@ -50,7 +50,10 @@ def _job(job_id: int) -> Job:
 
 
 def _actor(job: Job) -> Actor:
-    return Actor(job.requested_by_id, None, job.requested_role, "job")
+    """The requester, by id and user name, as the job's entries name them."""
+    user = db.session.get(User, job.requested_by_id)
+    return Actor(job.requested_by_id, user.username if user else None, job.requested_role,
+                 "job")
 
 
 class LeaseLost(Exception):
@@ -236,11 +239,13 @@ def _casebook_archive(job_id: int, params: dict, out_dir: Path, attempt: int) ->
 def _audit_pdf(job_id: int, params: dict, out_dir: Path, attempt: int) -> Path:
     from edc.trail.services import TrailFilter, export_pdf
 
-    _progress(job_id, 0, 1, "rendering", attempt)
+    f = TrailFilter.from_params(params.get("filter") or {})
+    _progress(job_id, 0, 1, f.describe(), attempt)
     path = out_dir / f"audit-trail-job{job_id}.pdf"
-    export_pdf(TrailFilter(), path, actor=_actor(_job(job_id)), show_pii=params["show_pii"],
-               generated_by=params["generated_by"])
-    _progress(job_id, 1, 1, "done", attempt)
+    export_pdf(f, path, actor=_actor(_job(job_id)), show_pii=params["show_pii"],
+               generated_by=params["generated_by"], scope_note=params.get("scope_note", ""),
+               zone=params.get("zone"))
+    _progress(job_id, 1, 1, f.describe(), attempt)
     return path
 
 

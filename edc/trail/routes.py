@@ -5,15 +5,18 @@ from datetime import date, datetime, time, timedelta
 from flask import (
     Blueprint,
     Response,
+    flash,
+    redirect,
     render_template,
     request,
     stream_with_context,
+    url_for,
 )
 from flask_login import current_user
 
 from edc import accesslog
+from edc.i18n import translate
 from edc.requestctx import current_actor
-from edc.scratch import scratch_file
 from edc.security import Perm, has_perm, require
 from edc.trail import services, words
 from edc.trail.forms import TrailFilterForm
@@ -22,8 +25,8 @@ bp = Blueprint("trail", __name__, url_prefix="/audit")
 PER_PAGE = 100
 
 
-def _filter_from_request():
-    form = TrailFilterForm(request.args)
+def _filter_from_request(source=None):
+    form = TrailFilterForm(request.args if source is None else source)
     ok = form.validate()
     f = services.TrailFilter(**{k: form[k].data or None for k in
                                 ("subject", "form", "item", "user", "action", "since",
@@ -89,24 +92,23 @@ def export_csv():
     return response
 
 
-@bp.route("/export.pdf")
+@bp.route("/export.pdf", methods=["POST"])
 @require(Perm.VIEW_AUDIT)
 def export_pdf():
-    form, f = _filter_from_request()
+    """The PDF copy of the entries a filter selects, made in the background (a subject's
+    trail is thousands of entries, and the copy verifies the chain first): the jobs page
+    shows its progress and the download."""
+    from edc.jobs.routes import launch
+    from edc.jobs.services import JobProblem
+
+    form, f = _filter_from_request(request.form)
     if f is None:
         return _refused(form)
-    user = current_user
-    sites = user.sites
-    note = "" if user.role.all_sites else "sites " + ", ".join(s.code for s in sites)
-    with scratch_file(".pdf") as path:  # removed however the render ends
-        services.export_pdf(f, path, actor=current_actor(), show_pii=_show_pii(),
-                            generated_by=f"{user.full_name} ({user.username}, "
-                                         f"{user.role.label})",
-                            scope_note=note, zone=sites[0].timezone if sites else None)
-        with open(path, "rb") as fh:
-            data = fh.read()
-    return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": 'attachment; filename="audit-trail.pdf"'})
+    try:
+        return launch("audit_pdf", trail=f)
+    except JobProblem as exc:  # the role's permission, checked again for the job
+        flash(translate(exc.message), "error")
+        return redirect(url_for("trail.index"))
 
 
 @bp.route("/access-log")

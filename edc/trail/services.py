@@ -51,6 +51,16 @@ class TrailFilter:
             parts.append(f"dates in {self.zone}")
         return ", ".join(parts) if parts else "whole study"
 
+    def to_params(self) -> dict:
+        """The filter as JSON-safe values (a background job's parameters)."""
+        return {k: v.isoformat() if isinstance(v, date) else v
+                for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_params(cls, params: dict) -> TrailFilter:
+        return cls(**{k: date.fromisoformat(v) if k in ("since", "until") else v
+                      for k, v in params.items()})
+
     def bound(self, day: date) -> datetime:
         """The UTC instant a day of the filter starts, in the filter's zone (stored times are
         naive UTC)."""

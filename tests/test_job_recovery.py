@@ -154,6 +154,13 @@ def test_a_job_is_run_by_one_worker_and_a_worker_whose_lease_was_taken_drops_its
     assert [e.action for e in _job_actions(app, stalled)] == ["job.create"]
 
 
+def _parent(stat: Path) -> int | None:
+    try:  # pid (name) state ppid ...: the name may hold spaces, so read after its ")"
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None  # ended meanwhile
+
+
 def _worker(app, env: dict) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603
         [str(EDC), "worker", "--workers", "1"], cwd=ROOT, env=env,
@@ -202,6 +209,11 @@ def test_kill_9_of_the_worker_mid_archive_and_the_next_worker_finishes_it(app, w
     first = _worker(app, env)
     try:
         _wait_for(app, job_id, lambda j: j.state == "running" and j.done >= 1)
+        # below the web tier's CPU priority, its PDF layout processes too
+        assert os.getpriority(os.PRIO_PROCESS, first.pid) == os.nice(0) + 10
+        layout = [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
+                  if _parent(p) == first.pid]
+        assert all(os.getpriority(os.PRIO_PROCESS, p) == os.nice(0) + 10 for p in layout)
         os.killpg(first.pid, signal.SIGKILL)  # mid-archive: the next casebooks not made
         first.wait(10)
     finally:

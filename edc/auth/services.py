@@ -26,6 +26,7 @@ from edc.clock import utcnow
 from edc.extensions import db
 from edc.i18n import LOCALES
 from edc.models import AuthSession, PasswordHistory, User
+from edc.models.user import with_access
 from edc.uow import refuse_later
 from forms.text import N_
 
@@ -167,7 +168,7 @@ def session_is_current(token: str | None) -> AuthSession | None:
     if not token:
         return None
     stmt = select(AuthSession).where(AuthSession.token_hash == _token_hash(token))
-    return db.session.scalar(stmt)
+    return db.session.scalars(stmt.options(with_access(AuthSession.user))).unique().one_or_none()
 
 
 def logout(user: User, token: str | None, *, actor: Actor) -> None:

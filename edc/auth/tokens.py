@@ -15,6 +15,7 @@ from edc.auth import twofactor
 from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import ApiToken, User
+from edc.models.user import with_access
 
 PREFIX = "edc_"
 
@@ -71,7 +72,8 @@ def user_for(header: str | None) -> User | None:
     token = header[len("Bearer "):].strip()
     if not token.startswith(PREFIX):
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(token))
+                             .options(with_access(ApiToken.user))).unique().one_or_none()
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     if twofactor.must_enrol(row.user):  # an administrator works only with a second factor

@@ -10,7 +10,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from audit.guard import Audited
 from edc.clock import utcnow
@@ -180,3 +180,10 @@ class ApiToken(Audited, db.Model):
 
     def audit_target(self) -> tuple[str, str]:
         return ("user", str(self.user_id))
+
+
+def with_access(holder):
+    """Load the user behind ``holder`` (a token's or a session's ``user``) with its grants and
+    their sites in the same statement: every request asks who is asking, so one round trip
+    instead of four. Read the result with ``.unique()`` (a joined collection)."""
+    return joinedload(holder).joinedload(User.grants).joinedload(RoleGrant.site)

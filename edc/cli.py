@@ -75,6 +75,15 @@ def init_command():
     """Create or upgrade the schema and install the audit triggers (idempotent)."""
     init_database()
     click.echo("Database is at the newest schema.")
+    _lay_out_documents()
+
+
+def _lay_out_documents() -> None:
+    """The study build's documents are laid out here, at deploy, not at a first download."""
+    from edc.build.services import acrf_file
+    from forms.study_build import BUILD
+
+    click.echo(f"Blank annotated CRF: {acrf_file(BUILD)}")
 
 
 DEMO_USERS = [
@@ -137,6 +146,7 @@ def demo_command(password: str, subjects: int):
         raise click.ClickException(
             f"the demo subjects could not be loaded ({exc}); the demo database is "
             "incomplete: delete it and run `edc demo` again") from exc
+    _lay_out_documents()
     spread = ", ".join(dict.fromkeys(stages))
     click.echo(f"Demo study loaded: site TJ, users {', '.join(users)}, {subjects} subjects"
                + (f" ({spread})." if stages else "."))

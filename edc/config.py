@@ -79,6 +79,8 @@ class Config:
     EDC_JOB_QUEUE_FILE: str | None = None
     EDC_JOB_DIR: str | None = None
     EDC_JOBS_IMMEDIATE = False
+    # Documents laid out once and kept (the blank annotated CRF of each build): instance/cache
+    EDC_CACHE_DIR: str | None = None
     # A running job's lease: its worker writes a heartbeat every lease/6 seconds; a job whose
     # heartbeat is older than the lease (its worker was killed) goes back to the queue, once
     # (EDC_JOB_ATTEMPTS in all), and then fails with the reason
@@ -110,7 +112,7 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
     if redis_url:
         values["RATELIMIT_STORAGE_URI"] = redis_url
         values["EDC_REDIS_URL"] = redis_url
-    for name in ("EDC_JOB_QUEUE_FILE", "EDC_JOB_DIR"):
+    for name in ("EDC_JOB_QUEUE_FILE", "EDC_JOB_DIR", "EDC_CACHE_DIR"):
         if environ.get(name):
             values[name] = environ[name]
     for name in ("EDC_JOB_LEASE_SECONDS", "EDC_JOB_ATTEMPTS"):

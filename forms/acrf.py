@@ -90,7 +90,7 @@ def acrf_html(build: StudyBuild) -> str:
     return "".join(parts)
 
 
-def render_acrf(build: StudyBuild, out) -> None:
+def render_acrf(build: StudyBuild, out, html_text: str | None = None) -> None:
     from weasyprint import HTML
 
-    HTML(string=acrf_html(build)).write_pdf(out, pdf_variant="pdf/a-2b")
+    HTML(string=html_text or acrf_html(build)).write_pdf(out, pdf_variant="pdf/a-2b")

@@ -28,6 +28,7 @@ from edc.extensions import db
 PG_URL = os.environ.get("EDC_TEST_DATABASE_URL")
 REQUIRE_PG = bool(os.environ.get("EDC_REQUIRE_POSTGRES") or os.environ.get("CI"))
 PASSWORD = "correct-horse-battery"
+CACHE = Path(tempfile.mkdtemp(prefix="edc-cache-"))  # documents laid out once per run
 # the test investigator's second factor (enrolled in ``world``); codes come from ``pi_code()``
 PI_TOTP_SECRET = "TESTINVESTIGATORTOTPSECRET234567"
 ADMIN_TOTP_SECRET = "TESTADMINISTRATORTOTPSECRET23456"
@@ -76,6 +77,7 @@ def base_config(url: str) -> dict:
         "EDC_AUDIT_KEY_FILE": str(anchor / "audit_signing_key.pem"),
         "EDC_AUDIT_CHECKPOINT_LOG": str(anchor / "audit_checkpoints.jsonl"),
         "EDC_JOB_DIR": str(anchor / "jobs"),  # results of the jobs a test runs
+        "EDC_CACHE_DIR": str(CACHE),  # the aCRF, laid out once for the whole run
         "TESTING": True,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
         "SQLALCHEMY_DATABASE_URI": url,

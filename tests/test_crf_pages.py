@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 import audit
 from edc.crf.services import save_form
 from edc.extensions import db
-from edc.models import Subject
+from edc.models import AuditEntry, Subject
 from tests.conftest import count_statements, csrf_token, login, mark_enrolled
 
 EC = "/subjects/{}/forms/SCREEN/EC"
@@ -179,6 +181,34 @@ def test_blank_annotated_crf_pdf(app, world):
         assert needle in text, needle
     with pikepdf.open(io.BytesIO(r.data)) as pdf, pdf.open_metadata() as meta:
         assert meta["pdfaid:part"] == "2"
+
+
+def test_the_annotated_crf_is_laid_out_once_and_kept(app, world, tmp_path, monkeypatch):
+    from edc.build import services
+
+    app.config["EDC_CACHE_DIR"] = str(tmp_path)
+    c = app.test_client()
+    login(c, "crc")
+
+    def broken(*_args):
+        raise RuntimeError("the layout failed")
+
+    real = services.render_acrf
+    monkeypatch.setattr(services, "render_acrf", broken)
+    assert c.get("/study/acrf.pdf").status_code == 500
+    assert list(tmp_path.iterdir()) == []  # no half-written file left
+    monkeypatch.setattr(services, "render_acrf", real)
+    first = c.get("/study/acrf.pdf").data
+    [kept] = tmp_path.iterdir()
+    assert kept.read_bytes() == first and kept.name.startswith("acrf-")
+    monkeypatch.setattr(services, "render_acrf", broken)  # no second layout
+    r = c.get("/study/acrf.pdf")
+    assert r.status_code == 200 and r.data == first
+    assert r.headers["Content-Disposition"].startswith("attachment")
+    with app.app_context():
+        handed_out = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "build.acrf_pdf")).all()
+    assert [e.username for e in handed_out] == ["crc", "crc"]  # each download audited
 
 
 def test_labels_switch_between_english_and_chinese(app, world):

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, render_template, send_file
 
 from edc.build import services
 from edc.requestctx import current_actor
 from edc.security import login_only
 from edc.uow import unit_of_work
 from forms import consistency
-from forms.acrf import render_acrf
 from forms.study_build import BUILD, CHANGES
 
 bp = Blueprint("build", __name__, url_prefix="/study")
@@ -26,10 +23,10 @@ def dictionary():
 @bp.route("/acrf.pdf")
 @login_only
 def acrf():
-    """The blank annotated CRF of the active metadata version (PDF/A-2b)."""
-    out = io.BytesIO()
-    render_acrf(BUILD, out)
+    """The blank annotated CRF of the active metadata version (PDF/A-2b), laid out once
+    per build (``services.acrf_file``)."""
+    path = services.acrf_file(BUILD)
     with unit_of_work():
         services.record_acrf(BUILD, actor=current_actor())
-    return Response(out.getvalue(), mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="acrf-{BUILD.version}.pdf"'})
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=f"acrf-{BUILD.version}.pdf", max_age=0)

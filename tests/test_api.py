@@ -26,6 +26,38 @@ def test_bearer_token_is_required_and_cookies_are_ignored(app, world, token):
     assert api.get("/api/v1/subjects", headers=token("crc")).status_code == 200
 
 
+def test_who_is_asking_is_one_statement(app, world, token):
+    """Every request resolves its token (or session), user, grants and their sites: one
+    round trip, not four."""
+    from sqlalchemy import event
+
+    crc = token("crc")
+    app.test_client().get("/api/v1/subjects", headers=crc)  # its first use is written
+    browser = app.test_client()
+    login(browser, "crc")
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert app.test_client().get("/api/v1/subjects", headers=crc).status_code == 200
+        api_seen, seen[:] = list(seen), []
+        assert browser.get("/subjects/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    for holder, statements in (("FROM api_token", api_seen), ("FROM auth_session", seen)):
+        who = [s for s in statements if holder in s]
+        assert len(who) == 1 and "JOIN role_grant" in who[0] and "JOIN site" in who[0], who
+        # no grants or sites loaded one by one after it
+        assert not [s for s in statements if s.startswith("SELECT role_grant.") or (
+            s.startswith("SELECT site.") and "WHERE site.id IN" in s)], statements
+    assert not [s for s in api_seen if " FROM user_account " in s]  # nothing written: no reload
+
+
 def test_revoked_token_and_deactivated_user_are_refused(app, world, token):
     from edc.admin.services import deactivate
     from edc.auth.tokens import revoke

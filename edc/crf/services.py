@@ -199,7 +199,11 @@ def _checked(form: Form, entered: dict) -> frozenset[str]:
     return frozenset(entered) | whole
 
 
-def _context(subject: Subject, today: date) -> Context:
+def _context(subject: Subject, today: date, form, entered: dict) -> Context:
+    """What validation reads besides the form: today, and the consent date, which only a
+    procedure's date checks (read only when that date is sent)."""
+    if not (form.procedure and form.date_item in entered):
+        return Context(today=today)
     consent = read_items(subject, "SCREEN", "IC").get("RFICDAT")
     return Context(today=today, consent_date=date.fromisoformat(consent) if consent else None)
 
@@ -238,7 +242,7 @@ def save_form(subject: Subject, event_oid: str, form_oid: str, entered: dict, *,
         raise Invalid({"form": Message("%(form)s is asked only when %(condition)s.",
                                        form=form.name,
                                        condition=build.describe(form, form.show_if))})
-    outcome = validate_form(build, form, entered, _context(subject, today))
+    outcome = validate_form(build, form, entered, _context(subject, today, form, entered))
     window = _cross_form_checks(subject, event_oid, form, outcome)
     rows = item_rows(subject, event_oid, form_oid, event_repeat=event_repeat,
                      form_repeat=form_repeat)  # read once: written, then read back in place

@@ -57,6 +57,9 @@ def test_bad_input_is_refused_at_the_field_and_nothing_is_written(app, world):
          "Not a valid choice"),
         ({"username": "newcrc", "full_name": "A", "role": "crc", "sites": ["XX"]},
          "is not a valid choice"),
+        # printed on every signature: plain text only
+        ({"username": "newcrc", "full_name": "Li\x1bNa", "role": "crc", "sites": ["TJ"]},
+         "control or invalid characters"),
     ]
     for data, message in cases:
         token = csrf_token(c, "/admin/users/new")
@@ -172,6 +175,9 @@ def test_sites_create_and_edit(app, world):
         "csrf_token": token, "name": "x", "timezone": "Mars/Olympus", "active": "y",
         "reason": "Other", "reason_text": "x"})
     assert r.status_code == 422 and "Not a valid choice" in r.get_data(as_text=True)
+    r = c.post("/admin/sites/new", data={"csrf_token": token, "code": "GZ2",
+                                         "name": "Guangzhou\x07", "timezone": "Asia/Shanghai"})
+    assert r.status_code == 422 and "control or invalid" in r.get_data(as_text=True)
 
 
 def test_a_refused_account_change_leaves_nothing_changed_in_the_session(app, world):

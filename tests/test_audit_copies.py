@@ -75,6 +75,8 @@ def test_bad_filter_is_refused_next_to_the_field(app, world):
     r = c.post("/audit/export.pdf", data={"csrf_token": csrf_token(c, "/audit/"),
                                           "action": "nonsense"})
     assert r.status_code == 422 and not _jobs(app)  # nothing asked for
+    r = c.get("/audit/?subject=TJ%01S001")  # printed on the copy: plain text only
+    assert r.status_code == 422 and "control or invalid" in r.get_data(as_text=True)
 
 
 def test_viewer_pages(app, world):

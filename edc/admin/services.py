@@ -87,10 +87,8 @@ def create_user(*, username: str, full_name: str, email: str, role: Role, site_c
                 "The username %(username)s is taken (usernames are never reused).",
                 username=repr(username)),
                          "username")
-    full_name = (full_name or "").strip()
-    if not full_name:
-        raise AdminError(N_("The full printed name is required (it is shown on signatures)."),
-                         "full_name")
+    full_name = _name(full_name, "full_name",
+                      N_("The full printed name is required (it is shown on signatures)."))
     email = _email(email)
     sites = _check_grant(role, _sites_by_code(site_codes))
 
@@ -140,10 +138,8 @@ def set_grants(user: User, role: Role, site_codes, *, actor: Actor, reason: str)
 
 
 def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reason: str) -> None:
-    full_name = (full_name or "").strip()
+    full_name = _name(full_name, "full_name", N_("The full printed name is required."))
     email = _email(email)
-    if not full_name:
-        raise AdminError(N_("The full printed name is required."), "full_name")
     changes = {field: (getattr(user, field), value)
                for field, value in (("full_name", full_name), ("email", email))
                if getattr(user, field) != value}
@@ -154,6 +150,19 @@ def update_profile(user: User, *, full_name: str, email: str, actor: Actor, reas
         setattr(user, field, new)
         _audit_user("user.update", user, actor=actor, item_oid=field, old_value=old,
                     new_value=new, reason=reason)
+
+
+MAX_NAME = 200  # a person's printed name, a site's name (their columns)
+
+
+def _name(value: str | None, field: str, required: str) -> str:
+    """A typed name, printed on signatures and every PDF: required, bounded, plain text."""
+    value = (value or "").strip()
+    if not value:
+        raise AdminError(required, field)
+    if problem := free_text_problem(value, MAX_NAME):  # refused, never cut short
+        raise AdminError(problem, field)
+    return value
 
 
 def _email(email: str | None) -> str:
@@ -263,9 +272,7 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor,
         raise AdminError(N_("Use 2–8 capital letters or digits, starting with a letter."), "code")
     if db.session.scalar(select(Site.id).where(Site.code == code)) is not None:
         raise AdminError(Message("Site code %(code)s exists.", code=code), "code")
-    name = (name or "").strip()
-    if not name:
-        raise AdminError(N_("The site name is required."), "name")
+    name = _name(name, "name", N_("The site name is required."))
     if timezone not in available_timezones():
         raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
     if language not in LOCALES:
@@ -281,9 +288,7 @@ def create_site(*, code: str, name: str, timezone: str, actor: Actor,
 
 def update_site(site: Site, *, name: str, timezone: str, active: bool, actor: Actor,
                 reason: str, language: str | None = None) -> None:
-    name = (name or "").strip()
-    if not name:
-        raise AdminError(N_("The site name is required."), "name")
+    name = _name(name, "name", N_("The site name is required."))
     if timezone not in available_timezones():
         raise AdminError(N_("Choose an IANA time zone such as Asia/Shanghai."), "timezone")
     language = language or site.language

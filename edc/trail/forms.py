@@ -8,6 +8,14 @@ from wtforms.validators import Length, Optional, ValidationError
 from audit.actions import ACTIONS
 from edc.i18n import translate
 from forms.text import N_
+from forms.validate import free_text_problem
+
+
+def _plain(form, field):
+    """A typed filter is printed on the PDF copy and kept in the export's audit entry: plain
+    text only."""
+    if field.data and (problem := free_text_problem(field.data, 128)):
+        raise ValidationError(problem)
 
 
 class TrailFilterForm(FlaskForm):
@@ -16,10 +24,10 @@ class TrailFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=32)])
-    form = StringField(_l("Form"), validators=[Optional(), Length(max=64)])
-    item = StringField(_l("Item"), validators=[Optional(), Length(max=128)])
-    user = StringField(_l("User"), validators=[Optional(), Length(max=64)])
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=32), _plain])
+    form = StringField(_l("Form"), validators=[Optional(), Length(max=64), _plain])
+    item = StringField(_l("Item"), validators=[Optional(), Length(max=128), _plain])
+    user = StringField(_l("User"), validators=[Optional(), Length(max=64), _plain])
     action = SelectField(_l("Action"), default="")
     since = DateField(_l("From (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})

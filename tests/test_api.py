@@ -273,6 +273,9 @@ def test_a_body_that_does_not_fit_its_model_is_422_naming_the_field(app, world, 
 
 def test_token_commands_are_audited(app, world):
     runner = app.test_cli_runner()
+    for label, why in (("x" * 101, "at most 100"), ("SDV\x1b[2Jtool", "control")):
+        refused = runner.invoke(args=["token", "create", "--username", "cra", "--label", label])
+        assert refused.exit_code != 0 and why in refused.output  # refused, never cut short
     made = runner.invoke(args=["token", "create", "--username", "cra", "--label", "SDV tool"])
     assert made.exit_code == 0 and made.stdout.strip().startswith("edc_")
     with app.app_context():
@@ -280,6 +283,8 @@ def test_token_commands_are_audited(app, world):
 
         row = db.session.scalar(select(ApiToken))
         assert row.token_hash != made.stdout.strip()  # only the digest is stored
+    bad = runner.invoke(args=["token", "revoke", "--id", str(row.id), "--reason", "lost\x00"])
+    assert bad.exit_code != 0 and "control" in bad.output
     revoked = runner.invoke(args=["token", "revoke", "--id", str(row.id), "--reason", "lost"])
     assert revoked.exit_code == 0
     again = runner.invoke(args=["token", "revoke", "--id", str(row.id), "--reason", "lost"])

@@ -16,6 +16,7 @@ from edc.clock import utcnow
 from edc.extensions import db
 from edc.models import ApiToken, User
 from edc.models.user import with_access
+from forms.validate import MAX_REASON, free_text_problem
 
 PREFIX = "edc_"
 
@@ -32,12 +33,14 @@ def issue(user: User, *, label: str, actor: Actor, days: int | None = None
     """A new token, valid for ``days`` (default ``EDC_API_TOKEN_DAYS``, 90)."""
     if not user.active:
         raise ValueError(f"{user.username} is deactivated")
+    if problem := free_text_problem(label, 100):  # refused, never cut short
+        raise ValueError(f"the label: {problem}")
     days = days if days is not None else current_app.config["EDC_API_TOKEN_DAYS"]
     if not 1 <= days <= 3650:
         raise ValueError("a token is valid for 1 to 3650 days")
     token = PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
-    row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label[:100],
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), label=label,
                    created_at=now, expires_at=now + timedelta(days=days))
     db.session.add(row)
     db.session.flush()
@@ -51,6 +54,8 @@ def issue(user: User, *, label: str, actor: Actor, days: int | None = None
 def revoke(row: ApiToken, *, actor: Actor, reason: str) -> None:
     if row.revoked_at is not None:
         raise ValueError(f"token {row.id} is already revoked")
+    if problem := free_text_problem(reason or "", MAX_REASON):
+        raise ValueError(f"the reason: {problem}")
     row.revoked_at = utcnow()
     audit.record(db.session, "token.revoke", actor=actor, target_type="user",
                  target_id=str(row.user_id), old_value=f"token {row.id}", reason=reason)

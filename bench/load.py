@@ -283,7 +283,7 @@ def main() -> None:
         STUDY["monitor_cookies"], STUDY["monitor_csrf"] = _signed_in(edc.url, "cra")
         print(f"load: gunicorn --workers {args.workers} (sync), PostgreSQL, Redis; "
               f"{os.cpu_count()} cores shared by Locust, gunicorn, PostgreSQL and the job "
-              f"worker (nice {os.getpriority(os.PRIO_PROCESS, jobs.pid)}, "
+              f"worker (nice {os.environ.get('EDC_WORKER_NICE', '10')}, "
               f"EDC_WORKER_NICE); {args.seconds:g} s per stage after ramp-up")
         print("\n1. The site's mix, think time 1-3 s")
         mix_p95 = {}

@@ -27,7 +27,7 @@ demo: $(VENV)/.installed fonts
 	@echo "  CAR-T EDC demo: http://$(HOST):$(PORT)/"
 	@echo "  users: crc pi cra dm sponsor admin   password: $(DEMO_PASSWORD)"
 	@echo
-	@echo "  background jobs (casebook archives, study audit PDF): edc worker, started beside it"
+	@echo "  background jobs (casebooks, archives, audit trail PDFs, exports): edc worker, started beside it"
 	@echo
 	trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/edc worker & \

@@ -79,11 +79,17 @@ def init_command():
 
 
 def _lay_out_documents() -> None:
-    """The study build's documents are laid out here, at deploy, not at a first download."""
+    """The study build's documents are laid out here, at deploy, not at a first download. A
+    layout that fails (fonts missing on this machine) does not fail the upgrade that is
+    already done: it says so, and the first download tries again."""
     from edc.build.services import acrf_file
     from forms.study_build import BUILD
 
-    click.echo(f"Blank annotated CRF: {acrf_file(BUILD)}")
+    try:
+        click.echo(f"Blank annotated CRF: {acrf_file(BUILD)}")
+    except Exception as exc:  # noqa: BLE001 - reported, and retried at the first download
+        click.echo(f"The blank annotated CRF could not be laid out now ({type(exc).__name__}: "
+                   f"{exc}); its first download lays it out.", err=True)
 
 
 DEMO_USERS = [

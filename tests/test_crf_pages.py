@@ -211,6 +211,26 @@ def test_the_annotated_crf_is_laid_out_once_and_kept(app, world, tmp_path, monke
     assert [e.username for e in handed_out] == ["crc", "crc"]  # each download audited
 
 
+def test_edc_init_lays_out_the_annotated_crf_and_a_failure_does_not_fail_it(
+        app, world, tmp_path, monkeypatch):
+    from edc.build import services
+
+    app.config["EDC_CACHE_DIR"] = str(tmp_path)
+    real = services.render_acrf
+
+    def broken(*_args):
+        raise RuntimeError("no fonts here")
+
+    monkeypatch.setattr(services, "render_acrf", broken)
+    result = app.test_cli_runner().invoke(args=["init"])
+    assert result.exit_code == 0 and "could not be laid out now" in result.output
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(services, "render_acrf", real)
+    result = app.test_cli_runner().invoke(args=["init"])
+    [made] = tmp_path.iterdir()
+    assert result.exit_code == 0 and str(made) in result.output
+
+
 def test_labels_switch_between_english_and_chinese(app, world):
     c = app.test_client()
     login(c, "crc")

@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -77,6 +78,34 @@ def test_bad_filter_is_refused_next_to_the_field(app, world):
     assert r.status_code == 422 and not _jobs(app)  # nothing asked for
     r = c.get("/audit/?subject=TJ%01S001")  # printed on the copy: plain text only
     assert r.status_code == 422 and "control or invalid" in r.get_data(as_text=True)
+
+
+def test_a_filter_is_bounded_plain_text_on_every_path(app, world, token, tmp_path):
+    """A filter is kept in the audit entry of every copy: the page, the API, the command
+    line and the service itself refuse control characters and over-long text."""
+    from edc.cli import cli_actor
+    from edc.trail.services import TrailFilter, record_export
+
+    def exports() -> int:
+        with app.app_context():
+            return len(db.session.scalars(select(AuditEntry).where(
+                AuditEntry.action.like("audit.export_%"))).all())
+
+    api = app.test_client()
+    for subject in ("TJ\x01S001", "S" * 33):
+        r = api.get("/api/v1/audit", query_string={"subject": subject}, headers=token("cra"))
+        assert r.status_code == 422 and set(r.json["errors"]) == {"subject"}, r.json
+    runner = app.test_cli_runner()
+    out = tmp_path / "trail.csv"
+    for command in ("csv", "copy", "pdf"):
+        r = runner.invoke(args=["audit", command, "--subject", "TJ\x1bS001", "-o", str(out)])
+        assert r.exit_code == 2 and "--subject" in r.output and not out.exists(), command
+    with app.app_context(), pytest.raises(ValueError):
+        record_export("csv", TrailFilter(item="X" * 129), actor=cli_actor(), count=0)
+    assert exports() == 0
+    assert api.get("/api/v1/audit", query_string={"subject": "TJ-S001"},
+                   headers=token("cra")).status_code == 200
+    assert exports() == 1
 
 
 def test_viewer_pages(app, world):

@@ -326,6 +326,8 @@ def audit_entries():
     except ValueError:
         return _error(422, "bad query", {"since": "YYYY-MM-DD", "limit": "1 to 10000"})
     f = TrailFilter(subject=request.args.get("subject") or None, since=since)
+    if problems := f.problems():  # kept in the audit entry of this copy
+        return _error(422, "bad query", problems)
     rows = []
     for row in iter_presented(f, has_perm(current_user, Perm.VIEW_PII)):
         rows.append(row)

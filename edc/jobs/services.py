@@ -79,6 +79,9 @@ def request_job(kind: str, *, user: User, actor: Actor, site: Site | None = None
     if kind == "audit_pdf":
         if site is not None:
             raise JobProblem(N_("The audit trail PDF covers every site you may see."), "site")
+        if trail is not None and (problems := trail.problems()):
+            field, problem = next(iter(problems.items()))
+            raise JobProblem(problem, field)
         own = [] if scope is ALL_SITES else sorted(user.sites, key=lambda s: s.code)
         params["filter"] = (trail or TrailFilter()).to_params()
         params["scope_note"] = "sites " + ", ".join(s.code for s in own) if own else ""

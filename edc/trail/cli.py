@@ -97,6 +97,14 @@ def grant_app_role_command(role, print_only):
     click.echo(f"granted: {role} may read and append to audit_entry, never change it")
 
 
+def _checked(f: TrailFilter) -> TrailFilter:
+    """The filter, or a usage error naming the option it came from (nothing written)."""
+    if problems := f.problems():
+        raise click.UsageError("; ".join(f"--{name}: {problem}"
+                                         for name, problem in problems.items()))
+    return f
+
+
 @audit_group.command("pdf")
 @click.option("--subject", "subject", default=None, help="Screening or subject number.")
 @click.option("--all", "everything", is_flag=True, help="The whole study's trail.")
@@ -108,7 +116,7 @@ def pdf_command(subject, everything, output, include_identifying):
     """Write the audit-trail PDF (PDF/A-2b) of one subject or of the whole study."""
     if bool(subject) == everything:
         raise click.UsageError("give exactly one of --subject NUMBER or --all")
-    f = TrailFilter(subject=subject) if subject else TrailFilter()
+    f = _checked(TrailFilter(subject=subject) if subject else TrailFilter())
     actor = Actor.cli()
     result = export_pdf(f, output, actor=actor, show_pii=include_identifying,
                         generated_by=actor.username)
@@ -124,7 +132,7 @@ def pdf_command(subject, everything, output, include_identifying):
 @with_appcontext
 def csv_command(subject, output, include_identifying):
     """Write the audit trail (one subject, or all) as CSV."""
-    f = TrailFilter(subject=subject)
+    f = _checked(TrailFilter(subject=subject))
     record_export("csv", f, actor=Actor.cli(), count=count(f))
     with open(output, "w", encoding="utf-8", newline="") as fh:
         for line in csv_lines(f, include_identifying):
@@ -140,8 +148,9 @@ def csv_command(subject, output, include_identifying):
 @with_appcontext
 def copy_command(subject, output, include_identifying):
     """Write the electronic copy (JSON Lines) that `python -m audit.verify_copy` checks."""
+    f = _checked(TrailFilter(subject=subject))  # before the file is opened
     with open(output, "w", encoding="utf-8") as fh:
-        result = write_copy(TrailFilter(subject=subject), fh, actor=Actor.cli(),
+        result = write_copy(f, fh, actor=Actor.cli(),
                             show_pii=include_identifying)
     click.echo(f"wrote {output}: {result['entries']} entries up to seq {result['head_seq']}, "
                f"chain head {result['head_hash']}")

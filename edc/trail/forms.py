@@ -3,18 +3,19 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Optional, ValidationError
 
 from audit.actions import ACTIONS
 from edc.i18n import translate
+from edc.trail.services import TYPED
 from forms.text import N_
 from forms.validate import free_text_problem
 
 
-def _plain(form, field):
-    """A typed filter is printed on the PDF copy and kept in the export's audit entry: plain
-    text only."""
-    if field.data and (problem := free_text_problem(field.data, 128)):
+def _typed(form, field):
+    """A typed filter is printed on the PDF copy and kept in the export's audit entry:
+    bounded plain text (``services.TYPED``)."""
+    if field.data and (problem := free_text_problem(field.data, TYPED[field.name])):
         raise ValidationError(problem)
 
 
@@ -24,10 +25,10 @@ class TrailFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=32), _plain])
-    form = StringField(_l("Form"), validators=[Optional(), Length(max=64), _plain])
-    item = StringField(_l("Item"), validators=[Optional(), Length(max=128), _plain])
-    user = StringField(_l("User"), validators=[Optional(), Length(max=64), _plain])
+    subject = StringField(_l("Subject"), validators=[Optional(), _typed])
+    form = StringField(_l("Form"), validators=[Optional(), _typed])
+    item = StringField(_l("Item"), validators=[Optional(), _typed])
+    user = StringField(_l("User"), validators=[Optional(), _typed])
     action = SelectField(_l("Action"), default="")
     since = DateField(_l("From (date)"), validators=[Optional()],
                       render_kw={"placeholder": "YYYY-MM-DD"})

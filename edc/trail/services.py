@@ -29,6 +29,11 @@ from edc.study import current_study
 from edc.timefmt import local_time, utc_time
 from edc.uow import read_only, unit_of_work
 from forms.text import N_
+from forms.validate import free_text_problem
+
+#: the typed fields of a filter, each with its longest accepted text: a filter is printed on
+#: the PDF copy and kept in the audit entry of every copy, so it is plain text and bounded
+TYPED = {"subject": 32, "form": 64, "item": 128, "user": 64}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,12 @@ class TrailFilter:
         if parts and self.zone and (self.since or self.until):
             parts.append(f"dates in {self.zone}")
         return ", ".join(parts) if parts else "whole study"
+
+    def problems(self) -> dict[str, str]:
+        """What is wrong with each typed field (too long, control characters), by name."""
+        return {name: problem for name, longest in TYPED.items()
+                if (value := getattr(self, name))
+                and (problem := free_text_problem(value, longest))}
 
     def to_params(self) -> dict:
         """The filter as JSON-safe values (a background job's parameters)."""
@@ -169,6 +180,8 @@ def record_export(kind: str, f: TrailFilter, *, actor: Actor, count: int, extra=
     """Audit an export before it is handed out (spec/part11.md point 6), in a short unit of
     work of its own that ends before the copy is made: an export is a job, and no write
     lock is held while it renders."""
+    if problems := f.problems():  # the pages, the API and the CLI refuse it before
+        raise ValueError(f"a filter that cannot be kept in the trail: {problems}")
     details = {"filter": f.as_details() or "whole study", "entries": count, **(extra or {})}
     with unit_of_work():
         audit.record(db.session, f"audit.export_{kind}", actor=actor, details=details)

@@ -23,14 +23,14 @@ from edc.trail.forms import TrailFilterForm
 
 bp = Blueprint("trail", __name__, url_prefix="/audit")
 PER_PAGE = 100
+FIELDS = ("subject", "form", "item", "user", "action", "since", "until")  # of the filter
 
 
 def _filter_from_request(source=None):
     form = TrailFilterForm(request.args if source is None else source)
     ok = form.validate()
-    f = services.TrailFilter(**{k: form[k].data or None for k in
-                                ("subject", "form", "item", "user", "action", "since",
-                                 "until")}, zone=_zone()) if ok else None
+    f = services.TrailFilter(**{k: form[k].data or None for k in FIELDS},
+                             zone=_zone()) if ok else None
     return form, f
 
 
@@ -74,7 +74,7 @@ def index():
                      "old_shown": words.value(e, shown.get("old_value")),
                      "new_shown": words.value(e, shown.get("new_value"))})
     pages = max(1, -(-total // PER_PAGE))
-    return render_template("trail/index.html", form=form, rows=rows, total=total,
+    return render_template("trail/index.html", form=form, rows=rows, total=total, fields=FIELDS,
                            page=number, pages=pages, filter=f)
 
 

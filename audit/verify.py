@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from audit.chain import GENESIS, RowHasher
 from audit.checkpoint import contradictions
 from audit.models import AuditEntry
+from edc.parallel import shared_url
 
 _COLUMNS = [AuditEntry.__table__.c[name] for name in AuditEntry.CHAINED] + [
     AuditEntry.__table__.c.prev_hash,
@@ -189,7 +190,7 @@ def verify_with(bind, checkpoints, public_key, batch: int = 2000,
     watch = frozenset(c.seq for c in checkpoints)
     head = bind.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
                         .execution_options(all_sites=True)).scalar() or 0
-    url = _shared_url(bind)
+    url = shared_url(bind)
     if workers > 1 and head >= PARALLEL_FROM and url is not None:
         found = verify_parallel(url, head, workers, watch, batch)
     else:
@@ -201,32 +202,20 @@ def verify_with(bind, checkpoints, public_key, batch: int = 2000,
     return replace(found, ok=not problems, problems=problems, checkpoints=len(checkpoints))
 
 
-def _shared_url(bind) -> str | None:
-    """The address other processes reach the same database by (not an in-memory one)."""
-    engine = bind.get_bind() if hasattr(bind, "get_bind") else bind.engine
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return None
-    return url.render_as_string(hide_password=False)
-
-
 def verify_parallel(url: str, head: int, workers: int, watch=frozenset(),
                     batch: int = 2000, pieces: int | None = None) -> Verification:
     """Entries 1–``head`` of the database at ``url``, in ``pieces`` ranges (two per worker
     by default) verified by ``workers`` processes, joined in order. The trail only grows at
     its head, so pieces read apart see the same entries."""
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    from edc.parallel import context
 
     pieces = max(1, min(pieces or workers * 2, head))
     size = -(-head // pieces)
     ranges = [(lo, min(lo + size - 1, head)) for lo in range(1, head + 1, size)]
-    # fork where there is one: a worker starts in milliseconds instead of importing the
-    # application again (~0.7 s). Workers open their own engine and never use, close or
-    # collect a connection they inherit (they end with os._exit, running no finalizers).
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # forked workers (edc.parallel): each opens its own engine
+    with ProcessPoolExecutor(workers, mp_context=context()) as pool:
         futures = [pool.submit(_walk_range, url, lo, hi,
                                frozenset(s for s in watch if lo <= s <= hi), batch)
                    for lo, hi in ranges]

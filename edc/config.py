@@ -64,6 +64,9 @@ class Config:
 
     # Worker processes for large audit-trail PDFs (None: one per core, at most 4)
     EDC_PDF_WORKERS: int | None = None
+    # Processes that rebuild an export's subjects while the export writes (0: none, the
+    # export reads and writes in one process)
+    EDC_EXPORT_WORKERS = 1
 
     # Signed checkpoints of the audit chain, kept outside the database (audit/checkpoint.py);
     # the files default to instance/ (set by create_app)
@@ -127,6 +130,8 @@ def from_env(environ: dict[str, str], instance_path: Path) -> dict:
         values["EDC_IDLE_TIMEOUT"] = timedelta(minutes=int(environ["EDC_IDLE_TIMEOUT_MINUTES"]))
     if "EDC_PDF_WORKERS" in environ:
         values["EDC_PDF_WORKERS"] = max(1, int(environ["EDC_PDF_WORKERS"]))
+    if environ.get("EDC_EXPORT_WORKERS"):
+        values["EDC_EXPORT_WORKERS"] = max(0, int(environ["EDC_EXPORT_WORKERS"]))
     for name in ("EDC_AUDIT_KEY_FILE", "EDC_AUDIT_KEY_COMMAND", "EDC_AUDIT_CHECKPOINT_LOG",
                  "EDC_AUDIT_WITNESS_SYSLOG"):
         if environ.get(name):

@@ -17,21 +17,34 @@ from forms import study_build
 WITHHELD = "[withheld: identifying]"
 
 
-_cache: dict[tuple[int, ...], frozenset[tuple[str, str]]] = {}
+_cache: dict[tuple[int, ...], tuple[frozenset[tuple[str, str]], dict[str, frozenset[str]]]] = {}
+
+
+def _found() -> tuple[frozenset[tuple[str, str]], dict[str, frozenset[str]]]:
+    builds = tuple(study_build.BUILDS.values())
+    key = tuple(id(b) for b in builds)
+    found = _cache.get(key)
+    if found is None:
+        pairs = frozenset((form.oid, item.name) for build in builds
+                          for form in build.forms.values() for item in form.items if item.pii)
+        by_form: dict[str, set[str]] = {}
+        for form_oid, name in pairs:
+            by_form.setdefault(form_oid, set()).add(name)
+        found = (pairs, {f: frozenset(names) for f, names in by_form.items()})
+        _cache.clear()
+        _cache[key] = found
+    return found
 
 
 def identifying_items() -> frozenset[tuple[str, str]]:
     """(form OID, item name) of every item any metadata version flags as identifying
     (worked out again whenever the set of metadata versions changes)."""
-    builds = tuple(study_build.BUILDS.values())
-    key = tuple(id(b) for b in builds)
-    found = _cache.get(key)
-    if found is None:
-        found = frozenset((form.oid, item.name) for build in builds
-                          for form in build.forms.values() for item in form.items if item.pii)
-        _cache.clear()
-        _cache[key] = found
-    return found
+    return _found()[0]
+
+
+def identifying_in(form_oid: str) -> frozenset[str]:
+    """The names of a form's identifying items (empty for most forms)."""
+    return _found()[1].get(form_oid, frozenset())
 
 
 def identifying(form_oid: str | None, item_oid: str | None) -> bool:
@@ -57,5 +70,5 @@ def items(form_oid: str, values: Mapping[str, object], *, allowed: bool) -> dict
 def without(form_oid: str, values: Mapping[str, object]) -> dict:
     """A form's {item: …} with identifying items left out, not marked: the sponsor exports,
     whose files must not even say that a value was there."""
-    found = identifying_items()
-    return {k: v for k, v in values.items() if (form_oid, k) not in found}
+    found = identifying_in(form_oid)
+    return {k: v for k, v in values.items() if k not in found}

@@ -14,21 +14,35 @@ dropped with their audit facts. The writers (csv, odm, xpt, datasetjson) see onl
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
-from typing import NamedTuple
+from functools import cache, lru_cache, partial
+from itertools import islice
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import (
+    String,
+    bindparam,
+    create_engine,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.pool import NullPool
 
 from audit.models import AuditEntry
-from edc import deidentify
+from edc import deidentify, parallel
 from edc.extensions import db
 from edc.models import Site, Subject
 from edc.security import ALL_SITES
 from edc.study import sites_in
+from edc.timefmt import utc_time
 from forms import scores
 from forms.metadata import CodeList, Form, Item
 from forms.study_build import BUILD, BUILDS
@@ -48,6 +62,7 @@ _ACTIONS = ("subject.create", "subject.update", "data.create", "data.update", "d
             "query.auto_close", "query.auto_reopen", "sdv.verify", "sdv.unverify",
             "signature.sign", "signature.invalidate")
 _VALUES = frozenset(("data.create", "data.update"))
+T = TypeVar("T")
 # the time as the driver gives it (``_ts`` parses SQLite's text), the rest as stored
 _COLUMNS = (AuditEntry.seq, type_coerce(AuditEntry.ts, String), AuditEntry.action,
             AuditEntry.username, AuditEntry.role, AuditEntry.site_id, AuditEntry.site_code,
@@ -141,10 +156,12 @@ def _sequence(name: str, raw, head: int) -> int | None:
 # ---- the records one subject gives ------------------------------------------------------
 
 class Fact(NamedTuple):
-    """Who set a value, when and why: an ODM ``AuditRecord``."""
+    """Who set a value, when and why: an ODM ``AuditRecord``. The time is kept as the
+    driver gave it (``stamp``) and parsed only when asked for: most facts are superseded
+    by a later change before anything reads them."""
 
     seq: int
-    ts: datetime
+    stamp: datetime | str
     action: str
     username: str | None
     role: str | None
@@ -154,6 +171,15 @@ class Fact(NamedTuple):
     @property
     def source_id(self) -> str:
         return f"audit-{self.seq}"
+
+    @property
+    def ts(self) -> datetime:
+        return _ts(self.stamp)
+
+    @property
+    def utc(self) -> str:
+        """The time as ``utc_time`` writes it."""
+        return utc_text(self.stamp)
 
 
 @dataclass
@@ -254,19 +280,64 @@ def _ts(value) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str]
-            ) -> SubjectRecord | None:
+def utc_text(value) -> str:
+    """``utc_time`` of a time read without type processing. SQLite's stored text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) already begins with what ``utc_time``
+    writes, so it is cut rather than parsed (the export writes one per value)."""
+    if isinstance(value, str) and len(value) >= 19 and value[10] == " ":
+        return value[:19] + " UTC"
+    return utc_time(_ts(value))
+
+
+@lru_cache(maxsize=512)
+def _saved(details: str | None) -> dict:
+    """The details of a ``form.save`` entry (few distinct texts: read each once). The
+    dict is shared: read it, do not change it."""
+    return json.loads(details or "{}")
+
+
+# the actions are written into the statement (fixed names of ours), so that it is compiled
+# once per dialect with two parameters
+_ENTRIES = select(*_COLUMNS).where(
+    AuditEntry.subject_id == bindparam("subject_id"), AuditEntry.seq <= bindparam("as_of"),
+    AuditEntry.action.in_([literal_column(f"'{a}'") for a in _ACTIONS])
+).order_by(AuditEntry.seq)
+
+
+_COMPILED: dict[tuple, object] = {}
+
+
+def _entries(conn, subject_id: int, as_of: int) -> list[tuple]:
+    """A subject's entries up to ``as_of`` that the rebuild reads, in sequence order, as
+    the driver's plain tuples: no result rows are made (the export's hot read)."""
+    dialect = conn.dialect
+    compiled = _COMPILED.get((dialect.name, dialect.paramstyle))
+    if compiled is None:
+        compiled = _COMPILED[(dialect.name, dialect.paramstyle)] = _ENTRIES.compile(
+            dialect=dialect)
+    params = compiled.construct_params({"subject_id": subject_id, "as_of": as_of})
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.string, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str],
+            conn=None) -> SubjectRecord | None:
     """One subject as of ``as_of``, from its audit entries alone (None if it did not exist
-    then). Identifying items are taken out here, after the age at consent is worked out."""
+    then), read through ``conn`` (the session's connection by default). Identifying items
+    are taken out here, after the age at consent is worked out."""
     # the export's hot loop: a plain read of the subject's entries (tuples, no ORM loading
-    # and no type processing: the time is parsed here, only where a record keeps it),
-    # fetched at once (one subject's entries: a few thousand rows)
-    rows = db.session.connection().execute(
-        select(*_COLUMNS).where(AuditEntry.subject_id == subject_id,
-                                AuditEntry.seq <= as_of, AuditEntry.action.in_(_ACTIONS))
-        .order_by(AuditEntry.seq)).fetchall()
+    # and no type processing: the time is parsed only where a record needs it), fetched at
+    # once (one subject's entries: a few thousand rows)
+    rows = _entries(conn or db.session.connection(), subject_id, as_of)
     subject: SubjectRecord | None = None
     forms: dict[tuple, FormRecord] = {}
+    by_raw: dict[tuple, FormRecord] = {}  # the form of an entry's key columns as read
     queries: dict[int, QueryRecord] = {}
     sdv: dict[tuple, tuple[str, datetime]] = {}
     signatures: dict[str, SignatureRecord | None] = {}
@@ -281,14 +352,16 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
             continue
         subject.last_seq = seq
         if action in _VALUES:  # most entries: a value entered or changed
-            key = (event_oid, event_repeat or 1, form_oid, int(repeat_key or 1))
-            rec = forms.get(key)
+            rec = by_raw.get((event_oid, event_repeat, form_oid, repeat_key))
             if rec is None:
-                rec = forms[key] = FormRecord(*key)
+                key = (event_oid, event_repeat or 1, form_oid, int(repeat_key or 1))
+                rec = forms.get(key)
+                if rec is None:
+                    rec = forms[key] = FormRecord(*key)
+                by_raw[(event_oid, event_repeat, form_oid, repeat_key)] = rec
             rec.last_seq = seq
             rec.items[item_oid] = new_value
-            rec.facts[item_oid] = Fact(seq, _ts(ts), action, username, role, site_code,
-                                       reason)
+            rec.facts[item_oid] = Fact(seq, ts, action, username, role, site_code, reason)
             continue
         if action == "subject.update":
             if item_oid == "site_id":
@@ -325,22 +398,22 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
             rec = forms[key] = FormRecord(*key)
         rec.last_seq = seq
         if action == "form.save":
-            saved = json.loads(details or "{}")
+            saved = _saved(details)
             rec.version = int((new_value or "version 0").split()[-1])
             rec.status = saved.get("status", rec.status)
             rec.metadata_version = saved.get("metadata_version", rec.metadata_version)
         elif action == "data.remove":
             rec.items.pop(item_oid, None)
-            rec.facts[item_oid] = Fact(seq, _ts(ts), action, username, role, site_code,
-                                       reason)
+            rec.facts[item_oid] = Fact(seq, ts, action, username, role, site_code, reason)
             if since is not None and seq > since:
                 removals.append(((*key, item_oid), _ts(ts), seq))
     if subject is None:
         return None
     subject.age = _age(forms)
     for rec in forms.values():
-        rec.items = deidentify.without(rec.form_oid, rec.items)
-        rec.facts = deidentify.without(rec.form_oid, rec.facts)
+        if deidentify.identifying_in(rec.form_oid):
+            rec.items = deidentify.without(rec.form_oid, rec.items)
+            rec.facts = deidentify.without(rec.form_oid, rec.facts)
     subject.forms = sorted((f for f in forms.values() if f.version or f.items),
                            key=_form_order)
     subject.queries = sorted(queries.values(), key=lambda q: q.id)
@@ -365,20 +438,119 @@ def _age(forms: dict[tuple, FormRecord]) -> int | None:
     return age if 0 <= age < 150 else None
 
 
-def subjects(scope: Scope, listed: list[tuple]) -> Iterator[SubjectRecord]:
-    """The subjects of ``listed`` (the snapshot's ``roster``) as of the snapshot; for an
+class Snapshot:
+    """The subjects of one export (``roster``) as of its snapshot, in roster order; for an
     incremental export only those with a change after ``since`` (and of them only the
-    changed form instances)."""
-    sites = site_codes()
-    for site_code, _, subject_id in listed:
-        rec = rebuild(subject_id, scope.as_of, scope.since, sites)
-        if rec is None or rec.site_code != site_code:
-            continue
-        if scope.since is not None:
-            rec.forms = [f for f in rec.forms if f.last_seq > scope.since]
-            if not rec.forms and not rec.removals and rec.last_seq <= scope.since:
-                continue
-        yield rec
+    changed form instances). Iterating gives the records (``records``); a writer that
+    turns each subject into text of its own can have that done where the subject is
+    rebuilt (``rendered``), in ``workers`` other processes while it writes."""
+
+    def __init__(self, scope: Scope, listed: list[tuple], *, workers: int = 0):
+        self.scope = scope
+        self.listed = listed
+        self.workers = workers
+
+    def __iter__(self) -> Iterator[SubjectRecord]:
+        return self.records()
+
+    def __len__(self) -> int:
+        return len(self.listed)
+
+    def records(self) -> Iterator[SubjectRecord]:
+        """Each subject's record, rebuilt in this process."""
+        return self._in_process(None)
+
+    def rendered(self, render: Callable[[SubjectRecord], T]) -> Iterator[T]:
+        """``render(record)`` of each subject, in order. Rebuilding reads only entries up
+        to the snapshot's sequence, which never change, so other processes with
+        connections of their own rebuild the same records: with ``workers`` (and a
+        database another process can open) chunks of subjects are rebuilt and rendered in
+        worker processes, a bounded number of chunks ahead of the one being written, and
+        the writer only appends what they give. ``render`` is a module-level function
+        (it is sent to the workers by name) returning plain data."""
+        scope = self.scope
+        url = parallel.shared_url(db.session) \
+            if self.workers > 0 and len(self.listed) >= PARALLEL_FROM else None
+        if url is None:
+            yield from self._in_process(render)
+            return
+        task = partial(_render_chunk, url, scope.as_of, scope.since, site_codes(), render)
+        chunks = iter([[(sid, code) for code, _, sid in self.listed[i:i + CHUNK]]
+                       for i in range(0, len(self.listed), CHUNK)])
+        pool = ProcessPoolExecutor(self.workers, mp_context=parallel.context())
+        try:
+            pending = deque(pool.submit(task, c) for c in islice(chunks, self.workers * AHEAD))
+            while pending:
+                done = pending.popleft().result()
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    pending.append(pool.submit(task, chunk))
+                yield from (out for out in done if out is not None)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _in_process(self, render) -> Iterator:
+        sites = site_codes()
+        conn = db.session.connection()
+        for site_code, _, sid in self.listed:
+            with _acyclic():
+                rec = _kept(rebuild(sid, self.scope.as_of, self.scope.since, sites, conn),
+                            site_code, self.scope.since)
+                out = rec if render is None or rec is None else render(rec)
+            if out is not None:
+                yield out
+
+
+#: subjects below which working in other processes costs more than it saves
+PARALLEL_FROM = 16
+#: subjects per worker task, and tasks in flight per worker: what is held in memory at once
+#: (finished subjects wait to be written in order)
+CHUNK = 4
+AHEAD = 2
+
+
+def _kept(rec: SubjectRecord | None, site_code: str, since: int | None
+          ) -> SubjectRecord | None:
+    """The record as the export takes it: None for a subject not at ``site_code`` at the
+    snapshot, or (incremental) with no change after ``since``."""
+    if rec is None or rec.site_code != site_code:
+        return None
+    if since is not None:
+        rec.forms = [f for f in rec.forms if f.last_seq > since]
+        if not rec.forms and not rec.removals and rec.last_seq <= since:
+            return None
+    return rec
+
+
+def _render_chunk(url: str, as_of: int, since: int | None, sites: dict[int, str], render,
+                  chunk: list[tuple[int, str]]) -> list:
+    """One worker's task: its own connection (a reader: no write lock), the chunk's
+    subjects rebuilt and rendered (None for a subject the export does not take)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(read_only=True) as conn, conn.begin(), \
+                _acyclic():
+            out = []
+            for sid, site_code in chunk:
+                rec = _kept(rebuild(sid, as_of, since, sites, conn), site_code, since)
+                out.append(None if rec is None else render(rec))
+            return out
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _acyclic() -> Iterator[None]:
+    """No cyclic garbage collection while a subject is rebuilt: its records hold no
+    reference cycles (reference counting frees them), and the collector would otherwise
+    walk every object of the process again and again for the thousands it allocates."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def site_codes() -> dict[int, str]:

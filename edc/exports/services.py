@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask import current_app
+
 import audit
 from audit import Actor
 from audit.clock import utcnow
@@ -37,11 +39,13 @@ __all__ = ["ExportProblem", "Scope", "resolve", "prepare", "record", "manifest",
 def prepare(scope: Scope, sp: Spool, *, scope_ids=ALL_SITES,
             progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Write the format's files into ``sp`` and describe them (name, bytes, rows, SHA-256).
-    Reads only: the caller holds no transaction open for writing while this runs."""
+    Reads only: the caller holds no transaction open for writing while this runs. Subjects
+    may be rebuilt in ``EDC_EXPORT_WORKERS`` other processes while this one writes."""
     listed = dataset.roster(scope, scope_ids=scope_ids)
     report = progress or (lambda done, total: None)
     report(0, len(listed))
-    WRITERS[scope.format](scope, dataset.subjects(scope, listed), sp,
+    workers = current_app.config.get("EDC_EXPORT_WORKERS", 0)
+    WRITERS[scope.format](scope, dataset.Snapshot(scope, listed, workers=workers), sp,
                           lambda done: report(done, len(listed)))
     return sp.described()
 

@@ -64,9 +64,9 @@ class Config:
 
     # Worker processes for large audit-trail PDFs (None: one per core, at most 4)
     EDC_PDF_WORKERS: int | None = None
-    # Processes that rebuild an export's subjects while the export writes (0: none, the
-    # export reads and writes in one process)
-    EDC_EXPORT_WORKERS = 1
+    # Processes that rebuild an export's subjects while the export (a job or the command
+    # line) writes; 0: the export reads and writes in one process
+    EDC_EXPORT_WORKERS = 2
 
     # Signed checkpoints of the audit chain, kept outside the database (audit/checkpoint.py);
     # the files default to instance/ (set by create_app)

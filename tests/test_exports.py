@@ -335,3 +335,83 @@ def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_p
     crc = app.test_client()
     login(crc, "crc")
     assert crc.get("/exports/").status_code == 403
+
+
+def _csv_exports(app, tmp_path, tag: str, *args: str) -> dict[str, bytes]:
+    path = tmp_path / f"csv-{tag}.zip"
+    result = _export(app, "csv", path, *args)
+    assert result.exit_code == 0, result.output
+    return _members(path)
+
+
+def test_subjects_rendered_in_worker_processes_give_the_same_bytes(app, demo, tmp_path,
+                                                                     monkeypatch):
+    """The CSV export rebuilds and writes its subjects in other processes (chunks of them,
+    written in roster order as they come back): the files are byte for byte those of the
+    export done in one process, for the newest snapshot, an earlier one and an
+    incremental one; and the worker processes did the work."""
+    from edc.exports import dataset
+
+    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(dataset, "CHUNK", 2)  # 13 subjects: 7 tasks, 4 in flight
+    head = _head(app)
+    variants = {"newest": (), "as-of": ("--as-of", str(head // 2)),
+                "since": ("--since", str(head // 2))}
+    app.config["EDC_EXPORT_WORKERS"] = 0
+    alone = {tag: _csv_exports(app, tmp_path, f"alone-{tag}", *args)
+             for tag, args in variants.items()}
+    pools = []
+
+    class Counted(dataset.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            pools.append(self)
+
+    monkeypatch.setattr(dataset, "ProcessPoolExecutor", Counted)
+    app.config["EDC_EXPORT_WORKERS"] = 2
+    for tag, args in variants.items():
+        apart = _csv_exports(app, tmp_path, f"apart-{tag}", *args)
+        assert _data(apart) == _data(alone[tag]), tag
+        files = json.loads(apart["manifest.json"])["files"]
+        assert files == json.loads(alone[tag]["manifest.json"])["files"], tag
+    assert len(_csv(alone["newest"]["subjects.csv"])) == 13
+    assert _csv(alone["since"]["items.csv"]) != _csv(alone["newest"]["items.csv"])
+    assert len(pools) == len(variants)  # each export had its worker processes
+
+
+def test_a_failing_worker_process_fails_the_export_and_leaves_nothing(app, demo, tmp_path,
+                                                                      monkeypatch):
+    from edc import scratch
+    from edc.exports import dataset
+
+    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(dataset, "CHUNK", 2)
+    app.config["EDC_EXPORT_WORKERS"] = 2
+    with app.app_context():
+        victim = db.session.scalars(select(Subject.id).order_by(Subject.id)
+                                    .execution_options(all_sites=True)).all()[7]
+    real = dataset.rebuild
+
+    def failing(subject_id, *args, **kwargs):
+        if subject_id == victim:
+            raise RuntimeError("the database went away")
+        return real(subject_id, *args, **kwargs)
+
+    monkeypatch.setattr(dataset, "rebuild", failing)  # the forked workers inherit it
+    before = _audited_exports(app)
+    with app.app_context():
+        spooled = set(scratch.folder().glob("export-*"))
+    out = tmp_path / "failed.zip"
+    result = _export(app, "csv", out)
+    assert result.exit_code != 0
+    assert "the database went away" in str(result.exception)
+    assert not out.exists()
+    assert _audited_exports(app) == before
+    with app.app_context():
+        assert set(scratch.folder().glob("export-*")) == spooled
+
+
+def _audited_exports(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "export.create").execution_options(all_sites=True))

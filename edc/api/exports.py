@@ -43,7 +43,9 @@ def export(fmt: str):
     try:
         sp = stack.enter_context(services.spool())
         with read_only():
-            files = services.prepare(scope, sp, scope_ids=current_user.site_scope)
+            # in this process: a web worker starts no processes of its own (the jobs
+            # page and the command line do)
+            files = services.prepare(scope, sp, scope_ids=current_user.site_scope, workers=0)
         with unit_of_work():
             services.record(scope, files, actor=actor, via="api")
     except sdtm.TooLong as exc:

@@ -37,14 +37,17 @@ __all__ = ["ExportProblem", "Scope", "resolve", "prepare", "record", "manifest",
 
 
 def prepare(scope: Scope, sp: Spool, *, scope_ids=ALL_SITES,
-            progress: Callable[[int, int], None] | None = None) -> list[dict]:
+            progress: Callable[[int, int], None] | None = None,
+            workers: int | None = None) -> list[dict]:
     """Write the format's files into ``sp`` and describe them (name, bytes, rows, SHA-256).
     Reads only: the caller holds no transaction open for writing while this runs. Subjects
-    may be rebuilt in ``EDC_EXPORT_WORKERS`` other processes while this one writes."""
+    may be rebuilt in ``workers`` other processes while this one writes (by default
+    ``EDC_EXPORT_WORKERS``)."""
     listed = dataset.roster(scope, scope_ids=scope_ids)
     report = progress or (lambda done, total: None)
     report(0, len(listed))
-    workers = current_app.config.get("EDC_EXPORT_WORKERS", 0)
+    if workers is None:
+        workers = current_app.config.get("EDC_EXPORT_WORKERS", 0)
     WRITERS[scope.format](scope, dataset.Snapshot(scope, listed, workers=workers), sp,
                           lambda done: report(done, len(listed)))
     return sp.described()

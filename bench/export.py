@@ -1,18 +1,22 @@
 """Sponsor exports on a generated study: figures, not assertions.
 
     python bench/export.py [--subjects 200] [--small 50] [--years 15] [--aes 10] [--cms 20]
+                           [--repeat 3]
 
 One subject with follow-up to ``--years`` (every scheduled visit, AEs, medications, queries)
 is entered through the save service; the others are copies of it (its rows and its audit
 entries under a new subject, the hash chain recomputed), ``--small`` of them at site A and
-the rest at site B. Then, each in a fresh process (peak resident memory is that process's):
+the rest at site B. Then, each in a fresh process (peak resident memory is that
+process's), the median of ``--repeat`` runs:
 
 - a raw dump of the same tables to CSV (``item_data`` joined to ``subject``, one row per
   value, no de-identification) — the floor;
 - a raw dump of the audit entries the export rebuilds its snapshot from (the same columns
   and actions, ``trail``) — the floor of reading the trail;
 - every format for site A (``--small`` subjects) and for all sites (``--subjects``): wall
-  time, peak RSS, the ratio to the raw dump of the same subjects;
+  time, peak RSS (of the exporting process, and of the largest of the worker processes that
+  rebuild the subjects, ``EDC_EXPORT_WORKERS``), the ratio to the raw dump of the same
+  subjects; the CSV export also with no worker processes (``csv 1p``);
 - a CSV export ``--as-of`` the middle of the trail.
 """
 
@@ -93,13 +97,16 @@ def _clone(app, template: int, n: int, site_id: int, first: int) -> None:
             db.session.commit()
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _rss_mib(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
-def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None) -> None:
+def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None,
+          workers: int | None = None) -> None:
     """One measured run in this process; prints a JSON line."""
     app = _app(url, tmp, "c")
+    if workers is not None:
+        app.config["EDC_EXPORT_WORKERS"] = workers
     start = time.perf_counter()
     with app.app_context():
         from edc.extensions import db
@@ -157,20 +164,35 @@ def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None) -
             size = os.path.getsize(str(out) + ".zip")
     print(json.dumps({"what": what, "site": site, "as_of": as_of, "rows": rows,
                       "bytes": size, "seconds": round(time.perf_counter() - start, 2),
-                      "peak_mib": round(_rss_mib(), 1)}))
+                      "peak_mib": round(_rss_mib(), 1),
+                      "worker_peak_mib": round(_rss_mib(resource.RUSAGE_CHILDREN), 1)}))
 
 
-def _run(url, tmp, what, site=None, as_of=None) -> dict:
+REPEAT = 3
+
+
+def _run(url, tmp, what, site=None, as_of=None, workers=None) -> dict:
+    """The run of median time among ``REPEAT`` (this machine's times vary by a third from
+    one run to the next), each in a fresh process."""
+    runs = sorted((_run_once(url, tmp, what, site, as_of, workers) for _ in range(REPEAT)),
+                  key=lambda r: r["seconds"])
+    return runs[len(runs) // 2]
+
+
+def _run_once(url, tmp, what, site=None, as_of=None, workers=None) -> dict:
     args = [sys.executable, __file__, "--child", what, "--url", url, "--tmp", str(tmp)]
     if site:
         args += ["--site", site]
     if as_of:
         args += ["--as-of", str(as_of)]
+    if workers is not None:
+        args += ["--workers", str(workers)]
     done = subprocess.run(args, capture_output=True, text=True, check=True)  # noqa: S603
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
+    global REPEAT
     ap = argparse.ArgumentParser()
     ap.add_argument("--subjects", type=int, default=200)
     ap.add_argument("--small", type=int, default=50)
@@ -182,11 +204,15 @@ def main() -> None:
     ap.add_argument("--tmp")
     ap.add_argument("--site")
     ap.add_argument("--as-of", type=int)
+    ap.add_argument("--workers", type=int)
+    ap.add_argument("--repeat", type=int, default=REPEAT,
+                    help="runs of each export; the median is shown")
     args = ap.parse_args()
     if args.child:
-        child(args.url, Path(args.tmp), args.child, args.site, args.as_of)
+        child(args.url, Path(args.tmp), args.child, args.site, args.as_of, args.workers)
         return
 
+    REPEAT = max(1, args.repeat)
     tmp = Path(tempfile.mkdtemp(prefix="bench-export-"))
     url = f"sqlite:///{tmp / 'study.db'}"
     app = _app(url, tmp, "m")
@@ -227,19 +253,20 @@ def main() -> None:
           f"{args.cms} medications each), {values} values, {head} audit entries; "
           f"first subject entered in {made:.0f} s, the rest copied")
     print(f"{'export':<8}{'subjects':>9}{'rows':>10}{'MiB out':>9}{'seconds':>9}"
-          f"{'peak MiB':>10}{'× raw':>8}")
+          f"{'peak MiB':>10}{'worker MiB':>11}{'× raw':>8}")
+
+    def line(label, n, r, raw_s):
+        worker = f"{r['worker_peak_mib']:.0f}" if r.get("worker_peak_mib") else "-"
+        print(f"{label:<8}{n:>9}{r['rows']:>10}{r['bytes'] / 2**20:>9.1f}{r['seconds']:>9.2f}"
+              f"{r['peak_mib']:>10.0f}{worker:>11}{r['seconds'] / raw_s:>8.1f}")
+
     for site, n in (("SA", args.small), (None, args.subjects)):
         raw = _run(url, tmp, "raw", site)
-        print(f"{'raw SQL':<8}{n:>9}{raw['rows']:>10}{raw['bytes'] / 2**20:>9.1f}"
-              f"{raw['seconds']:>9.2f}{raw['peak_mib']:>10.0f}{1:>8.1f}")
-        trail = _run(url, tmp, "trail", site)
-        print(f"{'trail':<8}{n:>9}{trail['rows']:>10}{trail['bytes'] / 2**20:>9.1f}"
-              f"{trail['seconds']:>9.2f}{trail['peak_mib']:>10.0f}"
-              f"{trail['seconds'] / raw['seconds']:>8.1f}")
+        line("raw SQL", n, raw, raw["seconds"])
+        line("trail", n, _run(url, tmp, "trail", site), raw["seconds"])
+        line("csv 1p", n, _run(url, tmp, "csv", site, workers=0), raw["seconds"])
         for fmt in ("csv", "odm", "xpt", "json"):
-            r = _run(url, tmp, fmt, site)
-            print(f"{fmt:<8}{n:>9}{r['rows']:>10}{r['bytes'] / 2**20:>9.1f}{r['seconds']:>9.2f}"
-                  f"{r['peak_mib']:>10.0f}{r['seconds'] / raw['seconds']:>8.1f}")
+            line(fmt, n, _run(url, tmp, fmt, site), raw["seconds"])
     r = _run(url, tmp, "csv", None, head // 2)
     print(f"csv --as-of {head // 2} (middle of the trail): {r['rows']} rows, "
           f"{r['seconds']:.2f} s, peak {r['peak_mib']:.0f} MiB")

@@ -337,29 +337,32 @@ def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_p
     assert crc.get("/exports/").status_code == 403
 
 
-def _csv_exports(app, tmp_path, tag: str, *args: str) -> dict[str, bytes]:
-    path = tmp_path / f"csv-{tag}.zip"
-    result = _export(app, "csv", path, *args)
+def _one_export(app, tmp_path, fmt: str, tag: str, *args: str) -> dict[str, bytes]:
+    path = tmp_path / f"{fmt}-{tag}.zip"
+    result = _export(app, fmt, path, *args)
     assert result.exit_code == 0, result.output
     return _members(path)
 
 
 def test_subjects_rendered_in_worker_processes_give_the_same_bytes(app, demo, tmp_path,
                                                                      monkeypatch):
-    """The CSV export rebuilds and writes its subjects in other processes (chunks of them,
-    written in roster order as they come back): the files are byte for byte those of the
-    export done in one process, for the newest snapshot, an earlier one and an
-    incremental one; and the worker processes did the work."""
+    """Exports rebuild and render their subjects in other processes (chunks of them,
+    written in roster order as they come back): every format's files are byte for byte
+    those of the export done in one process, for the newest snapshot (named by its
+    sequence: each export is audited, so the newest moves on), an earlier one and an
+    incremental one; and worker processes did the work."""
     from edc.exports import dataset
 
     monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
     monkeypatch.setattr(dataset, "CHUNK", 2)  # 13 subjects: 7 tasks, 4 in flight
     head = _head(app)
-    variants = {"newest": (), "as-of": ("--as-of", str(head // 2)),
-                "since": ("--since", str(head // 2))}
+    variants = [(fmt, "newest", ("--as-of", str(head))) for fmt in FORMATS]
+    variants += [(fmt, "as-of", ("--as-of", str(head // 2))) for fmt in FORMATS]
+    variants += [(fmt, "since", ("--as-of", str(head), "--since", str(head // 2)))
+                 for fmt in ("csv", "odm")]
     app.config["EDC_EXPORT_WORKERS"] = 0
-    alone = {tag: _csv_exports(app, tmp_path, f"alone-{tag}", *args)
-             for tag, args in variants.items()}
+    alone = {(fmt, tag): _one_export(app, tmp_path, fmt, f"alone-{tag}", *args)
+             for fmt, tag, args in variants}
     pools = []
 
     class Counted(dataset.ProcessPoolExecutor):
@@ -369,14 +372,15 @@ def test_subjects_rendered_in_worker_processes_give_the_same_bytes(app, demo, tm
 
     monkeypatch.setattr(dataset, "ProcessPoolExecutor", Counted)
     app.config["EDC_EXPORT_WORKERS"] = 2
-    for tag, args in variants.items():
-        apart = _csv_exports(app, tmp_path, f"apart-{tag}", *args)
-        assert _data(apart) == _data(alone[tag]), tag
+    for fmt, tag, args in variants:
+        apart = _one_export(app, tmp_path, fmt, f"apart-{tag}", *args)
+        assert _data(apart) == _data(alone[fmt, tag]), (fmt, tag)
         files = json.loads(apart["manifest.json"])["files"]
-        assert files == json.loads(alone[tag]["manifest.json"])["files"], tag
-    assert len(_csv(alone["newest"]["subjects.csv"])) == 13
-    assert _csv(alone["since"]["items.csv"]) != _csv(alone["newest"]["items.csv"])
+        assert files == json.loads(alone[fmt, tag]["manifest.json"])["files"], (fmt, tag)
     assert len(pools) == len(variants)  # each export had its worker processes
+    newest, since = alone["csv", "newest"], alone["csv", "since"]
+    assert len(_csv(newest["subjects.csv"])) == 13
+    assert _csv(since["items.csv"]) != _csv(newest["items.csv"])
 
 
 def test_a_failing_worker_process_fails_the_export_and_leaves_nothing(app, demo, tmp_path,

@@ -6,10 +6,9 @@ last-modified times are the snapshot's time, so the same snapshot gives the same
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 from edc.exports import sdtm
-from edc.exports.dataset import Scope, SubjectRecord
+from edc.exports.dataset import Scope, Snapshot
 from edc.exports.spool import Spool
 from edc.study import current_study
 from forms.study_build import BUILD
@@ -54,7 +53,7 @@ class Writer:
         self.fh.close()
 
 
-def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) -> None:
+def write(scope: Scope, subjects: Snapshot, sp: Spool, progress) -> None:
     study = current_study().oid
     sdtm.tabulate(subjects, sp, study=study, file_name=lambda d: f"{d.name}.json",
                   open_writer=lambda d, name: Writer(sp.open(name), d, scope, study),

@@ -13,10 +13,10 @@ snapshot's time is ``AsOfDateTime`` and ``CreationDateTime``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from functools import partial
 from xml.sax.saxutils import escape, quoteattr
 
-from edc.exports.dataset import FormRecord, Scope, SubjectRecord
+from edc.exports.dataset import FormRecord, Scope, Snapshot, SubjectRecord
 from edc.exports.spool import Spool
 from edc.extensions import db
 from edc.models import Site
@@ -229,7 +229,24 @@ def _subject(s: SubjectRecord, forms: list[FormRecord], transactional: bool,
     return "".join(out)
 
 
-def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) -> None:
+def render(transactional: bool, s: SubjectRecord
+           ) -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:
+    """A subject's ``SubjectData`` under each metadata version it has data under, with the
+    users and signature meanings it names (for ``AdminData``). Run where the subject is
+    rebuilt (``Snapshot.rendered``): it returns plain data."""
+    seen = _Collected()
+    by_version: dict[str, list[FormRecord]] = {}
+    for rec in s.forms:
+        by_version.setdefault(rec.metadata_version, []).append(rec)
+    if not by_version:  # registered, nothing entered yet: listed under the active one
+        by_version[BUILD.version] = []
+    last = max(by_version)
+    pieces = [(version, _subject(s, forms, transactional, seen, newest=version == last))
+              for version, forms in by_version.items()]
+    return pieces, seen.users, seen.meanings
+
+
+def write(scope: Scope, subjects: Snapshot, sp: Spool, progress) -> None:
     transactional = scope.since is not None
     study = current_study()
     seen = _Collected()
@@ -238,17 +255,14 @@ def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) 
              for v in BUILDS}
     counts = dict.fromkeys(BUILDS, 0)
     try:
-        for n, s in enumerate(subjects, 1):
-            by_version: dict[str, list[FormRecord]] = {}
-            for rec in s.forms:
-                by_version.setdefault(rec.metadata_version, []).append(rec)
-            if not by_version:  # registered, nothing entered yet: listed under the active one
-                by_version[BUILD.version] = []
-            last = max(by_version)
-            for version, forms in by_version.items():
-                parts[version].write(_subject(s, forms, transactional, seen,
-                                              newest=version == last))
+        for n, (pieces, users, meanings) in enumerate(
+                subjects.rendered(partial(render, transactional)), 1):
+            for version, text in pieces:
+                parts[version].write(text)
                 counts[version] += 1
+            seen.users |= users
+            for oid, meaning in meanings.items():  # the first subject's wording stands
+                seen.meanings.setdefault(oid, meaning)
             progress(n)
         with sp.open(FILE) as out:
             when = _iso(scope.as_of_time)

@@ -13,11 +13,12 @@ lymphodepletion deviation note) is in the CSV and ODM exports only; ``define.csv
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from edc.exports import dataset
-from edc.exports.dataset import FormRecord, SubjectRecord
+from edc.exports.dataset import FormRecord, Snapshot, SubjectRecord
 from forms.metadata import Item
 from forms.study_build import BUILD
 
@@ -443,7 +444,16 @@ def rows(domain: Domain, s: SubjectRecord, study: str) -> Iterator[dict]:
         yield _check(domain, {v.name: row.get(v.name) for v in domain.vars})
 
 
-def tabulate(subjects: Iterable[SubjectRecord], sp, *, study: str,
+def subject_rows(study: str, s: SubjectRecord) -> list[tuple[str, list[dict]]]:
+    """A subject's rows of each domain. Run where the subject is rebuilt
+    (``Snapshot.rendered``): it returns plain data."""
+    try:
+        return [(domain.name, list(rows(domain, s, study))) for domain in DOMAINS]
+    except TooLong as exc:
+        raise TooLong(f"subject {s.label}: {exc}") from None
+
+
+def tabulate(subjects: Snapshot, sp, *, study: str,
              file_name: Callable[[Domain], str], open_writer: Callable[[Domain, str], object],
              progress: Callable[[int], None]) -> None:
     """Every domain's rows of each subject, subject by subject, to a writer per domain
@@ -451,13 +461,11 @@ def tabulate(subjects: Iterable[SubjectRecord], sp, *, study: str,
     ``define.csv``. A value that does not fit names its subject."""
     writers = {d.name: open_writer(d, file_name(d)) for d in DOMAINS}
     try:
-        for n, s in enumerate(subjects, 1):
-            try:
-                for domain in DOMAINS:
-                    for row in rows(domain, s, study):
-                        writers[domain.name].add(row)
-            except TooLong as exc:
-                raise TooLong(f"subject {s.label}: {exc}") from None
+        for n, tabulated in enumerate(subjects.rendered(partial(subject_rows, study)), 1):
+            for name, domain_rows in tabulated:
+                add = writers[name].add
+                for row in domain_rows:
+                    add(row)
             progress(n)
     finally:
         for w in writers.values():

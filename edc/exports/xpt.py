@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
 
 from edc.exports import sdtm
-from edc.exports.dataset import Scope, SubjectRecord
+from edc.exports.dataset import Scope, Snapshot
 from edc.exports.spool import Spool
 from edc.study import current_study
 
@@ -109,7 +108,7 @@ class Writer:
         self.fh.close()
 
 
-def write(scope: Scope, subjects: Iterable[SubjectRecord], sp: Spool, progress) -> None:
+def write(scope: Scope, subjects: Snapshot, sp: Spool, progress) -> None:
     stamp = _stamp(scope)
     sdtm.tabulate(subjects, sp, study=current_study().oid,
                   file_name=lambda d: f"{d.name.lower()}.xpt",

@@ -47,6 +47,12 @@ def identifying_in(form_oid: str) -> frozenset[str]:
     return _found()[1].get(form_oid, frozenset())
 
 
+def identifying_by_form() -> Mapping[str, frozenset[str]]:
+    """``identifying_in`` of every form that has identifying items (read it, do not
+    change it): for a loop over many forms."""
+    return _found()[1]
+
+
 def identifying(form_oid: str | None, item_oid: str | None) -> bool:
     return bool(form_oid and item_oid) and (form_oid, item_oid) in identifying_items()
 

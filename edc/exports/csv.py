@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from edc import deidentify
 from edc.exports import dataset
-from edc.exports.dataset import Scope, Snapshot, SubjectRecord
+from edc.exports.dataset import Scope, Snapshot, SubjectRecord, utc_text
 from edc.exports.spool import Spool
 from edc.timefmt import utc_time
 from forms.study_build import BUILD, BUILDS
@@ -158,7 +158,7 @@ def render(s: SubjectRecord) -> list[tuple[str, str, int]]:
             fact = facts.get(name)
             long_rows.append([*where, name, value,
                               "" if labels is None else labels.get(value, value), unit,
-                              *((fact.seq, fact.utc, fact.username or "") if fact
+                              *((fact.seq, utc_text(fact.stamp), fact.username or "") if fact
                                 else _NO_FACT)])
     for q in s.queries:
         rows_of("queries.csv").append([

@@ -176,11 +176,6 @@ class Fact(NamedTuple):
     def ts(self) -> datetime:
         return _ts(self.stamp)
 
-    @property
-    def utc(self) -> str:
-        """The time as ``utc_time`` writes it."""
-        return utc_text(self.stamp)
-
 
 @dataclass
 class FormRecord:
@@ -410,8 +405,9 @@ def rebuild(subject_id: int, as_of: int, since: int | None, sites: dict[int, str
     if subject is None:
         return None
     subject.age = _age(forms)
+    withheld = deidentify.identifying_by_form()
     for rec in forms.values():
-        if deidentify.identifying_in(rec.form_oid):
+        if rec.form_oid in withheld:
             rec.items = deidentify.without(rec.form_oid, rec.items)
             rec.facts = deidentify.without(rec.form_oid, rec.facts)
     subject.forms = sorted((f for f in forms.values() if f.version or f.items),

@@ -14,9 +14,10 @@ process's), the median of ``--repeat`` runs:
 - a raw dump of the audit entries the export rebuilds its snapshot from (the same columns
   and actions, ``trail``) — the floor of reading the trail;
 - every format for site A (``--small`` subjects) and for all sites (``--subjects``): wall
-  time, peak RSS (of the exporting process, and of the largest of the worker processes that
-  rebuild the subjects, ``EDC_EXPORT_WORKERS``), the ratio to the raw dump of the same
-  subjects; the CSV export also with no worker processes (``csv 1p``);
+  time, peak memory (of the exporting process, and of it with the worker processes that
+  rebuild the subjects, ``EDC_EXPORT_WORKERS``: resident sets summed, and proportional set
+  sizes), the ratio to the raw dump of the same subjects; the CSV export also with no
+  worker processes (``csv 1p``);
 - a CSV export ``--as-of`` the middle of the trail.
 """
 
@@ -97,18 +98,20 @@ def _clone(app, template: int, n: int, site_id: int, first: int) -> None:
             db.session.commit()
 
 
-def _rss_mib(who=resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None,
           workers: int | None = None) -> None:
     """One measured run in this process; prints a JSON line."""
+    from bench._mem import TreeSampler
+
     app = _app(url, tmp, "c")
     if workers is not None:
         app.config["EDC_EXPORT_WORKERS"] = workers
     start = time.perf_counter()
-    with app.app_context():
+    with app.app_context(), TreeSampler() as tree:
         from edc.extensions import db
 
         out = tmp / f"out-{what}-{site or 'all'}-{as_of or 'head'}"
@@ -165,7 +168,9 @@ def child(url: str, tmp: Path, what: str, site: str | None, as_of: int | None,
     print(json.dumps({"what": what, "site": site, "as_of": as_of, "rows": rows,
                       "bytes": size, "seconds": round(time.perf_counter() - start, 2),
                       "peak_mib": round(_rss_mib(), 1),
-                      "worker_peak_mib": round(_rss_mib(resource.RUSAGE_CHILDREN), 1)}))
+                      "largest_worker_mib": round(tree.largest_worker, 1),
+                      "all_rss_mib": round(max(tree.peak, _rss_mib()), 1),
+                      "all_pss_mib": round(tree.pss, 1)}))
 
 
 REPEAT = 3
@@ -252,13 +257,16 @@ def main() -> None:
     print(f"study: {args.subjects} subjects (follow-up {args.years} years, {args.aes} AEs, "
           f"{args.cms} medications each), {values} values, {head} audit entries; "
           f"first subject entered in {made:.0f} s, the rest copied")
+    print("peak memory: 'main' the exporting process's resident set; 'all' the resident sets "
+          "of it and its worker processes summed (sampled every 50 ms); 'pss' the same with "
+          "pages the processes share counted once")
     print(f"{'export':<8}{'subjects':>9}{'rows':>10}{'MiB out':>9}{'seconds':>9}"
-          f"{'peak MiB':>10}{'worker MiB':>11}{'× raw':>8}")
+          f"{'main MiB':>10}{'all MiB':>9}{'pss MiB':>9}{'× raw':>8}")
 
     def line(label, n, r, raw_s):
-        worker = f"{r['worker_peak_mib']:.0f}" if r.get("worker_peak_mib") else "-"
         print(f"{label:<8}{n:>9}{r['rows']:>10}{r['bytes'] / 2**20:>9.1f}{r['seconds']:>9.2f}"
-              f"{r['peak_mib']:>10.0f}{worker:>11}{r['seconds'] / raw_s:>8.1f}")
+              f"{r['peak_mib']:>10.0f}{r['all_rss_mib']:>9.0f}{r['all_pss_mib']:>9.0f}"
+              f"{r['seconds'] / raw_s:>8.1f}")
 
     for site, n in (("SA", args.small), (None, args.subjects)):
         raw = _run(url, tmp, "raw", site)

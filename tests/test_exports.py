@@ -306,7 +306,11 @@ def _members_of(body: bytes) -> dict[str, bytes]:
         return {n: zf.read(n) for n in zf.namelist()}
 
 
-def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_path):
+def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_path,
+                                                                monkeypatch):
+    from edc.exports import dataset
+
+    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)  # the job's subjects in a worker
     _subject_with_data(app, world)
     app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
     sponsor = app.test_client()

@@ -5,6 +5,7 @@ of a sequence, incremental, audited; bad requests refused with nothing written."
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -299,6 +300,71 @@ def test_the_api_streams_the_export_for_data_managers_and_sponsors(app, world, t
     op = spec["paths"]["/exports/{fmt}"]["get"]
     assert "application/zip" in op["responses"]["200"]["content"]
     assert {p["name"] for p in op["parameters"]} >= {"fmt", "site", "as_of", "since_seq"}
+
+
+def test_the_api_asks_for_an_export_job_follows_it_and_downloads_it(app, world, token,
+                                                                   tmp_path):
+    """A pipeline's way: the export as a background job (no web request does the work),
+    its progress, then its zip; refusals name their parameter and leave no job."""
+    _subject_with_data(app, world)
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    api = app.test_client()
+    dm = token("dm")
+    started = api.post("/api/v1/exports/csv/jobs?site=TJ", headers=dm)
+    assert started.status_code == 202, started.get_json()
+    job = started.get_json()
+    assert started.headers["Location"].endswith(f"/api/v1/exports/jobs/{job['id']}")
+    assert (job["format"], job["sites"], job["since_seq"]) == ("csv", ["TJ"], None)
+    shown = api.get(f"/api/v1/exports/jobs/{job['id']}", headers=dm).get_json()
+    assert shown["state"] == "done" and shown["done"] == shown["total"] == 1
+    assert shown["download"] == f"/api/v1/exports/jobs/{job['id']}/download"
+    download = api.get(shown["download"], headers=dm)
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert hashlib.sha256(download.data).hexdigest() == shown["sha256"]
+    members = _members_of(download.data)
+    assert {r["SITE"] for r in _csv(members["subjects.csv"])} == {"TJ"}
+    # the same snapshot from the command line: the same data files
+    cli = _one_export(app, tmp_path, "csv", "cli", "--site", "TJ", "--as-of",
+                      str(shown["as_of"]))
+    assert _data(cli) == _data(members)
+    with app.app_context():
+        entry = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "job.download").order_by(AuditEntry.seq.desc()))
+        assert (entry.username, entry.source, entry.target_id) == ("dm", "api",
+                                                                   str(job["id"]))
+        jobs_before = db.session.scalar(select(func.count()).select_from(Job))
+    # another user's job is not shown; a site role may not export
+    assert api.get(f"/api/v1/exports/jobs/{job['id']}", headers=token("sponsor")
+                   ).status_code == 404
+    assert api.post("/api/v1/exports/csv/jobs", headers=token("crc")).status_code == 403
+    # refused: named, nothing asked for
+    for url, status, field in (("/api/v1/exports/csv/jobs?as_of=99999999", 422, "as_of"),
+                               ("/api/v1/exports/xpt/jobs?since_seq=1", 422, "since_seq"),
+                               ("/api/v1/exports/csv/jobs?site=XX", 422, "site"),
+                               ("/api/v1/exports/pdf/jobs", 404, None)):
+        refused = api.post(url, headers=dm)
+        assert refused.status_code == status, url
+        if field:
+            assert field in refused.get_json()["errors"], url
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Job)) == jobs_before
+    assert api.get("/api/v1/exports/jobs/999999/download", headers=dm).status_code == 404
+    spec = api.get("/api/v1/openapi.json").get_json()
+    assert "202" in spec["paths"]["/exports/{fmt}/jobs"]["post"]["responses"]
+
+
+def test_an_unfinished_export_job_has_nothing_to_download(app, world, token, tmp_path,
+                                                         monkeypatch):
+    from edc import jobs
+
+    with app.app_context():
+        monkeypatch.setattr(jobs.queue(), "run_job", lambda job_id: None)  # a busy worker
+    app.config["EDC_JOB_DIR"] = str(tmp_path / "jobs")
+    dm = token("dm")
+    job = app.test_client().post("/api/v1/exports/odm/jobs", headers=dm).get_json()
+    assert job["state"] == "queued" and job["download"] is None
+    refused = app.test_client().get(f"/api/v1/exports/jobs/{job['id']}/download", headers=dm)
+    assert refused.status_code == 409 and "queued" in refused.get_json()["error"]
 
 
 def _members_of(body: bytes) -> dict[str, bytes]:

@@ -331,6 +331,23 @@ class LockList(BaseModel):
     study_lock_blockers: list[str]
 
 
+class ExportJob(BaseModel):
+    id: int
+    format: str
+    state: str = Field(description="queued, running, done or failed")
+    done: int = Field(description="subjects written so far")
+    total: int = Field(description="subjects in the export")
+    message: str | None = Field(None, description="what went wrong, for a failed job")
+    as_of: int = Field(description="audit sequence number of the snapshot")
+    since_seq: int | None = None
+    sites: list[str] | None = Field(None, description="the sites chosen (none: all of yours)")
+    created_utc: str
+    finished_utc: str | None = None
+    file: str | None = Field(None, description="the zip's name, once done")
+    sha256: str | None = Field(None, description="the zip's SHA-256, once done")
+    download: str | None = Field(None, description="where to download the zip, once done")
+
+
 class OpenApi(BaseModel):
     model_config = ConfigDict(extra="allow")
     openapi: str

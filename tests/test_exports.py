@@ -485,6 +485,40 @@ def test_a_failing_worker_process_fails_the_export_and_leaves_nothing(app, demo,
         assert set(scratch.folder().glob("export-*")) == spooled
 
 
+def test_a_worker_process_that_dies_fails_the_export_and_leaves_nothing(app, demo, tmp_path,
+                                                                         monkeypatch):
+    """A worker killed mid-export (the machine's out-of-memory killer, say): the export
+    fails at once with a message, nothing is written or audited, nothing waits forever."""
+    from edc import scratch
+    from edc.exports import dataset
+
+    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(dataset, "CHUNK", 2)
+    app.config["EDC_EXPORT_WORKERS"] = 2
+    with app.app_context():
+        victim = db.session.scalars(select(Subject.id).order_by(Subject.id)
+                                    .execution_options(all_sites=True)).all()[5]
+    real = dataset.rebuild
+
+    def dying(subject_id, *args, **kwargs):
+        if subject_id == victim:
+            os._exit(9)
+        return real(subject_id, *args, **kwargs)
+
+    monkeypatch.setattr(dataset, "rebuild", dying)
+    before = _audited_exports(app)
+    with app.app_context():
+        spooled = set(scratch.folder().glob("export-*"))
+    out = tmp_path / "died.zip"
+    result = _export(app, "odm", out)
+    assert result.exit_code == 1
+    assert "a worker process of the export stopped" in result.output
+    assert not out.exists()
+    assert _audited_exports(app) == before
+    with app.app_context():
+        assert set(scratch.folder().glob("export-*")) == spooled
+
+
 def _audited_exports(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(AuditEntry).where(

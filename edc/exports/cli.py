@@ -53,6 +53,9 @@ def export_command(fmt, sites, as_of, since, output):
     except sdtm.TooLong as exc:
         partial.unlink(missing_ok=True)
         raise click.ClickException(f"cannot be written as {fmt}: {exc}") from None
+    except dataset.WorkerStopped as exc:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(str(exc)) from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -19,6 +19,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -69,6 +70,11 @@ _COLUMNS = (AuditEntry.seq, type_coerce(AuditEntry.ts, String), AuditEntry.actio
             AuditEntry.event_oid, AuditEntry.event_repeat, AuditEntry.form_oid,
             AuditEntry.item_oid, AuditEntry.repeat_key, AuditEntry.target_id,
             AuditEntry.new_value, AuditEntry.reason, AuditEntry.details)
+
+
+class WorkerStopped(RuntimeError):
+    """A worker process of the export ended before it finished (killed, or out of memory):
+    the export fails whole."""
 
 
 class ExportProblem(Exception):
@@ -477,7 +483,12 @@ class Snapshot:
         try:
             pending = deque(pool.submit(task, c) for c in islice(chunks, self.workers * AHEAD))
             while pending:
-                done = pending.popleft().result()
+                try:
+                    done = pending.popleft().result()
+                except BrokenProcessPool:
+                    raise WorkerStopped(
+                        "a worker process of the export stopped before it finished (it was "
+                        "killed, or ran out of memory): nothing was exported") from None
                 chunk = next(chunks, None)
                 if chunk is not None:
                     pending.append(pool.submit(task, chunk))

@@ -453,8 +453,23 @@ def test_subjects_rendered_in_worker_processes_give_the_same_bytes(app, demo, tm
     assert _csv(since["items.csv"]) != _csv(newest["items.csv"])
 
 
-def test_a_failing_worker_process_fails_the_export_and_leaves_nothing(app, demo, tmp_path,
-                                                                      monkeypatch):
+def _raises(subject_id):
+    raise RuntimeError("the database went away")
+
+
+def _dies(subject_id):
+    os._exit(9)  # as the out-of-memory killer would end it
+
+
+@pytest.mark.parametrize(("fault", "fmt", "said"), [
+    (_raises, "csv", "the database went away"),
+    (_dies, "odm", "a worker process of the export stopped"),
+])
+def test_a_worker_process_that_fails_or_dies_fails_the_export_and_leaves_nothing(
+        app, demo, tmp_path, monkeypatch, fault, fmt, said):
+    """A worker whose rebuild raises, or that is killed mid-export: the export fails at
+    once with a message, nothing is written or audited, nothing waits forever (a worker
+    that dies would take this process with it if the work were not in a worker)."""
     from edc import scratch
     from edc.exports import dataset
 
@@ -466,53 +481,19 @@ def test_a_failing_worker_process_fails_the_export_and_leaves_nothing(app, demo,
                                     .execution_options(all_sites=True)).all()[7]
     real = dataset.rebuild
 
-    def failing(subject_id, *args, **kwargs):
+    def faulty(subject_id, *args, **kwargs):
         if subject_id == victim:
-            raise RuntimeError("the database went away")
+            fault(subject_id)
         return real(subject_id, *args, **kwargs)
 
-    monkeypatch.setattr(dataset, "rebuild", failing)  # the forked workers inherit it
+    monkeypatch.setattr(dataset, "rebuild", faulty)  # the forked workers inherit it
     before = _audited_exports(app)
     with app.app_context():
         spooled = set(scratch.folder().glob("export-*"))
     out = tmp_path / "failed.zip"
-    result = _export(app, "csv", out)
+    result = _export(app, fmt, out)
     assert result.exit_code != 0
-    assert "the database went away" in str(result.exception)
-    assert not out.exists()
-    assert _audited_exports(app) == before
-    with app.app_context():
-        assert set(scratch.folder().glob("export-*")) == spooled
-
-
-def test_a_worker_process_that_dies_fails_the_export_and_leaves_nothing(app, demo, tmp_path,
-                                                                         monkeypatch):
-    """A worker killed mid-export (the machine's out-of-memory killer, say): the export
-    fails at once with a message, nothing is written or audited, nothing waits forever."""
-    from edc import scratch
-    from edc.exports import dataset
-
-    monkeypatch.setattr(dataset, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(dataset, "CHUNK", 2)
-    app.config["EDC_EXPORT_WORKERS"] = 2
-    with app.app_context():
-        victim = db.session.scalars(select(Subject.id).order_by(Subject.id)
-                                    .execution_options(all_sites=True)).all()[5]
-    real = dataset.rebuild
-
-    def dying(subject_id, *args, **kwargs):
-        if subject_id == victim:
-            os._exit(9)
-        return real(subject_id, *args, **kwargs)
-
-    monkeypatch.setattr(dataset, "rebuild", dying)
-    before = _audited_exports(app)
-    with app.app_context():
-        spooled = set(scratch.folder().glob("export-*"))
-    out = tmp_path / "died.zip"
-    result = _export(app, "odm", out)
-    assert result.exit_code == 1
-    assert "a worker process of the export stopped" in result.output
+    assert said in result.output + str(result.exception)
     assert not out.exists()
     assert _audited_exports(app) == before
     with app.app_context():

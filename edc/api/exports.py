@@ -40,16 +40,11 @@ from edc.uow import read_only, unit_of_work
 @require(Perm.EXPORT)
 def export(fmt: str):
     if fmt not in dataset.FORMATS:
-        return _error(404, f"no export format {fmt[:20]!r}: one of "
-                           f"{', '.join(dataset.FORMATS)}")
+        return _unknown(fmt)
     try:
-        scope = services.resolve(fmt, sites=request.args.getlist("site"),
-                                 as_of=request.args.get("as_of"),
-                                 since=request.args.get("since_seq"),
-                                 scope=current_user.site_scope)
+        scope = services.resolve(fmt, **_asked(), scope=current_user.site_scope)
     except services.ExportProblem as exc:
-        name = {"since": "since_seq"}.get(exc.field, exc.field)
-        return _error(exc.status, exc.message, {name: exc.message})
+        return _refused(exc.status, exc.field, exc.message)
     actor = current_actor("api")
     stack = contextlib.ExitStack()
     try:
@@ -85,19 +80,12 @@ def export(fmt: str):
 @require(Perm.EXPORT)
 def export_job_start(fmt: str):
     if fmt not in dataset.FORMATS:
-        return _error(404, f"no export format {fmt[:20]!r}: one of "
-                           f"{', '.join(dataset.FORMATS)}")
-    options = {"format": fmt, "sites": request.args.getlist("site"),
-               "as_of": request.args.get("as_of"), "since": request.args.get("since_seq")}
+        return _unknown(fmt)
     try:
-        with unit_of_work():
-            job_id = job_services.request_job("export", user=current_user,
-                                              actor=current_actor("api"), options=options).id
+        job_id = jobs.submit("export", user=current_user, actor=current_actor("api"),
+                             options={"format": fmt, **_asked()})
     except job_services.JobProblem as exc:
-        name = {"since": "since_seq"}.get(exc.field, exc.field)
-        return _error(exc.status, str(exc.message), {name: str(exc.message)})
-    db.session.close()  # this request holds no transaction while the job runs
-    jobs.queue().run_job(job_id)  # queued after the commit: the worker finds the row
+        return _refused(exc.status, exc.field, str(exc.message))
     response = _shown(db.session.get(Job, job_id))  # the one just asked for
     response.status_code = 202
     response.headers["Location"] = url_for("api.export_job", job_id=job_id)
@@ -130,6 +118,22 @@ def export_job_download(job_id: int):
         job_services.record_download(job, actor=current_actor("api"))
     return send_file(job.result_path, mimetype="application/zip", as_attachment=True,
                      download_name=job.result_name, max_age=0)
+
+
+def _unknown(fmt: str):
+    return _error(404, f"no export format {fmt[:20]!r}: one of {', '.join(dataset.FORMATS)}")
+
+
+def _asked() -> dict:
+    """The export's query parameters, as ``resolve`` takes them."""
+    return {"sites": request.args.getlist("site"), "as_of": request.args.get("as_of"),
+            "since": request.args.get("since_seq")}
+
+
+def _refused(status: int, field: str, message: str):
+    """A refusal naming the query parameter (``since`` is asked for as ``since_seq``)."""
+    name = {"since": "since_seq"}.get(field, field)
+    return _error(status, message, {name: message})
 
 
 def _own_export_job(job_id: int) -> Job | None:

@@ -455,9 +455,6 @@ class Snapshot:
     def __iter__(self) -> Iterator[SubjectRecord]:
         return self.records()
 
-    def __len__(self) -> int:
-        return len(self.listed)
-
     def records(self) -> Iterator[SubjectRecord]:
         """Each subject's record, rebuilt in this process."""
         return self._in_process(None)

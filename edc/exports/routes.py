@@ -8,12 +8,10 @@ from flask_login import current_user
 
 from edc import jobs
 from edc.exports import dataset
-from edc.extensions import db
 from edc.jobs import services as job_services
 from edc.requestctx import current_actor
 from edc.security import Perm, require
 from edc.study import sites_in
-from edc.uow import unit_of_work
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
@@ -36,11 +34,8 @@ def start():
                "as_of": request.form.get("as_of", "").strip() or None,
                "since": request.form.get("since", "").strip() or None}
     try:
-        with unit_of_work():
-            job_id = job_services.request_job("export", user=current_user,
-                                              actor=current_actor(), options=options).id
+        job_id = jobs.submit("export", user=current_user, actor=current_actor(),
+                             options=options)
     except job_services.JobProblem as exc:
         return index(422, exc, request.form)
-    db.session.close()  # the request holds no transaction while the job runs
-    jobs.queue().run_job(job_id)
     return redirect(url_for("jobs.index", started=job_id))

@@ -49,6 +49,22 @@ def init_app(app: Flask) -> None:
     app.extensions["edc_jobs"] = Queue(huey, run_job)
 
 
+def submit(kind: str, **request) -> int:
+    """Ask for a job at a boundary (a page, the API): ``services.request_job(kind,
+    **request)`` in its own unit of work, then the job queued — after the commit, so the
+    worker finds the row — with the request holding no transaction while it runs. Raises
+    ``JobProblem`` with nothing written."""
+    from edc.extensions import db
+    from edc.jobs import services
+    from edc.uow import unit_of_work
+
+    with unit_of_work():
+        job_id = services.request_job(kind, **request).id
+    db.session.close()
+    queue().run_job(job_id)
+    return job_id
+
+
 def recover() -> list[int]:
     """Put the jobs of killed workers back in the queue (or fail them after their last
     attempt): one unit of work, then the enqueueing. Runs when a worker starts and every

@@ -46,11 +46,7 @@ def start():
 def launch(kind: str, **where):
     """Record the job (its own unit of work), queue it, and show the jobs page. Raises
     ``JobProblem`` with nothing written."""
-    with unit_of_work():
-        job_id = services.request_job(kind, user=current_user, actor=current_actor(),
-                                      **where).id
-    db.session.close()  # this request holds no transaction while the job runs
-    jobs.queue().run_job(job_id)  # queued after the commit: the worker finds the row
+    job_id = jobs.submit(kind, user=current_user, actor=current_actor(), **where)
     return redirect(url_for("jobs.index", started=job_id))
 
 

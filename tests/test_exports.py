@@ -407,6 +407,20 @@ def test_the_export_page_runs_a_job_with_progress_and_download(app, world, tmp_p
     assert crc.get("/exports/").status_code == 403
 
 
+def test_a_time_as_the_database_gives_it_is_written_as_utc_time_writes_it():
+    """The item-level file cuts SQLite's stored text instead of parsing it; PostgreSQL
+    gives a datetime. Both give what ``utc_time`` writes."""
+    from datetime import datetime
+
+    from edc.exports.dataset import utc_text
+    from edc.timefmt import utc_time
+
+    for when in (datetime(2026, 12, 5, 3, 15, 47, 123456), datetime(2026, 1, 2, 0, 0, 0)):
+        stored = when.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite text
+        assert utc_text(stored) == utc_time(when) == utc_text(when)
+    assert utc_text("2026-01-02T00:00:00") == utc_time(datetime(2026, 1, 2))  # parsed
+
+
 def _one_export(app, tmp_path, fmt: str, tag: str, *args: str) -> dict[str, bytes]:
     path = tmp_path / f"{fmt}-{tag}.zip"
     result = _export(app, fmt, path, *args)
